@@ -1,0 +1,14 @@
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['node_modules', 'dist', 'results'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: {
+      globals: { console: 'readonly', process: 'readonly', navigator: 'readonly', window: 'readonly', document: 'readonly', performance: 'readonly', setTimeout: 'readonly', URL: 'readonly' },
+    },
+    rules: { '@typescript-eslint/no-non-null-assertion': 'off' },
+  },
+);

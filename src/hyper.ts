@@ -1,0 +1,161 @@
+/**
+ * Host-side scalars of one AdaBelief step, computed in float64 from the options and the step count.
+ *
+ * The kernel (shaders/adabelief.wgsl) and the CPU reference (reference.ts) both consume a `StepScalars`:
+ * every decision that depends only on hyperparameters and `t` (the decay mode, the rectification phase,
+ * bias corrections, step sizes) is made here, once per step, in f64 — never in f32 on the GPU, where
+ * the rectification threshold at step 5 would land on the wrong side.
+ */
+import type { AdaBeliefOptions } from './options.js';
+
+/** How the parameter moves this step. */
+export const Update = { none: 0, sgd: 1, adaptive: 2 } as const;
+export type UpdateKind = (typeof Update)[keyof typeof Update];
+
+/** How AMSGrad treats eps: official adds it to `s` before the max; torch-optimizer to `smax` after it. */
+export const Amsgrad = { off: 0, epsBeforeMax: 1, epsAfterMax: 2 } as const;
+export type AmsgradKind = (typeof Amsgrad)[keyof typeof Amsgrad];
+
+export interface StepScalars {
+  /** `p *= decayMul` before anything else (decoupled / fixed decay); exactly 1 otherwise. */
+  decayMul: number;
+  /** `g += l2 * p` (L2 decay); 0 means the line is skipped. */
+  l2: number;
+  beta1: number;
+  /** 1 - beta1, computed in f64. */
+  oneMinusBeta1: number;
+  beta2: number;
+  /** 1 - beta2, computed in f64. */
+  oneMinusBeta2: number;
+  eps: number;
+  amsgrad: AmsgradKind;
+  update: UpdateKind;
+  /** Adaptive update: take the denominator from `smax` (true) or from `s`. */
+  denomFromMax: boolean;
+  /** Adaptive update: divide sqrt(v) by `sqrtBc2` (bias-corrected denominator). */
+  divideBc2: boolean;
+  /** sqrt(1 - beta2^t). */
+  sqrtBc2: number;
+  /** Signed step: `p += stepSize * (m / D)` (adaptive) or `p += stepSize * m` (sgd). */
+  stepSize: number;
+  /** RAdam's length of the approximated SMA (NaN without rectify), for inspection and tests. */
+  rho: number;
+}
+
+export type HyperInputs = Pick<
+  AdaBeliefOptions,
+  | 'lr'
+  | 'betas'
+  | 'eps'
+  | 'weightDecay'
+  | 'amsgrad'
+  | 'weightDecouple'
+  | 'fixedDecay'
+  | 'rectify'
+  | 'degeneratedToSgd'
+  | 'semantics'
+>;
+
+/** RAdam's rho_inf and rho_t for step `t` (1-based, after the increment). */
+export function rectifyRho(beta2: number, t: number): { rhoInf: number; rho: number } {
+  const beta2t = beta2 ** t;
+  const rhoInf = 2 / (1 - beta2) - 1;
+  return { rhoInf, rho: rhoInf - (2 * t * beta2t) / (1 - beta2t) };
+}
+
+/**
+ * Scalars for step `t` (the step count after its increment: 1 on the first step).
+ *
+ * adabelief-pytorch: adaptive while rho >= 5 with `k = sqrt((1-b2^t)(rho-4)/(rhoInf-4)(rho-2)/rho
+ * rhoInf/(rhoInf-2)) / bc1`, denominator sqrt(s) + eps (never smax, no bias correction); else SGD with
+ * `lr / bc1` (degeneratedToSgd) or no move. torch-optimizer: adaptive while rho > 4 with
+ * `k = sqrt((rho-4)(rho-2)rhoInf/(rhoInf-4)/(rhoInf-2)/rho) / bc1` and the bias-corrected denominator;
+ * else SGD with plain `lr`.
+ */
+export function stepScalars(o: HyperInputs, t: number): StepScalars {
+  if (!Number.isInteger(t) || t < 1) throw new RangeError(`step count must be an integer >= 1, got ${t}`);
+  const [beta1, beta2] = o.betas;
+  const { lr, eps, weightDecay: wd } = o;
+  const official = o.semantics === 'adabelief-pytorch';
+  const bc1 = 1 - beta1 ** t;
+  const bc2 = 1 - beta2 ** t;
+
+  let decayMul = 1;
+  let l2 = 0;
+  if (o.weightDecouple) decayMul = o.fixedDecay ? 1 - wd : 1 - lr * wd;
+  else if (wd !== 0) l2 = wd;
+
+  const amsgrad = !o.amsgrad ? Amsgrad.off : official ? Amsgrad.epsBeforeMax : Amsgrad.epsAfterMax;
+  const base = {
+    decayMul,
+    l2,
+    beta1,
+    oneMinusBeta1: 1 - beta1,
+    beta2,
+    oneMinusBeta2: 1 - beta2,
+    eps,
+    amsgrad,
+    sqrtBc2: Math.sqrt(bc2),
+  };
+  // The bias-corrected adaptive step of the non-rectified rule (and of torch-optimizer's rectified one).
+  const corrected = { denomFromMax: o.amsgrad, divideBc2: true };
+
+  if (!o.rectify) {
+    return { ...base, ...corrected, update: Update.adaptive, stepSize: -(lr / bc1), rho: NaN };
+  }
+  const { rhoInf, rho } = rectifyRho(beta2, t);
+  if (official) {
+    if (rho >= 5) {
+      const k =
+        Math.sqrt(
+          (((((bc2 * (rho - 4)) / (rhoInf - 4)) * (rho - 2)) / rho) * rhoInf) / (rhoInf - 2),
+        ) / bc1;
+      return { ...base, update: Update.adaptive, denomFromMax: false, divideBc2: false, stepSize: -k * lr, rho };
+    }
+    const sgd = o.degeneratedToSgd;
+    return {
+      ...base,
+      ...corrected,
+      update: sgd ? Update.sgd : Update.none,
+      stepSize: sgd ? -(1 / bc1) * lr : 0,
+      rho,
+    };
+  }
+  if (rho > 4) {
+    const rt = Math.sqrt(((((rho - 4) * (rho - 2) * rhoInf) / (rhoInf - 4)) / (rhoInf - 2)) / rho);
+    return { ...base, ...corrected, update: Update.adaptive, stepSize: -((rt * lr) / bc1), rho };
+  }
+  const sgd = o.degeneratedToSgd;
+  return { ...base, ...corrected, update: sgd ? Update.sgd : Update.none, stepSize: sgd ? -lr : 0, rho };
+}
+
+/**
+ * Byte size of the kernel's `Hyper` uniform struct (shaders/adabelief.wgsl). Each dispatch gets its own
+ * slot, `HYPER_SLOT_BYTES` apart (minUniformBufferOffsetAlignment is at most 256).
+ */
+export const HYPER_BYTES = 64;
+export const HYPER_SLOT_BYTES = 256;
+
+/**
+ * Writes `s` into `view` at `byteOffset` in the layout of the WGSL struct `Hyper`:
+ * u32 count, update, amsgrad, flags (bit 0 denomFromMax, bit 1 divideBc2, bit 2 apply L2),
+ * f32 decayMul, l2, beta1, oneMinusBeta1, beta2, oneMinusBeta2, eps, sqrtBc2, stepSize.
+ * Every f64 scalar is rounded to f32 exactly once, here.
+ */
+export function packHyper(s: StepScalars, count: number, view: DataView, byteOffset: number): void {
+  const flags = (s.denomFromMax ? 1 : 0) | (s.divideBc2 ? 2 : 0) | (s.l2 !== 0 ? 4 : 0);
+  const u32s = [count, s.update, s.amsgrad, flags];
+  const f32s = [
+    s.decayMul,
+    s.l2,
+    s.beta1,
+    s.oneMinusBeta1,
+    s.beta2,
+    s.oneMinusBeta2,
+    s.eps,
+    s.sqrtBc2,
+    s.stepSize,
+  ];
+  u32s.forEach((v, i) => view.setUint32(byteOffset + 4 * i, v, true));
+  f32s.forEach((v, i) => view.setFloat32(byteOffset + 16 + 4 * i, v, true));
+}
