@@ -12,12 +12,15 @@
 //   sgd:      p = p + step_size * m
 //   none:     p unchanged
 //
-// Dispatch: 1D grid of `hyper`-independent size, WORKGROUP_SIZE invocations per workgroup; invocation i
-// handles vec4 i, i + stride, i + 2*stride, ... (grid-stride loop, so any element count fits under the
-// 65535-workgroups-per-dimension limit). The last `count % 4` elements are done by invocation 0 through
-// the scalar views `param_tail`/`grad_tail`, which alias the same bytes as `param`/`grad`: the user's
-// buffers may end exactly at the last element. Optimizer state (m, s, smax) is padded to whole vec4s.
-// Without AMSGrad, `max_exp_avg_var` is bound to a 16-byte placeholder and never touched.
+// Dispatch, per chunk of `count` elements (both entry points share the uniform slot and the state):
+//   `main`: 1D grid of WORKGROUP_SIZE-invocation workgroups over the count / 4 whole vec4s; invocation i
+//           handles vec4 i, i + stride, i + 2*stride, ... (grid-stride loop, so any count fits under the
+//           65535-workgroups-per-dimension limit). Binds param / grad as vec4 arrays of exactly those bytes.
+//   `tail`: one invocation for the last count % 4 elements, through scalar views of the chunk
+//           (`param_tail` / `grad_tail`): the caller's buffers may end exactly at the last element.
+//           A separate dispatch, because one dispatch may not bind overlapping writable ranges.
+// Optimizer state (m, s, smax) is padded to whole vec4s. Without AMSGrad, `max_exp_avg_var` is bound to a
+// 16-byte placeholder and never touched.
 
 override WORKGROUP_SIZE: u32 = 256u;
 
@@ -109,19 +112,21 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   for (var i = gid.x; i < n4; i = i + stride) {
     param[i] = adabelief(i, param[i], grad[i]);
   }
+}
 
-  let tail = hyper.count % 4u;
-  if (gid.x == 0u && tail != 0u) {
-    let base = n4 * 4u;
-    var p = vec4<f32>(0.0);
-    var g = vec4<f32>(0.0);
-    for (var k = 0u; k < tail; k = k + 1u) {
-      p[k] = param_tail[base + k];
-      g[k] = grad_tail[base + k];
-    }
-    let updated = adabelief(n4, p, g);
-    for (var k = 0u; k < tail; k = k + 1u) {
-      param_tail[base + k] = updated[k];
-    }
+@compute @workgroup_size(1)
+fn tail() {
+  let n4 = hyper.count / 4u;
+  let base = n4 * 4u;
+  let rest = hyper.count - base;
+  var p = vec4<f32>(0.0);
+  var g = vec4<f32>(0.0);
+  for (var k = 0u; k < rest; k = k + 1u) {
+    p[k] = param_tail[base + k];
+    g[k] = grad_tail[base + k];
+  }
+  let updated = adabelief(n4, p, g);
+  for (var k = 0u; k < rest; k = k + 1u) {
+    param_tail[base + k] = updated[k];
   }
 }

@@ -137,6 +137,14 @@ export class AdaBeliefCPU<T extends FloatArray = Float32Array> {
     return st;
   }
 
+  /** Changes optimizer-wide options between steps (validated; `amsgrad` is fixed at construction). */
+  set(changes: Partial<Omit<AdaBeliefOptions, 'amsgrad'>>): void {
+    if ('amsgrad' in changes && (changes as AdaBeliefOptions).amsgrad !== this.options.amsgrad) {
+      throw new Error('amsgrad is fixed at construction: it decides which state buffers exist');
+    }
+    Object.assign(this.options, resolveOptions({ ...this.options, ...changes }));
+  }
+
   /** The scalars of the next step for parameter `i` (its overrides applied). */
   scalarsFor(i: number, t: number): StepScalars {
     return stepScalars({ ...this.options, ...this.overrides[i] }, t);

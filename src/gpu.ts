@@ -1,0 +1,132 @@
+/**
+ * GPU plumbing shared by the optimizer: per-device pipeline cache, buffer-entry checks, error scopes and
+ * readback. Nothing here knows the optimizer's math.
+ */
+import kernelSource from '../shaders/adabelief.wgsl?raw';
+
+/** A buffer, or a region of one starting `offset` bytes in. */
+export interface BufferRef {
+  buffer: GPUBuffer;
+  /** Byte offset of element 0; a multiple of 256. Default 0. */
+  offset?: number;
+}
+
+export type BufferLike = GPUBuffer | BufferRef;
+
+export function toRef(b: BufferLike): Required<BufferRef> {
+  return 'buffer' in b ? { buffer: b.buffer, offset: b.offset ?? 0 } : { buffer: b, offset: 0 };
+}
+
+// GPUBufferUsage / GPUShaderStage values, spelled out so the module also loads where the globals are absent.
+export const Usage = { MAP_READ: 0x1, COPY_SRC: 0x4, COPY_DST: 0x8, UNIFORM: 0x40, STORAGE: 0x80 } as const;
+const COMPUTE_STAGE = 0x4;
+
+export interface KernelPipeline {
+  layout: GPUBindGroupLayout;
+  pipeline: GPUComputePipeline;
+}
+
+/** The two entry points of shaders/adabelief.wgsl: `main` over whole vec4s, `tail` for the last count % 4. */
+export interface KernelPipelines {
+  body: KernelPipeline;
+  tail: KernelPipeline;
+}
+
+const pipelineCache = new WeakMap<GPUDevice, Map<number, KernelPipelines>>();
+
+/** The AdaBelief pipelines for `device` and `workgroupSize`, built once per device and reused. */
+export function kernelPipelines(device: GPUDevice, workgroupSize: number): KernelPipelines {
+  let perDevice = pipelineCache.get(device);
+  if (!perDevice) {
+    perDevice = new Map();
+    pipelineCache.set(device, perDevice);
+  }
+  const cached = perDevice.get(workgroupSize);
+  if (cached) return cached;
+
+  const uniform: GPUBindGroupLayoutEntry = { binding: 0, visibility: COMPUTE_STAGE, buffer: { type: 'uniform' } };
+  const storage = (binding: number, type: GPUBufferBindingType = 'storage'): GPUBindGroupLayoutEntry => ({
+    binding,
+    visibility: COMPUTE_STAGE,
+    buffer: { type },
+  });
+  // 3 exp_avg, 4 exp_avg_var, 5 max_exp_avg_var; 1 / 2 param / grad as vec4s; 6 / 7 the same as scalars.
+  const state = [storage(3), storage(4), storage(5)];
+  const module = device.createShaderModule({ label: 'adabelief/shader', code: kernelSource });
+  const build = (entryPoint: 'main' | 'tail', entries: GPUBindGroupLayoutEntry[]): KernelPipeline => {
+    const layout = device.createBindGroupLayout({ label: `adabelief/${entryPoint}-layout`, entries });
+    const pipeline = device.createComputePipeline({
+      label: `adabelief/${entryPoint}-wg${workgroupSize}`,
+      layout: device.createPipelineLayout({ label: `adabelief/${entryPoint}-pipeline-layout`, bindGroupLayouts: [layout] }),
+      compute: { module, entryPoint, constants: { WORKGROUP_SIZE: workgroupSize } },
+    });
+    return { layout, pipeline };
+  };
+  const built = {
+    body: build('main', [uniform, storage(1), storage(2, 'read-only-storage'), ...state]),
+    tail: build('tail', [uniform, ...state, storage(6), storage(7, 'read-only-storage')]),
+  };
+  perDevice.set(workgroupSize, built);
+  return built;
+}
+
+/** True when the device runs on a CPU fallback adapter (SwiftShader and the like). */
+export function isFallbackDevice(device: GPUDevice): boolean {
+  const info = (device as GPUDevice & { adapterInfo?: GPUAdapterInfo & { isFallbackAdapter?: boolean } })
+    .adapterInfo;
+  if (!info) return false;
+  const text = `${info.vendor} ${info.architecture} ${info.description}`.toLowerCase();
+  return info.isFallbackAdapter === true || text.includes('swiftshader') || text.includes('llvmpipe');
+}
+
+/**
+ * Runs `body` inside validation and out-of-memory error scopes and returns a promise that rejects with
+ * an Error carrying `what` and WebGPU's own message when either scope caught something.
+ */
+export function inErrorScopes<T>(device: GPUDevice, what: string, body: () => T): { value: T; errors: Promise<void> } {
+  device.pushErrorScope('out-of-memory');
+  device.pushErrorScope('validation');
+  let value: T;
+  try {
+    value = body();
+  } catch (err) {
+    // Pop both scopes (in reverse order of pushing) before rethrowing, so the device's stack stays balanced.
+    void device.popErrorScope();
+    void device.popErrorScope();
+    throw err;
+  }
+  const validation = device.popErrorScope();
+  const oom = device.popErrorScope();
+  const errors = Promise.all([validation, oom]).then(([v, o]) => {
+    const e = v ?? o;
+    if (e) throw new Error(`${what}: WebGPU ${v ? 'validation' : 'out-of-memory'} error: ${e.message}`);
+  });
+  return { value, errors };
+}
+
+/** Copies `[offset, offset + bytes)` of each source into one mappable buffer and returns the bytes. */
+export async function readBuffers(
+  device: GPUDevice,
+  regions: { buffer: GPUBuffer; offset: number; bytes: number }[],
+  label: string,
+): Promise<ArrayBuffer[]> {
+  const starts: number[] = [];
+  let total = 0;
+  for (const r of regions) {
+    starts.push(total);
+    total += Math.ceil(r.bytes / 4) * 4;
+  }
+  const staging = device.createBuffer({ label: `${label}/staging`, size: Math.max(total, 4), usage: Usage.MAP_READ | Usage.COPY_DST });
+  try {
+    const { errors } = inErrorScopes(device, label, () => {
+      const enc = device.createCommandEncoder({ label: `${label}/encoder` });
+      regions.forEach((r, i) => enc.copyBufferToBuffer(r.buffer, r.offset, staging, starts[i]!, Math.ceil(r.bytes / 4) * 4));
+      device.queue.submit([enc.finish()]);
+    });
+    await Promise.all([errors, staging.mapAsync(0x1 /* GPUMapMode.READ */)]);
+    const mapped = staging.getMappedRange();
+    return regions.map((r, i) => mapped.slice(starts[i]!, starts[i]! + r.bytes));
+  } finally {
+    staging.destroy();
+  }
+}

@@ -1,0 +1,16 @@
+/**
+ * adabelief-webgpu — a fused AdaBelief optimizer step for WebGPU storage buffers, with its CPU reference.
+ */
+export { AdaBelief } from './optimizer.js';
+export type { ParamEntry, AdaBeliefGPUOptions, DispatchOptions } from './optimizer.js';
+export { AdaBeliefCPU, adabeliefStep } from './reference.js';
+export type { CPUParamEntry } from './reference.js';
+export { DEFAULTS, presets, resolveOptions, validateHyper } from './options.js';
+export type { AdaBeliefOptions, GroupOverrides, Semantics } from './options.js';
+export { stepScalars, rectifyRho, Update, Amsgrad } from './hyper.js';
+export type { StepScalars, HyperInputs } from './hyper.js';
+export { planLayout, maxChunkElements, workgroupsFor, BINDING_ALIGNMENT } from './layout.js';
+export type { Layout, Chunk, TensorPlacement, LayoutLimits } from './layout.js';
+export type { AdaBeliefState, TensorState } from './state.js';
+export type { BufferRef, BufferLike } from './gpu.js';
+export { isFallbackDevice } from './gpu.js';

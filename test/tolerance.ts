@@ -1,0 +1,39 @@
+/**
+ * Parity tolerances between the GPU kernel and the f32 CPU reference, derived from WGSL's accuracy rules.
+ *
+ * The CPU reference rounds every operation once (correctly rounded, <= 0.5 ulp). WGSL allows per step:
+ *   - `+ - *` correctly rounded, but contraction into fma may change each result by <= 1 ulp (5 ops on m, s);
+ *   - `sqrt(x)` is only as accurate as `1.0 / inverseSqrt(x)`: 2 ulp + 2.5 ulp = 4.5 ulp;
+ *   - `/` 2.5 ulp, twice on the adaptive path (sqrt(v) / sqrt_bc2 and m / D).
+ * Summed along the longest path (m, s -> D -> m / D -> step) that is < 14 ulp; we budget
+ * ULP_PER_STEP = 16 ulp per step, and let errors of state carried across steps add up linearly in T.
+ *
+ * State (m, s, smax), element i after T steps:  |gpu - cpu| <= 16 T ε (|cpu_i| + mean |cpu|)
+ *   (the mean term covers elements where a running average cancels to near zero).
+ * Param:  |gpu - cpu| <= T ulp(p_i) + 16 T ε (Δ_i + mean Δ)
+ *   where Δ_i = Σ_t |p_t - p_{t-1}| is how far the CPU moved element i: the update carries the relative
+ *   error above, and each step's final rounding of p may differ by one ulp.
+ * ε = 2^-23 (one ulp of 1.0).
+ */
+import { ulpF32 } from './compare.js';
+
+export const EPS_F32 = 2 ** -23;
+export const ULP_PER_STEP = 16;
+
+/** Per-element tolerance for a state tensor after `steps` steps. */
+export function stateTolerance(want: ArrayLike<number>, steps: number): (i: number) => number {
+  let sum = 0;
+  for (let i = 0; i < want.length; i++) sum += Math.abs(want[i]!);
+  const mean = want.length ? sum / want.length : 0;
+  const k = ULP_PER_STEP * steps * EPS_F32;
+  return (i) => k * (Math.abs(want[i]!) + mean);
+}
+
+/** Per-element tolerance for parameters after `steps` steps that moved element i by `travel[i]` in all. */
+export function paramTolerance(want: ArrayLike<number>, travel: ArrayLike<number>, steps: number): (i: number) => number {
+  let sum = 0;
+  for (let i = 0; i < travel.length; i++) sum += travel[i]!;
+  const mean = travel.length ? sum / travel.length : 0;
+  const k = ULP_PER_STEP * steps * EPS_F32;
+  return (i) => steps * ulpF32(want[i]!) + k * (travel[i]! + mean);
+}
