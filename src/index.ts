@@ -2,7 +2,8 @@
  * adabelief-webgpu — a fused AdaBelief optimizer step for WebGPU storage buffers, with its CPU reference.
  */
 export { AdaBelief } from './optimizer.js';
-export type { ParamEntry, AdaBeliefGPUOptions, DispatchOptions } from './optimizer.js';
+export type { AdaBeliefGPUOptions, DispatchOptions } from './optimizer.js';
+export type { ParamEntry } from './entries.js';
 export { AdaBeliefCPU, adabeliefStep } from './reference.js';
 export type { CPUParamEntry } from './reference.js';
 export { DEFAULTS, presets, resolveOptions, validateHyper } from './options.js';

@@ -21,25 +21,15 @@ import {
   type Semantics,
 } from './options.js';
 import { checkImportedState, type AdaBeliefState, type TensorState } from './state.js';
+import { checkEntry, checkOverlaps, describe, type ParamEntry, type Tensor } from './entries.js';
 import {
   Usage,
   inErrorScopes,
   isFallbackDevice,
   kernelPipelines,
   readBuffers,
-  toRef,
-  type BufferLike,
   type KernelPipelines,
 } from './gpu.js';
-
-/** One parameter tensor: f32 `param` updated in place from f32 `grad`, both `size` elements. */
-export interface ParamEntry extends GroupOverrides {
-  param: BufferLike;
-  grad: BufferLike;
-  size: number;
-  /** Used in labels and error messages. */
-  name?: string;
-}
 
 /** How the kernel is dispatched (a tuning knob; the defaults suit the adapter). */
 export interface DispatchOptions {
@@ -65,78 +55,6 @@ interface Dispatch {
   pipeline: GPUComputePipeline;
   bindGroup: GPUBindGroup;
   workgroups: number;
-}
-
-interface Tensor {
-  name: string;
-  size: number;
-  param: Required<{ buffer: GPUBuffer; offset: number }>;
-  grad: Required<{ buffer: GPUBuffer; offset: number }>;
-  overrides: GroupOverrides;
-}
-
-function describe(x: unknown): string {
-  return typeof x === 'string' ? `'${x}'` : String(x);
-}
-
-/** Checks one entry against the device's rules; every message names the entry and the value. */
-function checkEntry(entry: ParamEntry, i: number): Tensor {
-  const where = `params[${i}]${entry?.name ? ` ('${entry.name}')` : ''}`;
-  if (entry === null || typeof entry !== 'object') throw new TypeError(`${where}: expected { param, grad, size }`);
-  const { param, grad, size, name, ...overrides } = entry;
-  if (!Number.isSafeInteger(size) || size < 1) {
-    throw new RangeError(`${where}: size must be a positive integer, got ${describe(size)}`);
-  }
-  validateOverrides(overrides, where);
-  const refs = { param, grad };
-  const out = {} as { param: Tensor['param']; grad: Tensor['grad'] };
-  for (const role of ['param', 'grad'] as const) {
-    const b = refs[role];
-    if (!b || typeof b !== 'object') throw new TypeError(`${where}.${role}: expected a GPUBuffer or { buffer, offset }`);
-    const ref = toRef(b);
-    const buf = ref.buffer;
-    if (!buf || typeof buf.size !== 'number' || typeof buf.usage !== 'number') {
-      throw new TypeError(`${where}.${role}: expected a GPUBuffer, got ${describe(buf)}`);
-    }
-    if ((buf.usage & Usage.STORAGE) === 0) {
-      throw new TypeError(`${where}.${role}: buffer '${buf.label}' lacks GPUBufferUsage.STORAGE (usage ${buf.usage})`);
-    }
-    if (buf.mapState !== 'unmapped') {
-      throw new Error(`${where}.${role}: buffer '${buf.label}' is ${buf.mapState}; unmap it first`);
-    }
-    if (!Number.isSafeInteger(ref.offset) || ref.offset < 0 || ref.offset % BINDING_ALIGNMENT !== 0) {
-      throw new RangeError(
-        `${where}.${role}: offset ${describe(ref.offset)} is not a non-negative multiple of ${BINDING_ALIGNMENT} bytes`,
-      );
-    }
-    if (ref.offset + size * 4 > buf.size) {
-      throw new RangeError(
-        `${where}.${role}: ${size} f32 elements at offset ${ref.offset} need ${ref.offset + size * 4} bytes; buffer '${buf.label}' has ${buf.size}`,
-      );
-    }
-    out[role] = ref;
-  }
-  if (out.param.buffer === out.grad.buffer) {
-    throw new Error(`${where}: grad is in the same GPUBuffer as param; WebGPU cannot bind one buffer as read-only and read-write in one dispatch`);
-  }
-  return { name: name ?? `param${i}`, size, param: out.param, grad: out.grad, overrides };
-}
-
-/** Rejects a parameter region that overlaps another parameter's or gradient's region. */
-function checkOverlaps(tensors: Tensor[]): void {
-  const regions = tensors.flatMap((t, i) => [
-    { i, role: 'param', ...t.param, end: t.param.offset + t.size * 4 },
-    { i, role: 'grad', ...t.grad, end: t.grad.offset + t.size * 4 },
-  ]);
-  for (const a of regions) {
-    if (a.role !== 'param') continue;
-    for (const b of regions) {
-      if (a === b || a.buffer !== b.buffer) continue;
-      if (a.offset < b.end && b.offset < a.end) {
-        throw new RangeError(`params[${a.i}].param overlaps params[${b.i}].${b.role} in buffer '${a.buffer.label}'`);
-      }
-    }
-  }
 }
 
 export class AdaBelief {

@@ -4,24 +4,31 @@
  */
 let devicePromise: Promise<GPUDevice> | undefined;
 
-/** The page's WebGPU device. Throws — never skips — when the browser has no WebGPU adapter. */
+/** A new device on the page's adapter. Throws — never skips — when the browser has no WebGPU adapter. */
+export async function freshDevice(): Promise<GPUDevice> {
+  if (!('gpu' in navigator) || !navigator.gpu) {
+    throw new Error('navigator.gpu is missing: this browser has no WebGPU (need --enable-unsafe-webgpu and a localhost page)');
+  }
+  const adapter = await navigator.gpu.requestAdapter();
+  if (!adapter) throw new Error('navigator.gpu.requestAdapter() returned null: no WebGPU adapter');
+  return adapter.requestDevice({ label: 'test-device' });
+}
+
+/** The page's shared WebGPU device (see freshDevice). */
 export function getDevice(): Promise<GPUDevice> {
-  devicePromise ??= (async () => {
-    if (!('gpu' in navigator) || !navigator.gpu) {
-      throw new Error('navigator.gpu is missing: this browser has no WebGPU (need --enable-unsafe-webgpu and a localhost page)');
-    }
-    const adapter = await navigator.gpu.requestAdapter();
-    if (!adapter) throw new Error('navigator.gpu.requestAdapter() returned null: no WebGPU adapter');
-    const device = await adapter.requestDevice({ label: 'test-device' });
-    device.lost.then((info) => {
-      devicePromise = undefined;
-      console.error(`WebGPU device lost: ${info.reason} ${info.message}`);
-    });
-    return device;
-  })();
-  const p = devicePromise;
-  p.catch(() => (devicePromise = undefined));
-  return p;
+  if (!devicePromise) {
+    const p = freshDevice();
+    devicePromise = p;
+    p.then(
+      (device) =>
+        device.lost.then((info) => {
+          if (devicePromise === p) devicePromise = undefined;
+          console.error(`WebGPU device lost: ${info.reason} ${info.message}`);
+        }),
+      () => (devicePromise = undefined),
+    );
+  }
+  return devicePromise;
 }
 
 export interface AdapterSummary {

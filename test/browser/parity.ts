@@ -44,7 +44,7 @@ function cpuStep(tr: Tracked, grads: Float32Array[]): void {
 }
 
 /** Compares GPU params and every state buffer against the CPU reference, with the stated tolerances. */
-async function compareWithCpu(gpu: Gpu, opt: AdaBelief, entries: ParamEntry[], tr: Tracked): Promise<Report> {
+async function compareWithCpu(gpu: Gpu, opt: AdaBelief, entries: (ParamEntry & { size: number })[], tr: Tracked): Promise<Report> {
   const report: Report = {};
   const steps = tr.cpu.stepCount;
   const state = await opt.exportState();
@@ -134,7 +134,7 @@ export async function parity(cfg: ParityConfig): Promise<ParityResult> {
     const scale = 10 ** (r.next() * 3 - 3); // gradients from 1e-3 to 1
     const params = cfg.sizes.map((n) => randomArray(r, n, 1));
     const sentinel = 12345.5;
-    const entries: ParamEntry[] = [];
+    const entries: (ParamEntry & { size: number })[] = [];
     const gradBufs: { buffer: GPUBuffer; offset: number }[] = [];
     cfg.sizes.forEach((n, k) => {
       const offset = cfg.offsets?.[k] ?? 0;
