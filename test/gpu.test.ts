@@ -92,3 +92,112 @@ describe('GPU kernel against the golden vectors and the CPU reference', () => {
     }
   });
 });
+
+describe('GPU optimizer API', () => {
+  test('many parameters of mixed sizes at offsets inside larger buffers; neighbouring bytes untouched', async () => {
+    const sizes = [1, 7, 64, 65, 1000, 4097, 3];
+    const offsets = [256, 512, 0, 768, 256, 1024, 2560];
+    const r = await parity({ seed: 5, sizes, offsets, steps: 6, options: { weightDecay: 0.01 } });
+    expectWithin('offsets', r.report);
+    console.log(`offsets: ${r.neighboursChanged} bytes outside the tensors changed`);
+    expect(r.neighboursChanged).toBe(0);
+  });
+
+  test('hyperparameters changed between steps (lr, betas, eps, decay, rectify, semantics) are picked up', async () => {
+    const r = await parity({
+      seed: 9,
+      sizes: [1000, 33],
+      steps: 8,
+      options: { weightDecay: 0.01 },
+      changes: {
+        2: { lr: 5e-3 },
+        3: { lr: 2e-2, betas: [0.8, 0.99] },
+        4: { eps: 1e-6, weightDecouple: false },
+        5: { rectify: false, fixedDecay: true, weightDecouple: true },
+        6: { semantics: 'torch-optimizer', rectify: true },
+        7: { degeneratedToSgd: false, lr: 1e-4 },
+      },
+    });
+    expectWithin('changes', r.report);
+  });
+
+  test('per-parameter overrides of lr, betas, eps, weightDecay (param groups)', async () => {
+    const r = await parity({
+      seed: 11,
+      sizes: [513, 100, 7, 2048],
+      steps: 7,
+      options: { weightDecay: 0.001, rectify: false },
+      overrides: [{ lr: 0.05 }, { betas: [0.5, 0.9] }, { eps: 1e-3, weightDecay: 0.1 }, undefined],
+    });
+    expectWithin('overrides', r.report);
+  });
+
+  test('encode() into the caller\'s encoder gives the same result as step()', async () => {
+    const r = await parity({ seed: 13, sizes: [1025, 3], steps: 6, options: { amsgrad: true }, viaEncode: true });
+    expectWithin('encode', r.report);
+  });
+
+  test('exportState → importState into a new optimizer → continue equals an uninterrupted run', async () => {
+    for (const options of [{}, { amsgrad: true, semantics: 'torch-optimizer' as const }]) {
+      const r = await session.call<{ maxDiff: number; step: number; cpuMaxDiff: number }>(PARITY, 'exportImport', {
+        seed: 21,
+        sizes: [1, 130, 4099],
+        steps: 9,
+        splitAt: 4,
+        options,
+      });
+      console.log(`export/import ${JSON.stringify(options)}: GPU max diff ${r.maxDiff}, CPU max diff ${r.cpuMaxDiff}`);
+      expect(r.step).toBe(9);
+      expect(r.maxDiff).toBe(0);
+      expect(r.cpuMaxDiff).toBe(0);
+    }
+  });
+});
+
+describe('bad input', () => {
+  // [scenario, message pattern, thrown synchronously by the call itself]
+  const cases: [string, RegExp, boolean][] = [
+    ['size mismatch', /params\[0\]: size mismatch: param buffer .* has 32 bytes, grad buffer .* has 24/, true],
+    ['grad buffer too small', /params\[0\]\.grad: 37 f32 elements at offset 0 need 148 bytes; buffer 'test-buffer' has 144/, true],
+    ['param too small at offset', /params\[0\]\.param: 37 f32 elements at offset 256 need 404 bytes/, true],
+    ['missing STORAGE usage', /params\[0\]\.param: buffer .* lacks GPUBufferUsage\.STORAGE/, true],
+    ['misaligned offset', /params\[0\]\.param: offset 4 is not a non-negative multiple of 256 bytes/, true],
+    ['grad is the param buffer', /params\[0\]: grad is in the same GPUBuffer as param/, true],
+    ['overlapping params', /params\[\d\]\.param overlaps params\[\d\]\.param/, true],
+    ['zero size', /params\[0\]: size must be a positive integer, got 0/, true],
+    ['empty parameter list', /the parameter list is empty/, true],
+    ['mapped buffer', /params\[0\]\.param: buffer 'mapped' is mapped; unmap it first/, true],
+    ['invalid lr at construction', /^Invalid learning rate: -0\.1$/, true],
+    ['invalid per-param eps', /^Invalid epsilon value: -1$/, true],
+    ['unknown option', /Unknown AdaBelief option: 'learningRate'/, true],
+    ['invalid lr setter', /^Invalid learning rate: nan$/, true],
+    ['invalid beta1 setter', /^Invalid beta parameter at index 0: 1$/, true],
+    ['invalid beta2 setter', /^Invalid beta parameter at index 1: -0\.5$/, true],
+    ['invalid weight decay setter', /^Invalid weight_decay value: -0\.0001$/, true],
+    ['invalid eps setter', /^Invalid epsilon value: -1e-8$/, true],
+    ['amsgrad change', /amsgrad is fixed at construction/, true],
+    ['importState wrong size', /importState: tensors\[0\]\.exp_avg has 38 elements, parameter 0 has 37/, false],
+    ['importState missing max_exp_avg_var', /importState: state has amsgrad=true, this optimizer amsgrad=false/, false],
+    ['buffer of another device', /params\[0\].*WebGPU validation error.*another GPUDevice/s, false],
+    ['destroyed optimizer', /AdaBelief\.step: this optimizer was destroyed/, true],
+    ['caller destroyed its param buffer', /step 1: WebGPU validation error: .*destroyed.*\|\| then: AdaBelief\.step: the optimizer is unusable after an earlier error/s, false],
+  ];
+
+  test('every scenario is listed here', async () => {
+    const names = await session.call<string[]>(ERRORS, 'scenarioNames');
+    expect(names.sort()).toEqual(cases.map((c) => c[0]).sort());
+  });
+
+  test.each(cases)('%s: rejected with a clear message, nothing changed', async (name, pattern, sync) => {
+    const r = await session.call<Rejection>(ERRORS, 'reject', name);
+    console.log(`${name}: ${r.message}`);
+    expect(r.message).toMatch(pattern);
+    if (sync) expect(r.sync, 'thrown synchronously, before any GPU work').toBe(true);
+    expect(r.unchanged, 'params and optimizer state unchanged').toBe(true);
+  });
+
+  test('a page without a WebGPU adapter fails loudly instead of passing', async () => {
+    const message = await session.call<string>(ERRORS, 'withoutAdapter');
+    expect(message).toMatch(/no WebGPU adapter/);
+  });
+});
