@@ -31,7 +31,8 @@ export function describe(x: unknown): string {
 /** Checks one entry against the device's rules; every message names the entry and the value. */
 export function checkEntry(entry: ParamEntry, i: number): Tensor {
   const where = `params[${i}]${entry?.name ? ` ('${entry.name}')` : ''}`;
-  if (entry === null || typeof entry !== 'object') throw new TypeError(`${where}: expected { param, grad, size }`);
+  if (entry === null || typeof entry !== 'object')
+    throw new TypeError(`${where}: expected { param, grad, size }`);
   const { param, grad, name, size: given, ...overrides } = entry;
   let size = given;
   const whole = (b: BufferLike): b is GPUBuffer => !!b && typeof b === 'object' && !('buffer' in b);
@@ -52,14 +53,17 @@ export function checkEntry(entry: ParamEntry, i: number): Tensor {
   const out = {} as { param: Tensor['param']; grad: Tensor['grad'] };
   for (const role of ['param', 'grad'] as const) {
     const b = refs[role];
-    if (!b || typeof b !== 'object') throw new TypeError(`${where}.${role}: expected a GPUBuffer or { buffer, offset }`);
+    if (!b || typeof b !== 'object')
+      throw new TypeError(`${where}.${role}: expected a GPUBuffer or { buffer, offset }`);
     const ref = toRef(b);
     const buf = ref.buffer;
     if (!buf || typeof buf.size !== 'number' || typeof buf.usage !== 'number') {
       throw new TypeError(`${where}.${role}: expected a GPUBuffer, got ${describe(buf)}`);
     }
     if ((buf.usage & Usage.STORAGE) === 0) {
-      throw new TypeError(`${where}.${role}: buffer '${buf.label}' lacks GPUBufferUsage.STORAGE (usage ${buf.usage})`);
+      throw new TypeError(
+        `${where}.${role}: buffer '${buf.label}' lacks GPUBufferUsage.STORAGE (usage ${buf.usage})`,
+      );
     }
     if (buf.mapState !== 'unmapped') {
       throw new Error(`${where}.${role}: buffer '${buf.label}' is ${buf.mapState}; unmap it first`);
@@ -77,7 +81,9 @@ export function checkEntry(entry: ParamEntry, i: number): Tensor {
     out[role] = ref;
   }
   if (out.param.buffer === out.grad.buffer) {
-    throw new Error(`${where}: grad is in the same GPUBuffer as param; WebGPU cannot bind one buffer as read-only and read-write in one dispatch`);
+    throw new Error(
+      `${where}: grad is in the same GPUBuffer as param; WebGPU cannot bind one buffer as read-only and read-write in one dispatch`,
+    );
   }
   return { name: name ?? `param${i}`, size: elements, param: out.param, grad: out.grad, overrides };
 }
@@ -93,9 +99,10 @@ export function checkOverlaps(tensors: Tensor[]): void {
     for (const b of regions) {
       if (a === b || a.buffer !== b.buffer) continue;
       if (a.offset < b.end && b.offset < a.end) {
-        throw new RangeError(`params[${a.i}].param overlaps params[${b.i}].${b.role} in buffer '${a.buffer.label}'`);
+        throw new RangeError(
+          `params[${a.i}].param overlaps params[${b.i}].${b.role} in buffer '${a.buffer.label}'`,
+        );
       }
     }
   }
 }
-

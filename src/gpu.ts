@@ -44,7 +44,11 @@ export function kernelPipelines(device: GPUDevice, workgroupSize: number): Kerne
   const cached = perDevice.get(workgroupSize);
   if (cached) return cached;
 
-  const uniform: GPUBindGroupLayoutEntry = { binding: 0, visibility: COMPUTE_STAGE, buffer: { type: 'uniform' } };
+  const uniform: GPUBindGroupLayoutEntry = {
+    binding: 0,
+    visibility: COMPUTE_STAGE,
+    buffer: { type: 'uniform' },
+  };
   const storage = (binding: number, type: GPUBufferBindingType = 'storage'): GPUBindGroupLayoutEntry => ({
     binding,
     visibility: COMPUTE_STAGE,
@@ -57,7 +61,10 @@ export function kernelPipelines(device: GPUDevice, workgroupSize: number): Kerne
     const layout = device.createBindGroupLayout({ label: `adabelief/${entryPoint}-layout`, entries });
     const pipeline = device.createComputePipeline({
       label: `adabelief/${entryPoint}-wg${workgroupSize}`,
-      layout: device.createPipelineLayout({ label: `adabelief/${entryPoint}-pipeline-layout`, bindGroupLayouts: [layout] }),
+      layout: device.createPipelineLayout({
+        label: `adabelief/${entryPoint}-pipeline-layout`,
+        bindGroupLayouts: [layout],
+      }),
       compute: { module, entryPoint, constants: { WORKGROUP_SIZE: workgroupSize } },
     });
     return { layout, pipeline };
@@ -83,7 +90,11 @@ export function isFallbackDevice(device: GPUDevice): boolean {
  * Runs `body` inside validation and out-of-memory error scopes and returns a promise that rejects with
  * an Error carrying `what` and WebGPU's own message when either scope caught something.
  */
-export function inErrorScopes<T>(device: GPUDevice, what: string, body: () => T): { value: T; errors: Promise<void> } {
+export function inErrorScopes<T>(
+  device: GPUDevice,
+  what: string,
+  body: () => T,
+): { value: T; errors: Promise<void> } {
   device.pushErrorScope('out-of-memory');
   device.pushErrorScope('validation');
   let value: T;
@@ -116,11 +127,17 @@ export async function readBuffers(
     starts.push(total);
     total += Math.ceil(r.bytes / 4) * 4;
   }
-  const staging = device.createBuffer({ label: `${label}/staging`, size: Math.max(total, 4), usage: Usage.MAP_READ | Usage.COPY_DST });
+  const staging = device.createBuffer({
+    label: `${label}/staging`,
+    size: Math.max(total, 4),
+    usage: Usage.MAP_READ | Usage.COPY_DST,
+  });
   try {
     const { errors } = inErrorScopes(device, label, () => {
       const enc = device.createCommandEncoder({ label: `${label}/encoder` });
-      regions.forEach((r, i) => enc.copyBufferToBuffer(r.buffer, r.offset, staging, starts[i]!, Math.ceil(r.bytes / 4) * 4));
+      regions.forEach((r, i) =>
+        enc.copyBufferToBuffer(r.buffer, r.offset, staging, starts[i]!, Math.ceil(r.bytes / 4) * 4),
+      );
       device.queue.submit([enc.finish()]);
     });
     await Promise.all([errors, staging.mapAsync(0x1 /* GPUMapMode.READ */)]);

@@ -107,10 +107,15 @@ export function stepScalars(o: HyperInputs, t: number): StepScalars {
   if (official) {
     if (rho >= 5) {
       const k =
-        Math.sqrt(
-          (((((bc2 * (rho - 4)) / (rhoInf - 4)) * (rho - 2)) / rho) * rhoInf) / (rhoInf - 2),
-        ) / bc1;
-      return { ...base, update: Update.adaptive, denomFromMax: false, divideBc2: false, stepSize: -k * lr, rho };
+        Math.sqrt((((((bc2 * (rho - 4)) / (rhoInf - 4)) * (rho - 2)) / rho) * rhoInf) / (rhoInf - 2)) / bc1;
+      return {
+        ...base,
+        update: Update.adaptive,
+        denomFromMax: false,
+        divideBc2: false,
+        stepSize: -k * lr,
+        rho,
+      };
     }
     const sgd = o.degeneratedToSgd;
     return {
@@ -122,7 +127,7 @@ export function stepScalars(o: HyperInputs, t: number): StepScalars {
     };
   }
   if (rho > 4) {
-    const rt = Math.sqrt(((((rho - 4) * (rho - 2) * rhoInf) / (rhoInf - 4)) / (rhoInf - 2)) / rho);
+    const rt = Math.sqrt(((rho - 4) * (rho - 2) * rhoInf) / (rhoInf - 4) / (rhoInf - 2) / rho);
     return { ...base, ...corrected, update: Update.adaptive, stepSize: -((rt * lr) / bc1), rho };
   }
   const sgd = o.degeneratedToSgd;

@@ -55,7 +55,8 @@ export const alignUp = (x: number, a: number): number => Math.ceil(x / a) * a;
 export function maxChunkElements(limits: LayoutLimits): number {
   const bytes = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
   const elements = Math.floor(bytes / BINDING_ALIGNMENT) * ELEMENTS_PER_ALIGNMENT;
-  if (elements < ELEMENTS_PER_ALIGNMENT) throw new RangeError(`device limits too small for one chunk: ${bytes} bytes`);
+  if (elements < ELEMENTS_PER_ALIGNMENT)
+    throw new RangeError(`device limits too small for one chunk: ${bytes} bytes`);
   return elements;
 }
 

@@ -11,14 +11,13 @@
  * turned into rejected promises, and make the optimizer refuse further steps.
  */
 import { HYPER_SLOT_BYTES, packHyper, stepScalars } from './hyper.js';
-import { BINDING_ALIGNMENT, planLayout, workgroupsFor, type Chunk, type Layout } from './layout.js';
+import { planLayout, workgroupsFor, type Chunk, type Layout } from './layout.js';
 import {
   resolveOptions,
   validateHyper,
   validateOverrides,
   type AdaBeliefOptions,
   type GroupOverrides,
-  type Semantics,
 } from './options.js';
 import { checkImportedState, type AdaBeliefState, type TensorState } from './state.js';
 import { checkEntry, checkOverlaps, describe, type ParamEntry, type Tensor } from './entries.js';
@@ -57,6 +56,26 @@ interface Dispatch {
   workgroups: number;
 }
 
+/** The options that may change between steps (all but `amsgrad`), as accessors of `AdaBelief`. */
+const SETTABLE_OPTIONS = [
+  'lr',
+  'betas',
+  'eps',
+  'weightDecay',
+  'weightDecouple',
+  'fixedDecay',
+  'rectify',
+  'degeneratedToSgd',
+  'semantics',
+] as const satisfies readonly (keyof AdaBeliefOptions)[];
+
+type SettableOptions = { -readonly [K in (typeof SETTABLE_OPTIONS)[number]]: AdaBeliefOptions[K] };
+
+// Declaration merging: the accessors defined in the class's static block.
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type, @typescript-eslint/no-unsafe-declaration-merging
+export interface AdaBelief extends SettableOptions {}
+
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class AdaBelief {
   readonly device: GPUDevice;
   /** Resolves when construction passed the GPU's own checks; rejects (and the optimizer refuses to run) otherwise. */
@@ -77,8 +96,10 @@ export class AdaBelief {
   private destroyed = false;
 
   constructor(device: GPUDevice, params: ParamEntry[], options: AdaBeliefGPUOptions = {}) {
-    if (!device || typeof device.createBuffer !== 'function') throw new TypeError('AdaBelief: expected a GPUDevice');
-    if (!Array.isArray(params) || params.length === 0) throw new RangeError('AdaBelief: the parameter list is empty');
+    if (!device || typeof device.createBuffer !== 'function')
+      throw new TypeError('AdaBelief: expected a GPUDevice');
+    if (!Array.isArray(params) || params.length === 0)
+      throw new RangeError('AdaBelief: the parameter list is empty');
     const { dispatch = {}, label = 'adabelief', ...hyper } = options;
     this.device = device;
     this.label = label;
@@ -93,10 +114,14 @@ export class AdaBelief {
     const limit = device.limits.maxComputeWorkgroupsPerDimension;
     const maxWorkgroups = dispatch.maxWorkgroups ?? (isFallbackDevice(device) ? 64 : limit);
     if (!Number.isSafeInteger(maxWorkgroups) || maxWorkgroups < 1 || maxWorkgroups > limit) {
-      throw new RangeError(`dispatch.maxWorkgroups must be an integer in [1, ${limit}], got ${describe(maxWorkgroups)}`);
+      throw new RangeError(
+        `dispatch.maxWorkgroups must be an integer in [1, ${limit}], got ${describe(maxWorkgroups)}`,
+      );
     }
     if (device.limits.maxStorageBuffersPerShaderStage < 7) {
-      throw new RangeError(`AdaBelief needs 7 storage buffers per shader stage; the device allows ${device.limits.maxStorageBuffersPerShaderStage}`);
+      throw new RangeError(
+        `AdaBelief needs 7 storage buffers per shader stage; the device allows ${device.limits.maxStorageBuffersPerShaderStage}`,
+      );
     }
     this.layout = planLayout(
       this.tensors.map((t) => ({ size: t.size, paramOffset: t.param.offset, gradOffset: t.grad.offset })),
@@ -109,14 +134,26 @@ export class AdaBelief {
     const checks: Promise<void>[] = [];
     const { value: created, errors } = inErrorScopes(device, `${label}: allocating optimizer state`, () => {
       const kernel = kernelPipelines(device, workgroupSize);
-      const names: StateName[] = ['exp_avg', 'exp_avg_var', ...(this.opts.amsgrad ? (['max_exp_avg_var'] as const) : [])];
+      const names: StateName[] = [
+        'exp_avg',
+        'exp_avg_var',
+        ...(this.opts.amsgrad ? (['max_exp_avg_var'] as const) : []),
+      ];
       const state = {} as Record<StateName, GPUBuffer[]>;
       for (const name of names) {
         state[name] = this.layout.stateBufferBytes.map((size, k) =>
-          this.own({ label: `${label}/${name}#${k}`, size, usage: Usage.STORAGE | Usage.COPY_SRC | Usage.COPY_DST }),
+          this.own({
+            label: `${label}/${name}#${k}`,
+            size,
+            usage: Usage.STORAGE | Usage.COPY_SRC | Usage.COPY_DST,
+          }),
         );
       }
-      const uniform = this.own({ label: `${label}/hyper`, size: this.uniformData.byteLength, usage: Usage.UNIFORM | Usage.COPY_DST });
+      const uniform = this.own({
+        label: `${label}/hyper`,
+        size: this.uniformData.byteLength,
+        usage: Usage.UNIFORM | Usage.COPY_DST,
+      });
       return { kernel, state, uniform };
     });
     checks.push(errors);
@@ -128,8 +165,10 @@ export class AdaBelief {
     const unusedMax = this.own({ label: `${label}/unused-max_exp_avg_var`, size: 16, usage: Usage.STORAGE });
     this.layout.chunks.forEach((c, slot) => {
       const tensor = this.tensors[c.tensor]!;
-      const { value, errors } = inErrorScopes(device, `${label}: params[${c.tensor}] ('${tensor.name}')`, () =>
-        this.chunkDispatches(c, slot, tensor, unusedMax, workgroupSize, maxWorkgroups),
+      const { value, errors } = inErrorScopes(
+        device,
+        `${label}: params[${c.tensor}] ('${tensor.name}')`,
+        () => this.chunkDispatches(c, slot, tensor, unusedMax, workgroupSize, maxWorkgroups),
       );
       this.dispatches.push(...value);
       checks.push(errors.catch((e: Error) => Promise.reject(explainBindError(e))));
@@ -147,14 +186,24 @@ export class AdaBelief {
   }
 
   /** Bind groups and grid sizes of chunk `slot`: its whole vec4s, then its last count % 4 elements. */
-  private chunkDispatches(c: Chunk, slot: number, tensor: Tensor, unusedMax: GPUBuffer, workgroupSize: number, maxWorkgroups: number): Dispatch[] {
+  private chunkDispatches(
+    c: Chunk,
+    slot: number,
+    tensor: Tensor,
+    unusedMax: GPUBuffer,
+    workgroupSize: number,
+    maxWorkgroups: number,
+  ): Dispatch[] {
     const name = `${this.label}/${tensor.name}@${c.start}`;
     const state = (binding: number, which: StateName): GPUBindGroupEntry => ({
       binding,
       resource: { buffer: this.state[which][c.stateBuffer]!, offset: c.stateOffset, size: c.stateBytes },
     });
     const shared: GPUBindGroupEntry[] = [
-      { binding: 0, resource: { buffer: this.uniform, offset: slot * HYPER_SLOT_BYTES, size: HYPER_SLOT_BYTES } },
+      {
+        binding: 0,
+        resource: { buffer: this.uniform, offset: slot * HYPER_SLOT_BYTES, size: HYPER_SLOT_BYTES },
+      },
       state(3, 'exp_avg'),
       state(4, 'exp_avg_var'),
       this.opts.amsgrad ? state(5, 'max_exp_avg_var') : { binding: 5, resource: { buffer: unusedMax } },
@@ -178,13 +227,21 @@ export class AdaBelief {
         { binding: 6, resource: { buffer: tensor.param.buffer, offset: c.paramOffset, size: c.count * 4 } },
         { binding: 7, resource: { buffer: tensor.grad.buffer, offset: c.gradOffset, size: c.count * 4 } },
       ];
-      out.push({ pipeline, bindGroup: this.device.createBindGroup({ label: `${name}-tail`, layout, entries }), workgroups: 1 });
+      out.push({
+        pipeline,
+        bindGroup: this.device.createBindGroup({ label: `${name}-tail`, layout, entries }),
+        workgroups: 1,
+      });
     }
     return out;
   }
 
   /** Creates the optimizer and waits until the GPU has accepted its buffers and bind groups. */
-  static async create(device: GPUDevice, params: ParamEntry[], options: AdaBeliefGPUOptions = {}): Promise<AdaBelief> {
+  static async create(
+    device: GPUDevice,
+    params: ParamEntry[],
+    options: AdaBeliefGPUOptions = {},
+  ): Promise<AdaBelief> {
     const opt = new AdaBelief(device, params, options);
     await opt.ready;
     return opt;
@@ -206,28 +263,25 @@ export class AdaBelief {
     return { ...this.opts, betas: [...this.opts.betas] };
   }
 
-  // Hyperparameters: each may change between steps (validated, with the official messages); the next step
-  // picks it up through the uniform, no pipeline or bind group is rebuilt. `amsgrad` decides which state
-  // buffers exist, so it is fixed at construction.
-  get lr(): number { return this.opts.lr; } // prettier-ignore
-  set lr(v: number) { this.set({ lr: v }); } // prettier-ignore
-  get betas(): readonly [number, number] { return this.opts.betas; } // prettier-ignore
-  set betas(v: readonly [number, number]) { this.set({ betas: v }); } // prettier-ignore
-  get eps(): number { return this.opts.eps; } // prettier-ignore
-  set eps(v: number) { this.set({ eps: v }); } // prettier-ignore
-  get weightDecay(): number { return this.opts.weightDecay; } // prettier-ignore
-  set weightDecay(v: number) { this.set({ weightDecay: v }); } // prettier-ignore
-  get weightDecouple(): boolean { return this.opts.weightDecouple; } // prettier-ignore
-  set weightDecouple(v: boolean) { this.set({ weightDecouple: v }); } // prettier-ignore
-  get fixedDecay(): boolean { return this.opts.fixedDecay; } // prettier-ignore
-  set fixedDecay(v: boolean) { this.set({ fixedDecay: v }); } // prettier-ignore
-  get rectify(): boolean { return this.opts.rectify; } // prettier-ignore
-  set rectify(v: boolean) { this.set({ rectify: v }); } // prettier-ignore
-  get degeneratedToSgd(): boolean { return this.opts.degeneratedToSgd; } // prettier-ignore
-  set degeneratedToSgd(v: boolean) { this.set({ degeneratedToSgd: v }); } // prettier-ignore
-  get semantics(): Semantics { return this.opts.semantics; } // prettier-ignore
-  set semantics(v: Semantics) { this.set({ semantics: v }); } // prettier-ignore
-  get amsgrad(): boolean { return this.opts.amsgrad; } // prettier-ignore
+  // Hyperparameters (`opt.lr = 5e-4`, declared in the interface below): each may change between steps,
+  // validated with the official messages; the next step picks it up through the uniform, nothing is
+  // rebuilt. `amsgrad` decides which state buffers exist, so it is read-only.
+  static {
+    for (const key of SETTABLE_OPTIONS) {
+      Object.defineProperty(this.prototype, key, {
+        get(this: AdaBelief) {
+          return this.opts[key];
+        },
+        set(this: AdaBelief, value: unknown) {
+          this.set({ [key]: value });
+        },
+      });
+    }
+  }
+
+  get amsgrad(): boolean {
+    return this.opts.amsgrad;
+  }
 
   /** Changes several optimizer-wide options at once (all validated before any is applied). */
   set(changes: Partial<Omit<AdaBeliefOptions, 'amsgrad'>>): void {
@@ -271,7 +325,9 @@ export class AdaBelief {
   encode(encoder: GPUCommandEncoder): void {
     this.checkUsable('encode');
     const before = this.t;
-    const { errors } = inErrorScopes(this.device, `${this.label}: encode step ${before + 1}`, () => this.encodeStep(encoder));
+    const { errors } = inErrorScopes(this.device, `${this.label}: encode step ${before + 1}`, () =>
+      this.encodeStep(encoder),
+    );
     void this.watch(errors, before).catch(() => undefined);
   }
 
@@ -309,7 +365,10 @@ export class AdaBelief {
 
   private checkUsable(what: string): void {
     if (this.destroyed) throw new Error(`AdaBelief.${what}: this optimizer was destroyed`);
-    if (this.failure) throw new Error(`AdaBelief.${what}: the optimizer is unusable after an earlier error: ${this.failure.message}`);
+    if (this.failure)
+      throw new Error(
+        `AdaBelief.${what}: the optimizer is unusable after an earlier error: ${this.failure.message}`,
+      );
   }
 
   /** Reads the state back: `{ step, options, tensors: [{ exp_avg, exp_avg_var, max_exp_avg_var? }] }`. */
@@ -320,7 +379,11 @@ export class AdaBelief {
     const names = Object.keys(this.state) as StateName[];
     const chunks = this.layout.chunks;
     const regions = names.flatMap((name) =>
-      chunks.map((c) => ({ buffer: this.state[name][c.stateBuffer]!, offset: c.stateOffset, bytes: c.count * 4 })),
+      chunks.map((c) => ({
+        buffer: this.state[name][c.stateBuffer]!,
+        offset: c.stateOffset,
+        bytes: c.count * 4,
+      })),
     );
     const bytes = await readBuffers(this.device, regions, `${this.label}/exportState`);
     const tensors = this.tensors.map((t) => {
@@ -329,7 +392,9 @@ export class AdaBelief {
       return st;
     });
     names.forEach((name, k) =>
-      chunks.forEach((c, j) => tensors[c.tensor]![name]!.set(new Float32Array(bytes[k * chunks.length + j]!), c.start)),
+      chunks.forEach((c, j) =>
+        tensors[c.tensor]![name]!.set(new Float32Array(bytes[k * chunks.length + j]!), c.start),
+      ),
     );
     return { step, options, tensors };
   }
@@ -340,14 +405,26 @@ export class AdaBelief {
    */
   importState(state: AdaBeliefState<Float32Array | Float64Array>): void {
     this.checkUsable('importState');
-    const options = checkImportedState(state, this.opts.amsgrad, this.tensors.map((t) => t.size));
+    const options = checkImportedState(
+      state,
+      this.opts.amsgrad,
+      this.tensors.map((t) => t.size),
+    );
     const names = Object.keys(this.state) as StateName[];
     const { errors } = inErrorScopes(this.device, `${this.label}: importState`, () => {
       for (const c of this.layout.chunks) {
         for (const name of names) {
           const src = state.tensors[c.tensor]![name]!;
-          const data = (src instanceof Float32Array ? src : Float32Array.from(src)) as Float32Array<ArrayBuffer>;
-          this.device.queue.writeBuffer(this.state[name][c.stateBuffer]!, c.stateOffset, data, c.start, c.count);
+          const data = (
+            src instanceof Float32Array ? src : Float32Array.from(src)
+          ) as Float32Array<ArrayBuffer>;
+          this.device.queue.writeBuffer(
+            this.state[name][c.stateBuffer]!,
+            c.stateOffset,
+            data,
+            c.start,
+            c.count,
+          );
         }
       }
     });
@@ -368,6 +445,8 @@ export class AdaBelief {
 /** Adds what most likely went wrong to a bind-group error WebGPU reported. */
 function explainBindError(e: Error): Error {
   const foreign = /device|associated/i.test(e.message);
-  const hint = foreign ? ' (is a buffer from another GPUDevice?)' : ' (is a buffer destroyed or too large for this device?)';
+  const hint = foreign
+    ? ' (is a buffer from another GPUDevice?)'
+    : ' (is a buffer destroyed or too large for this device?)';
   return new Error(`${e.message}${hint}`);
 }

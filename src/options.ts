@@ -73,7 +73,9 @@ function pyRepr(x: unknown): string {
 }
 
 /** Throws the official package's message for an invalid hyperparameter. */
-export function validateHyper(h: Partial<Pick<AdaBeliefOptions, 'lr' | 'betas' | 'eps' | 'weightDecay'>>): void {
+export function validateHyper(
+  h: Partial<Pick<AdaBeliefOptions, 'lr' | 'betas' | 'eps' | 'weightDecay'>>,
+): void {
   const { lr, eps, betas, weightDecay } = h;
   if (lr !== undefined && !(typeof lr === 'number' && lr >= 0)) {
     throw new RangeError(`Invalid learning rate: ${pyRepr(lr)}`);
@@ -109,7 +111,9 @@ export function resolveOptions(user: Partial<AdaBeliefOptions> = {}): AdaBeliefO
     if (typeof o[key] !== 'boolean') throw new TypeError(`Option '${key}' must be a boolean, got ${o[key]}`);
   }
   if (o.semantics !== 'adabelief-pytorch' && o.semantics !== 'torch-optimizer') {
-    throw new TypeError(`Option 'semantics' must be 'adabelief-pytorch' or 'torch-optimizer', got '${o.semantics}'`);
+    throw new TypeError(
+      `Option 'semantics' must be 'adabelief-pytorch' or 'torch-optimizer', got '${o.semantics}'`,
+    );
   }
   o.betas = [o.betas[0], o.betas[1]];
   return o;
@@ -119,7 +123,9 @@ export function resolveOptions(user: Partial<AdaBeliefOptions> = {}): AdaBeliefO
 export function validateOverrides(overrides: GroupOverrides, where: string): void {
   for (const key of Object.keys(overrides)) {
     if (!['lr', 'betas', 'eps', 'weightDecay'].includes(key)) {
-      throw new TypeError(`${where}: '${key}' cannot be set per parameter (only lr, betas, eps, weightDecay)`);
+      throw new TypeError(
+        `${where}: '${key}' cannot be set per parameter (only lr, betas, eps, weightDecay)`,
+      );
     }
   }
   validateHyper(overrides);

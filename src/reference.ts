@@ -112,14 +112,21 @@ export class AdaBeliefCPU<T extends FloatArray = Float32Array> {
     this.params = [];
     this.overrides = [];
     params.forEach((entry, i) => {
-      const { param, ...overrides } = (ArrayBuffer.isView(entry) ? { param: entry } : entry) as { param: T } & GroupOverrides;
+      const { param, ...overrides } = (ArrayBuffer.isView(entry) ? { param: entry } : entry) as {
+        param: T;
+      } & GroupOverrides;
       validateOverrides(overrides, `params[${i}]`);
       this.params.push(param);
       this.overrides.push(overrides);
     });
     const kinds = new Set(this.params.map((p) => p.constructor));
-    if (kinds.size !== 1 || !(this.params[0] instanceof Float32Array || this.params[0] instanceof Float64Array)) {
-      throw new TypeError('AdaBeliefCPU: parameters must all be Float32Array (f32 math) or all Float64Array (f64 math)');
+    if (
+      kinds.size !== 1 ||
+      !(this.params[0] instanceof Float32Array || this.params[0] instanceof Float64Array)
+    ) {
+      throw new TypeError(
+        'AdaBeliefCPU: parameters must all be Float32Array (f32 math) or all Float64Array (f64 math)',
+      );
     }
     this.round = this.params[0] instanceof Float32Array ? Math.fround : identity;
     this.tensors = this.params.map((p) => this.zeroState(p.length));
@@ -153,11 +160,15 @@ export class AdaBeliefCPU<T extends FloatArray = Float32Array> {
   /** One step: `grads[i]` has the length of `params[i]`. Parameters and state are updated in place. */
   step(grads: T[]): void {
     if (grads.length !== this.params.length) {
-      throw new RangeError(`AdaBeliefCPU.step: expected ${this.params.length} gradients, got ${grads.length}`);
+      throw new RangeError(
+        `AdaBeliefCPU.step: expected ${this.params.length} gradients, got ${grads.length}`,
+      );
     }
     grads.forEach((g, i) => {
       if (g.length !== this.params[i]!.length) {
-        throw new RangeError(`AdaBeliefCPU.step: grads[${i}] has ${g.length} elements, params[${i}] has ${this.params[i]!.length}`);
+        throw new RangeError(
+          `AdaBeliefCPU.step: grads[${i}] has ${g.length} elements, params[${i}] has ${this.params[i]!.length}`,
+        );
       }
     });
     validateHyper(this.options);
@@ -186,7 +197,11 @@ export class AdaBeliefCPU<T extends FloatArray = Float32Array> {
 
   /** Replaces step count, options and state with `state` (validated first; nothing changes on error). */
   importState(state: AdaBeliefState<FloatArray>): void {
-    const options = checkImportedState(state, this.options.amsgrad, this.params.map((p) => p.length));
+    const options = checkImportedState(
+      state,
+      this.options.amsgrad,
+      this.params.map((p) => p.length),
+    );
     const Ctor = this.params[0]!.constructor as new (a: ArrayLike<number>) => T;
     this.tensors = state.tensors.map((st) => {
       const out: TensorState<T> = { exp_avg: new Ctor(st.exp_avg), exp_avg_var: new Ctor(st.exp_avg_var) };

@@ -29,26 +29,35 @@ export function checkImportedState(
   amsgrad: boolean,
   sizes: readonly number[],
 ): AdaBeliefOptions {
-  if (state === null || typeof state !== 'object') throw new TypeError('importState: state must be an object');
+  if (state === null || typeof state !== 'object')
+    throw new TypeError('importState: state must be an object');
   if (!Number.isInteger(state.step) || state.step < 0) {
     throw new RangeError(`importState: step must be a non-negative integer, got ${state.step}`);
   }
   const options = resolveOptions(state.options);
   if (options.amsgrad !== amsgrad) {
-    throw new RangeError(`importState: state has amsgrad=${options.amsgrad}, this optimizer amsgrad=${amsgrad}`);
+    throw new RangeError(
+      `importState: state has amsgrad=${options.amsgrad}, this optimizer amsgrad=${amsgrad}`,
+    );
   }
   if (!Array.isArray(state.tensors) || state.tensors.length !== sizes.length) {
     throw new RangeError(`importState: expected ${sizes.length} tensor states, got ${state.tensors?.length}`);
   }
   state.tensors.forEach((st, i) => {
-    const names: (keyof TensorState)[] = ['exp_avg', 'exp_avg_var', ...(amsgrad ? (['max_exp_avg_var'] as const) : [])];
+    const names: (keyof TensorState)[] = [
+      'exp_avg',
+      'exp_avg_var',
+      ...(amsgrad ? (['max_exp_avg_var'] as const) : []),
+    ];
     for (const name of names) {
       const a = st[name];
       if (!(a instanceof Float32Array || a instanceof Float64Array)) {
         throw new TypeError(`importState: tensors[${i}].${name} must be a Float32Array`);
       }
       if (a.length !== sizes[i]) {
-        throw new RangeError(`importState: tensors[${i}].${name} has ${a.length} elements, parameter ${i} has ${sizes[i]}`);
+        throw new RangeError(
+          `importState: tensors[${i}].${name} has ${a.length} elements, parameter ${i} has ${sizes[i]}`,
+        );
       }
     }
   });

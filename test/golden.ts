@@ -22,7 +22,9 @@ export interface GoldenCase {
   expected_f64: GoldenState;
 }
 
-export const GOLDEN_PATH = fileURLToPath(new URL('../../shared/vectors/adabelief-golden.json', import.meta.url));
+export const GOLDEN_PATH = fileURLToPath(
+  new URL('../../shared/vectors/adabelief-golden.json', import.meta.url),
+);
 
 export function loadGolden(): GoldenCase[] {
   return (JSON.parse(readFileSync(GOLDEN_PATH, 'utf8')) as { cases: GoldenCase[] }).cases;

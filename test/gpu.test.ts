@@ -44,7 +44,7 @@ const parity = (cfg: ParityConfig) => session.call<ParityResult>(PARITY, 'parity
 /** Every combination of the optimizer-wide switches, with seeded random hyperparameters. */
 function combinations(): { label: string; options: Partial<AdaBeliefOptions> }[] {
   let seed = 12345;
-  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   const pick = <T>(xs: T[]) => xs[Math.floor(rand() * xs.length)]!;
   const out = [];
   for (const semantics of ['adabelief-pytorch', 'torch-optimizer'] as const)
@@ -64,7 +64,10 @@ function combinations(): { label: string; options: Partial<AdaBeliefOptions> }[]
               weightDecouple: decay !== 'l2',
               fixedDecay: decay === 'fixed',
             };
-            out.push({ label: `${semantics} decay=${decay} amsgrad=${amsgrad} rectify=${rectify} sgd=${degeneratedToSgd}`, options });
+            out.push({
+              label: `${semantics} decay=${decay} amsgrad=${amsgrad} rectify=${rectify} sgd=${degeneratedToSgd}`,
+              options,
+            });
           }
   return out;
 }
@@ -132,21 +135,33 @@ describe('GPU optimizer API', () => {
     expectWithin('overrides', r.report);
   });
 
-  test('encode() into the caller\'s encoder gives the same result as step()', async () => {
-    const r = await parity({ seed: 13, sizes: [1025, 3], steps: 6, options: { amsgrad: true }, viaEncode: true });
+  test("encode() into the caller's encoder gives the same result as step()", async () => {
+    const r = await parity({
+      seed: 13,
+      sizes: [1025, 3],
+      steps: 6,
+      options: { amsgrad: true },
+      viaEncode: true,
+    });
     expectWithin('encode', r.report);
   });
 
   test('exportState → importState into a new optimizer → continue equals an uninterrupted run', async () => {
     for (const options of [{}, { amsgrad: true, semantics: 'torch-optimizer' as const }]) {
-      const r = await session.call<{ maxDiff: number; step: number; cpuMaxDiff: number }>(PARITY, 'exportImport', {
-        seed: 21,
-        sizes: [1, 130, 4099],
-        steps: 9,
-        splitAt: 4,
-        options,
-      });
-      console.log(`export/import ${JSON.stringify(options)}: GPU max diff ${r.maxDiff}, CPU max diff ${r.cpuMaxDiff}`);
+      const r = await session.call<{ maxDiff: number; step: number; cpuMaxDiff: number }>(
+        PARITY,
+        'exportImport',
+        {
+          seed: 21,
+          sizes: [1, 130, 4099],
+          steps: 9,
+          splitAt: 4,
+          options,
+        },
+      );
+      console.log(
+        `export/import ${JSON.stringify(options)}: GPU max diff ${r.maxDiff}, CPU max diff ${r.cpuMaxDiff}`,
+      );
       expect(r.step).toBe(9);
       expect(r.maxDiff).toBe(0);
       expect(r.cpuMaxDiff).toBe(0);
@@ -157,8 +172,16 @@ describe('GPU optimizer API', () => {
 describe('bad input', () => {
   // [scenario, message pattern, thrown synchronously by the call itself]
   const cases: [string, RegExp, boolean][] = [
-    ['size mismatch', /params\[0\]: size mismatch: param buffer .* has 32 bytes, grad buffer .* has 24/, true],
-    ['grad buffer too small', /params\[0\]\.grad: 37 f32 elements at offset 0 need 148 bytes; buffer 'test-buffer' has 144/, true],
+    [
+      'size mismatch',
+      /params\[0\]: size mismatch: param buffer .* has 32 bytes, grad buffer .* has 24/,
+      true,
+    ],
+    [
+      'grad buffer too small',
+      /params\[0\]\.grad: 37 f32 elements at offset 0 need 148 bytes; buffer 'test-buffer' has 144/,
+      true,
+    ],
     ['param too small at offset', /params\[0\]\.param: 37 f32 elements at offset 256 need 404 bytes/, true],
     ['missing STORAGE usage', /params\[0\]\.param: buffer .* lacks GPUBufferUsage\.STORAGE/, true],
     ['misaligned offset', /params\[0\]\.param: offset 4 is not a non-negative multiple of 256 bytes/, true],
@@ -176,11 +199,23 @@ describe('bad input', () => {
     ['invalid weight decay setter', /^Invalid weight_decay value: -0\.0001$/, true],
     ['invalid eps setter', /^Invalid epsilon value: -1e-8$/, true],
     ['amsgrad change', /amsgrad is fixed at construction/, true],
-    ['importState wrong size', /importState: tensors\[0\]\.exp_avg has 38 elements, parameter 0 has 37/, false],
-    ['importState missing max_exp_avg_var', /importState: state has amsgrad=true, this optimizer amsgrad=false/, false],
+    [
+      'importState wrong size',
+      /importState: tensors\[0\]\.exp_avg has 38 elements, parameter 0 has 37/,
+      false,
+    ],
+    [
+      'importState missing max_exp_avg_var',
+      /importState: state has amsgrad=true, this optimizer amsgrad=false/,
+      false,
+    ],
     ['buffer of another device', /params\[0\].*WebGPU validation error.*another GPUDevice/s, false],
     ['destroyed optimizer', /AdaBelief\.step: this optimizer was destroyed/, true],
-    ['caller destroyed its param buffer', /step 1: WebGPU validation error: .*destroyed.*\|\| then: AdaBelief\.step: the optimizer is unusable after an earlier error/s, false],
+    [
+      'caller destroyed its param buffer',
+      /step 1: WebGPU validation error: .*destroyed.*\|\| then: AdaBelief\.step: the optimizer is unusable after an earlier error/s,
+      false,
+    ],
   ];
 
   test('every scenario is listed here', async () => {

@@ -30,7 +30,11 @@ export function stateTolerance(want: ArrayLike<number>, steps: number): (i: numb
 }
 
 /** Per-element tolerance for parameters after `steps` steps that moved element i by `travel[i]` in all. */
-export function paramTolerance(want: ArrayLike<number>, travel: ArrayLike<number>, steps: number): (i: number) => number {
+export function paramTolerance(
+  want: ArrayLike<number>,
+  travel: ArrayLike<number>,
+  steps: number,
+): (i: number) => number {
   let sum = 0;
   for (let i = 0; i < travel.length; i++) sum += travel[i]!;
   const mean = travel.length ? sum / travel.length : 0;

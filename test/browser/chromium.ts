@@ -9,7 +9,12 @@ import { createServer, type ViteDevServer } from 'vite';
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
-const CANDIDATES = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome', '/usr/bin/google-chrome-stable'];
+const CANDIDATES = [
+  '/usr/bin/chromium',
+  '/usr/bin/chromium-browser',
+  '/usr/bin/google-chrome',
+  '/usr/bin/google-chrome-stable',
+];
 
 /** The browser to drive: $CHROME_PATH, else the usual system paths. Throws with the install line otherwise. */
 export function findChromium(): string {
@@ -51,7 +56,10 @@ export interface BrowserSession {
 }
 
 /** Starts vite on localhost, launches headless Chromium and opens `pagePath`. */
-export async function openBrowser(pagePath = '/test/browser/index.html', log = false): Promise<BrowserSession> {
+export async function openBrowser(
+  pagePath = '/test/browser/index.html',
+  log = false,
+): Promise<BrowserSession> {
   const server: ViteDevServer = await createServer({
     root: REPO_ROOT,
     configFile: false,
@@ -63,7 +71,12 @@ export async function openBrowser(pagePath = '/test/browser/index.html', log = f
   try {
     await server.listen();
     const base = server.resolvedUrls!.local[0]!.replace(/\/$/, '');
-    browser = await puppeteer.launch({ executablePath: findChromium(), headless: true, args: chromiumArgs(), protocolTimeout: 600_000 });
+    browser = await puppeteer.launch({
+      executablePath: findChromium(),
+      headless: true,
+      args: chromiumArgs(),
+      protocolTimeout: 600_000,
+    });
     const page = await browser.newPage();
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(String(e)));

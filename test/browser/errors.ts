@@ -33,15 +33,23 @@ type Scenario = (ctx: { gpu: Gpu; opt: AdaBelief; param: GPUBuffer; grad: GPUBuf
 
 const scenarios: Record<string, Scenario> = {
   'size mismatch': ({ gpu }) =>
-    new AdaBelief(gpu.device, [{ param: gpu.buffer(new Float32Array(8)), grad: gpu.buffer(new Float32Array(6)) }]),
+    new AdaBelief(gpu.device, [
+      { param: gpu.buffer(new Float32Array(8)), grad: gpu.buffer(new Float32Array(6)) },
+    ]),
   'grad buffer too small': ({ gpu, param }) =>
     new AdaBelief(gpu.device, [{ param, grad: gpu.buffer(new Float32Array(N - 1)), size: N }]),
   'param too small at offset': ({ gpu, grad }) =>
-    new AdaBelief(gpu.device, [{ param: { buffer: gpu.buffer(new Float32Array(N + 10)), offset: 256 }, grad, size: N }]),
+    new AdaBelief(gpu.device, [
+      { param: { buffer: gpu.buffer(new Float32Array(N + 10)), offset: 256 }, grad, size: N },
+    ]),
   'missing STORAGE usage': ({ gpu, grad }) =>
-    new AdaBelief(gpu.device, [{ param: gpu.buffer(new Float32Array(N), { usage: 0x4 | 0x8 }), grad, size: N }]),
+    new AdaBelief(gpu.device, [
+      { param: gpu.buffer(new Float32Array(N), { usage: 0x4 | 0x8 }), grad, size: N },
+    ]),
   'misaligned offset': ({ gpu, grad }) =>
-    new AdaBelief(gpu.device, [{ param: { buffer: gpu.buffer(new Float32Array(N + 64)), offset: 4 }, grad, size: N }]),
+    new AdaBelief(gpu.device, [
+      { param: { buffer: gpu.buffer(new Float32Array(N + 64)), offset: 4 }, grad, size: N },
+    ]),
   'grad is the param buffer': ({ gpu }) => {
     const b = gpu.buffer(new Float32Array(2 * 64 + N));
     return new AdaBelief(gpu.device, [{ param: b, grad: { buffer: b, offset: 256 }, size: N }]);
@@ -56,11 +64,15 @@ const scenarios: Record<string, Scenario> = {
   'zero size': ({ gpu, param, grad }) => new AdaBelief(gpu.device, [{ param, grad, size: 0 }]),
   'empty parameter list': ({ gpu }) => new AdaBelief(gpu.device, []),
   'mapped buffer': ({ gpu, grad }) => {
-    const b = gpu.track(gpu.device.createBuffer({ label: 'mapped', size: N * 4, usage: STORAGE_RW, mappedAtCreation: true }));
+    const b = gpu.track(
+      gpu.device.createBuffer({ label: 'mapped', size: N * 4, usage: STORAGE_RW, mappedAtCreation: true }),
+    );
     return new AdaBelief(gpu.device, [{ param: b, grad, size: N }]);
   },
-  'invalid lr at construction': ({ gpu, param, grad }) => new AdaBelief(gpu.device, [{ param, grad, size: N }], { lr: -0.1 }),
-  'invalid per-param eps': ({ gpu, param, grad }) => new AdaBelief(gpu.device, [{ param, grad, size: N, eps: -1 }]),
+  'invalid lr at construction': ({ gpu, param, grad }) =>
+    new AdaBelief(gpu.device, [{ param, grad, size: N }], { lr: -0.1 }),
+  'invalid per-param eps': ({ gpu, param, grad }) =>
+    new AdaBelief(gpu.device, [{ param, grad, size: N, eps: -1 }]),
   'unknown option': ({ gpu, param, grad }) =>
     new AdaBelief(gpu.device, [{ param, grad, size: N }], { learningRate: 1 } as unknown as { lr: number }),
   'invalid lr setter': ({ opt }) => (opt.lr = Number.NaN),
@@ -103,7 +115,7 @@ const scenarios: Record<string, Scenario> = {
       try {
         o.step();
       } catch (again) {
-        throw new Error(`${e.message} || then: ${(again as Error).message}`);
+        throw new Error(`${e.message} || then: ${(again as Error).message}`, { cause: again });
       }
       throw e;
     });

@@ -7,7 +7,9 @@ let devicePromise: Promise<GPUDevice> | undefined;
 /** A new device on the page's adapter. Throws — never skips — when the browser has no WebGPU adapter. */
 export async function freshDevice(): Promise<GPUDevice> {
   if (!('gpu' in navigator) || !navigator.gpu) {
-    throw new Error('navigator.gpu is missing: this browser has no WebGPU (need --enable-unsafe-webgpu and a localhost page)');
+    throw new Error(
+      'navigator.gpu is missing: this browser has no WebGPU (need --enable-unsafe-webgpu and a localhost page)',
+    );
   }
   const adapter = await navigator.gpu.requestAdapter();
   if (!adapter) throw new Error('navigator.gpu.requestAdapter() returned null: no WebGPU adapter');
@@ -45,14 +47,18 @@ export async function adapterSummary(): Promise<AdapterSummary> {
     vendor: info.vendor,
     architecture: info.architecture,
     description: info.description,
-    fallback: info.isFallbackAdapter === true || /swiftshader/i.test(`${info.architecture} ${info.description}`),
+    fallback:
+      info.isFallbackAdapter === true || /swiftshader/i.test(`${info.architecture} ${info.description}`),
   };
 }
 
 export interface Gpu {
   device: GPUDevice;
   /** A STORAGE | COPY_SRC | COPY_DST buffer holding `data` (zero-filled up to `bytes`). Destroyed after the test. */
-  buffer(data: Float32Array, opts?: { bytes?: number; offset?: number; usage?: number; label?: string }): GPUBuffer;
+  buffer(
+    data: Float32Array,
+    opts?: { bytes?: number; offset?: number; usage?: number; label?: string },
+  ): GPUBuffer;
   /** Reads `count` f32 values at byte `offset`. */
   read(buffer: GPUBuffer, count: number, offset?: number): Promise<Float32Array<ArrayBuffer>>;
   /** Registers something to destroy after the test. */
@@ -75,14 +81,23 @@ export async function withGpu<T>(fn: (gpu: Gpu) => Promise<T>): Promise<T> {
       const offset = opts.offset ?? 0;
       const bytes = Math.max(opts.bytes ?? offset + data.byteLength, offset + data.byteLength);
       const b = gpu.track(
-        device.createBuffer({ label: opts.label ?? 'test-buffer', size: Math.ceil(bytes / 4) * 4, usage: opts.usage ?? STORAGE_RW, mappedAtCreation: true }),
+        device.createBuffer({
+          label: opts.label ?? 'test-buffer',
+          size: Math.ceil(bytes / 4) * 4,
+          usage: opts.usage ?? STORAGE_RW,
+          mappedAtCreation: true,
+        }),
       );
       new Float32Array(b.getMappedRange(), offset, data.length).set(data);
       b.unmap();
       return b;
     },
     async read(buffer, count, offset = 0) {
-      const staging = device.createBuffer({ label: 'test-readback', size: Math.max(4, count * 4), usage: 0x1 | 0x8 });
+      const staging = device.createBuffer({
+        label: 'test-readback',
+        size: Math.max(4, count * 4),
+        usage: 0x1 | 0x8,
+      });
       try {
         const enc = device.createCommandEncoder({ label: 'test-readback' });
         enc.copyBufferToBuffer(buffer, offset, staging, 0, count * 4);
@@ -95,15 +110,17 @@ export async function withGpu<T>(fn: (gpu: Gpu) => Promise<T>): Promise<T> {
     },
   };
   device.pushErrorScope('validation');
-  let result: T;
+  let outcome: { ok: true; value: T } | { ok: false; error: unknown };
   try {
-    result = await fn(gpu);
-  } finally {
-    const error = await device.popErrorScope();
-    owned.forEach((x) => x.destroy());
-    if (error) throw new Error(`WebGPU validation error during the test: ${error.message}`);
+    outcome = { ok: true, value: await fn(gpu) };
+  } catch (error) {
+    outcome = { ok: false, error };
   }
-  return result;
+  const scopeError = await device.popErrorScope();
+  owned.forEach((x) => x.destroy());
+  if (!outcome.ok) throw outcome.error;
+  if (scopeError) throw new Error(`WebGPU validation error during the test: ${scopeError.message}`);
+  return outcome.value;
 }
 
 /** Deterministic PRNG (mulberry32) so a failing case can be replayed from its seed. */

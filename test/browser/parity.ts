@@ -2,7 +2,13 @@
  * In-page GPU parity scenarios, called from test/gpu.test.ts. Each returns plain numbers for Node to
  * assert and print; nothing here decides pass or fail except by throwing on WebGPU errors.
  */
-import { AdaBelief, AdaBeliefCPU, type AdaBeliefOptions, type GroupOverrides, type ParamEntry } from '../../src/index.js';
+import {
+  AdaBelief,
+  AdaBeliefCPU,
+  type AdaBeliefOptions,
+  type GroupOverrides,
+  type ParamEntry,
+} from '../../src/index.js';
 import { compareArrays, type ErrorStats } from '../compare.js';
 import type { GoldenCase } from '../golden.js';
 import { paramTolerance, stateTolerance } from '../tolerance.js';
@@ -44,7 +50,12 @@ function cpuStep(tr: Tracked, grads: Float32Array[]): void {
 }
 
 /** Compares GPU params and every state buffer against the CPU reference, with the stated tolerances. */
-async function compareWithCpu(gpu: Gpu, opt: AdaBelief, entries: (ParamEntry & { size: number })[], tr: Tracked): Promise<Report> {
+async function compareWithCpu(
+  gpu: Gpu,
+  opt: AdaBelief,
+  entries: (ParamEntry & { size: number })[],
+  tr: Tracked,
+): Promise<Report> {
   const report: Report = {};
   const steps = tr.cpu.stepCount;
   const state = await opt.exportState();
@@ -75,7 +86,9 @@ export async function golden(cases: GoldenCase[]): Promise<{ name: string; repor
       const options = { ...c.options, semantics: c.semantics } as Partial<AdaBeliefOptions>;
       const pBuf = gpu.buffer(new Float32Array(c.param0));
       const gBuf = gpu.buffer(new Float32Array(c.size));
-      const opt = gpu.track(await AdaBelief.create(gpu.device, [{ param: pBuf, grad: gBuf, size: c.size }], options));
+      const opt = gpu.track(
+        await AdaBelief.create(gpu.device, [{ param: pBuf, grad: gBuf, size: c.size }], options),
+      );
       const travel = new Float64Array(c.size);
       let prev: Float32Array = new Float32Array(c.param0);
       for (const g of c.grads) {
@@ -91,7 +104,11 @@ export async function golden(cases: GoldenCase[]): Promise<{ name: string; repor
       const report: Report = {};
       report.param = compareArrays(prev, e.param, paramTolerance(e.param, travel, c.steps));
       report.exp_avg = compareArrays(state.exp_avg, e.exp_avg, stateTolerance(e.exp_avg, c.steps));
-      report.exp_avg_var = compareArrays(state.exp_avg_var, e.exp_avg_var, stateTolerance(e.exp_avg_var, c.steps));
+      report.exp_avg_var = compareArrays(
+        state.exp_avg_var,
+        e.exp_avg_var,
+        stateTolerance(e.exp_avg_var, c.steps),
+      );
       if (e.max_exp_avg_var) {
         if (!state.max_exp_avg_var) throw new Error(`${c.name}: GPU state lacks max_exp_avg_var`);
         const w = e.max_exp_avg_var;
@@ -145,12 +162,20 @@ export async function parity(cfg: ParityConfig): Promise<ParityResult> {
       const param = gpu.buffer(fill, { label: `param${k}` });
       const grad = gpu.buffer(new Float32Array(bytes / 4), { label: `grad${k}` });
       gradBufs.push({ buffer: grad, offset });
-      entries.push({ param: { buffer: param, offset }, grad: { buffer: grad, offset }, size: n, ...cfg.overrides?.[k] });
+      entries.push({
+        param: { buffer: param, offset },
+        grad: { buffer: grad, offset },
+        size: n,
+        ...cfg.overrides?.[k],
+      });
     });
     const dispatch = cfg.maxWorkgroups ? { maxWorkgroups: cfg.maxWorkgroups } : {};
     const opt = gpu.track(await AdaBelief.create(gpu.device, entries, { ...cfg.options, dispatch }));
     const cpuParams = cfg.sizes.map((_, k) => ({ param: params[k]!.slice(), ...cfg.overrides?.[k] }));
-    const tr: Tracked = { cpu: new AdaBeliefCPU(cpuParams, cfg.options), travel: cfg.sizes.map((n) => new Float64Array(n)) };
+    const tr: Tracked = {
+      cpu: new AdaBeliefCPU(cpuParams, cfg.options),
+      travel: cfg.sizes.map((n) => new Float64Array(n)),
+    };
 
     for (let t = 1; t <= cfg.steps; t++) {
       const change = cfg.changes?.[t];
@@ -190,13 +215,23 @@ export async function parity(cfg: ParityConfig): Promise<ParityResult> {
  * Runs `steps` steps uninterrupted, and the same run split at `splitAt` with exportState → importState
  * into a fresh optimizer (on fresh state buffers). Returns the largest difference of params and state.
  */
-export async function exportImport(cfg: { seed: number; sizes: number[]; steps: number; splitAt: number; options: Partial<AdaBeliefOptions> }): Promise<{ maxDiff: number; step: number; cpuMaxDiff: number }> {
+export async function exportImport(cfg: {
+  seed: number;
+  sizes: number[];
+  steps: number;
+  splitAt: number;
+  options: Partial<AdaBeliefOptions>;
+}): Promise<{ maxDiff: number; step: number; cpuMaxDiff: number }> {
   return withGpu(async (gpu) => {
     const r = rng(cfg.seed);
     const p0 = cfg.sizes.map((n) => randomArray(r, n, 1));
     const grads = Array.from({ length: cfg.steps }, () => cfg.sizes.map((n) => randomArray(r, n, 0.1)));
     const makeRun = async () => {
-      const entries = cfg.sizes.map((n, k) => ({ param: gpu.buffer(p0[k]!), grad: gpu.buffer(new Float32Array(n)), size: n }));
+      const entries = cfg.sizes.map((n, k) => ({
+        param: gpu.buffer(p0[k]!),
+        grad: gpu.buffer(new Float32Array(n)),
+        size: n,
+      }));
       const opt = gpu.track(await AdaBelief.create(gpu.device, entries, cfg.options));
       return { entries, opt };
     };
@@ -211,32 +246,50 @@ export async function exportImport(cfg: { seed: number; sizes: number[]; steps: 
     const b1 = await makeRun();
     for (let t = 0; t < cfg.splitAt; t++) await doStep(b1, t);
     const saved = await b1.opt.exportState();
-    const b2 = { entries: b1.entries, opt: gpu.track(await AdaBelief.create(gpu.device, b1.entries, cfg.options)) };
+    const b2 = {
+      entries: b1.entries,
+      opt: gpu.track(await AdaBelief.create(gpu.device, b1.entries, cfg.options)),
+    };
     b2.opt.importState(saved);
     b1.opt.destroy();
     for (let t = cfg.splitAt; t < cfg.steps; t++) await doStep(b2, t);
 
     let maxDiff = 0;
-    const diff = (x: Float32Array, y: Float32Array) => x.forEach((v, i) => (maxDiff = Math.max(maxDiff, Math.abs(v - y[i]!))));
+    const diff = (x: Float32Array, y: Float32Array) =>
+      x.forEach((v, i) => (maxDiff = Math.max(maxDiff, Math.abs(v - y[i]!))));
     const sa = await a.opt.exportState();
     const sb = await b2.opt.exportState();
     for (let k = 0; k < cfg.sizes.length; k++) {
-      diff(await gpu.read(a.entries[k]!.param, cfg.sizes[k]!), await gpu.read(b2.entries[k]!.param, cfg.sizes[k]!));
+      diff(
+        await gpu.read(a.entries[k]!.param, cfg.sizes[k]!),
+        await gpu.read(b2.entries[k]!.param, cfg.sizes[k]!),
+      );
       for (const q of ['exp_avg', 'exp_avg_var', 'max_exp_avg_var'] as const) {
         if (sa.tensors[k]![q]) diff(sa.tensors[k]![q]!, sb.tensors[k]![q]!);
       }
     }
 
     // The CPU reference takes the GPU's exported state too, and continues identically to its own run.
-    const cpuA = new AdaBeliefCPU(p0.map((p) => p.slice()), cfg.options);
+    const cpuA = new AdaBeliefCPU(
+      p0.map((p) => p.slice()),
+      cfg.options,
+    );
     grads.forEach((g) => cpuA.step(g));
-    const cpuB = new AdaBeliefCPU(p0.map((p) => p.slice()), cfg.options);
+    const cpuB = new AdaBeliefCPU(
+      p0.map((p) => p.slice()),
+      cfg.options,
+    );
     grads.slice(0, cfg.splitAt).forEach((g) => cpuB.step(g));
-    const cpuC = new AdaBeliefCPU(cpuB.params.map((p) => p.slice()), cfg.options);
+    const cpuC = new AdaBeliefCPU(
+      cpuB.params.map((p) => p.slice()),
+      cfg.options,
+    );
     cpuC.importState(cpuB.exportState());
     grads.slice(cfg.splitAt).forEach((g) => cpuC.step(g));
     let cpuMaxDiff = 0;
-    cpuA.params.forEach((p, k) => p.forEach((v, i) => (cpuMaxDiff = Math.max(cpuMaxDiff, Math.abs(v - cpuC.params[k]![i]!)))));
+    cpuA.params.forEach((p, k) =>
+      p.forEach((v, i) => (cpuMaxDiff = Math.max(cpuMaxDiff, Math.abs(v - cpuC.params[k]![i]!)))),
+    );
     return { maxDiff, step: sb.step, cpuMaxDiff };
   });
 }
