@@ -56,6 +56,9 @@ interface Dispatch {
   workgroups: number;
 }
 
+/** Steps that `encode()` may record into encoders before their submit (see encodeStep). */
+const ENCODE_RING = 8;
+
 /** The options that may change between steps (all but `amsgrad`), as accessors of `AdaBelief`. */
 const SETTABLE_OPTIONS = [
   'lr',
@@ -89,6 +92,8 @@ export class AdaBelief {
   private readonly state: Record<StateName, GPUBuffer[]>;
   private readonly uniform: GPUBuffer;
   private readonly uniformData: ArrayBuffer;
+  private encodeStaging: GPUBuffer | undefined;
+  private encodeCount = 0;
   private readonly uniformView: DataView;
   private readonly dispatches: Dispatch[] = [];
   private t = 0;
@@ -311,27 +316,28 @@ export class AdaBelief {
     const before = this.t;
     const { errors } = inErrorScopes(this.device, `${this.label}: step ${before + 1}`, () => {
       const encoder = this.device.createCommandEncoder({ label: `${this.label}/step` });
-      this.encodeStep(encoder);
+      this.encodeStep(encoder, false);
       this.device.queue.submit([encoder.finish()]);
     });
     return this.watch(errors, before);
   }
 
   /**
-   * Encodes one step into the caller's encoder (the caller submits). The step's scalars are written with
-   * `queue.writeBuffer` now, so submit this encoder before the next `encode()` / `step()`. WebGPU errors of
-   * the encoded pass surface at the caller's `finish()` / `submit()`.
+   * Encodes one step into the caller's encoder (the caller submits). The step's scalars go through a ring
+   * of 8 staging slots copied inside the encoder, so up to 8 steps may be recorded (into one encoder or
+   * several) before they are submitted, in the order they were encoded. WebGPU errors of the encoded pass
+   * surface at the caller's `finish()` / `submit()`.
    */
   encode(encoder: GPUCommandEncoder): void {
     this.checkUsable('encode');
     const before = this.t;
     const { errors } = inErrorScopes(this.device, `${this.label}: encode step ${before + 1}`, () =>
-      this.encodeStep(encoder),
+      this.encodeStep(encoder, true),
     );
     void this.watch(errors, before).catch(() => undefined);
   }
 
-  private encodeStep(encoder: GPUCommandEncoder): void {
+  private encodeStep(encoder: GPUCommandEncoder, staged: boolean): void {
     validateHyper(this.opts);
     const t = this.t + 1;
     let slot = 0;
@@ -341,7 +347,21 @@ export class AdaBelief {
         packHyper(scalars, this.layout.chunks[slot]!.count, this.uniformView, slot * HYPER_SLOT_BYTES);
       }
     });
-    this.device.queue.writeBuffer(this.uniform, 0, this.uniformData);
+    if (staged) {
+      // Through a ring of staging slots copied inside the encoder: several steps recorded into one
+      // encoder before its submit each see their own scalars.
+      const bytes = this.uniformData.byteLength;
+      this.encodeStaging ??= this.own({
+        label: `${this.label}/hyper-staging`,
+        size: bytes * ENCODE_RING,
+        usage: Usage.COPY_SRC | Usage.COPY_DST,
+      });
+      const offset = (this.encodeCount++ % ENCODE_RING) * bytes;
+      this.device.queue.writeBuffer(this.encodeStaging, offset, this.uniformData);
+      encoder.copyBufferToBuffer(this.encodeStaging, offset, this.uniform, 0, bytes);
+    } else {
+      this.device.queue.writeBuffer(this.uniform, 0, this.uniformData);
+    }
     const pass = encoder.beginComputePass({ label: `${this.label}/pass` });
     for (const d of this.dispatches) {
       pass.setPipeline(d.pipeline);

@@ -131,8 +131,8 @@ export interface ParityConfig {
   offsets?: number[];
   /** Changes applied to both optimizers before step t (1-based), e.g. a new lr. */
   changes?: Record<number, Partial<AdaBeliefOptions>>;
-  /** Use encode() into our own encoder instead of step(). */
-  viaEncode?: boolean;
+  /** Use encode() instead of step(), recording this many steps (with their grad uploads) per encoder. */
+  stepsPerEncoder?: number;
   /** Dispatch tuning passed to the GPU optimizer. */
   maxWorkgroups?: number;
 }
@@ -177,6 +177,7 @@ export async function parity(cfg: ParityConfig): Promise<ParityResult> {
       travel: cfg.sizes.map((n) => new Float64Array(n)),
     };
 
+    let encoder: GPUCommandEncoder | undefined;
     for (let t = 1; t <= cfg.steps; t++) {
       const change = cfg.changes?.[t];
       if (change) {
@@ -184,12 +185,20 @@ export async function parity(cfg: ParityConfig): Promise<ParityResult> {
         tr.cpu.set(change);
       }
       const grads = cfg.sizes.map((n) => randomArray(r, n, scale));
-      grads.forEach((g, k) => gpu.device.queue.writeBuffer(gradBufs[k]!.buffer, gradBufs[k]!.offset, g));
-      if (cfg.viaEncode) {
-        const enc = gpu.device.createCommandEncoder({ label: 'test-encode' });
-        opt.encode(enc);
-        gpu.device.queue.submit([enc.finish()]);
+      if (cfg.stepsPerEncoder) {
+        // Grads are uploaded inside the encoder too, so each recorded step sees its own.
+        encoder ??= gpu.device.createCommandEncoder({ label: 'test-encode' });
+        grads.forEach((g, k) => {
+          const staged = gpu.buffer(g, { usage: 0x4 /* COPY_SRC */ });
+          encoder!.copyBufferToBuffer(staged, 0, gradBufs[k]!.buffer, gradBufs[k]!.offset, g.byteLength);
+        });
+        opt.encode(encoder);
+        if (t % cfg.stepsPerEncoder === 0 || t === cfg.steps) {
+          gpu.device.queue.submit([encoder.finish()]);
+          encoder = undefined;
+        }
       } else {
+        grads.forEach((g, k) => gpu.device.queue.writeBuffer(gradBufs[k]!.buffer, gradBufs[k]!.offset, g));
         await opt.step();
       }
       cpuStep(tr, grads);
