@@ -1,4 +1,4 @@
-// adabelief.wgsl — one fused AdaBelief step over one contiguous chunk of one parameter tensor.
+// adabelief.wgsl — one fused AdaBelief step over every tensor piece of one window (see src/layout.ts).
 //
 // Per element (f32, in this order; the host decides every branch below from `hyper`, see src/hyper.ts):
 //   p  = p * decay_mul                      decoupled / fixed weight decay (decay_mul is exactly 1 otherwise)
@@ -12,17 +12,23 @@
 //   sgd:      p = p + step_size * m
 //   none:     p unchanged
 //
-// Dispatch, per chunk of `count` elements (both entry points share the uniform slot and the state):
-//   `main`: 1D grid of WORKGROUP_SIZE-invocation workgroups over the count / 4 whole vec4s; invocation i
-//           handles vec4 i, i + stride, i + 2*stride, ... (grid-stride loop, so any count fits under the
-//           65535-workgroups-per-dimension limit). Binds param / grad as vec4 arrays of exactly those bytes.
-//   `tail`: one invocation for the last count % 4 elements, through scalar views of the chunk
-//           (`param_tail` / `grad_tail`): the caller's buffers may end exactly at the last element.
-//           A separate dispatch, because one dispatch may not bind overlapping writable ranges.
-// Optimizer state (m, s, smax) is padded to whole vec4s. Without AMSGrad, `max_exp_avg_var` is bound to a
-// 16-byte placeholder and never touched.
+// Dispatch (one per window, the tensors sharing one param buffer and one grad buffer):
+//   `main`: 1D grid of WORKGROUP_SIZE-invocation workgroups over the window's `total_vec4` work vec4s,
+//           grid-stride (invocation i takes vec4 i, i + stride, ...), so any size fits under the
+//           65535-workgroups-per-dimension limit. Each vec4 finds its piece through the window `table`:
+//           the block map gives the piece holding the first vec4 of its BLOCK_VEC4 run, and a short
+//           forward scan the exact one. A piece's last vec4 may be partial: read whole (the bytes exist),
+//           written element by element, so bytes past the tensor are never written.
+//   `tail`: one invocation for the last count % 4 elements of a piece whose buffer ends inside that vec4,
+//           through scalar views (`param_tail`, `grad_tail`) of that piece only. A separate dispatch:
+//           one dispatch may not bind overlapping writable ranges.
+// `hyper` holds one record per tensor (param groups); state (m, s, smax) is padded to whole vec4s. Without
+// AMSGrad, `max_exp_avg_var` is bound to a 16-byte placeholder and never touched.
 
 override WORKGROUP_SIZE: u32 = 256u;
+
+const BLOCK_VEC4: u32 = 256u;  // src/layout.ts BLOCK_VEC4
+const PIECE_WORDS: u32 = 8u;   // src/layout.ts PIECE_WORDS
 
 const UPDATE_NONE: u32 = 0u;
 const UPDATE_SGD: u32 = 1u;
@@ -35,11 +41,12 @@ const FLAG_DENOM_FROM_MAX: u32 = 1u;
 const FLAG_DIVIDE_BC2: u32 = 2u;
 const FLAG_L2: u32 = 4u;
 
+// One tensor's scalars for this step (src/hyper.ts packHyper).
 struct Hyper {
-  count: u32,            // elements in this chunk
   update: u32,           // UPDATE_*
   amsgrad: u32,          // AMSGRAD_* (1 = eps before the max, the official order)
   flags: u32,            // FLAG_*
+  _pad0: u32,
   decay_mul: f32,
   l2: f32,
   beta1: f32,
@@ -49,84 +56,118 @@ struct Hyper {
   eps: f32,
   sqrt_bc2: f32,
   step_size: f32,
+  _pad1: u32,
+  _pad2: u32,
+  _pad3: u32,
 }
 
-@group(0) @binding(0) var<uniform> hyper: Hyper;
-@group(0) @binding(1) var<storage, read_write> param: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> grad: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> exp_avg: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read_write> exp_avg_var: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read_write> max_exp_avg_var: array<vec4<f32>>;
-@group(0) @binding(6) var<storage, read_write> param_tail: array<f32>;
-@group(0) @binding(7) var<storage, read> grad_tail: array<f32>;
-
-fn has_flag(flag: u32) -> bool {
-  return (hyper.flags & flag) != 0u;
+// A window's pieces (src/layout.ts encodeWindowTable). Piece j is words[j * PIECE_WORDS ..]:
+// work_start, count, param_index, grad_index, state_index, tensor; the block map starts at blocks_at.
+struct Table {
+  piece_count: u32,
+  total_vec4: u32,
+  blocks_at: u32,
+  _pad: u32,
+  words: array<u32>,
 }
 
-// Updates the state of vec4 `i` in place and returns the new parameter values.
-fn adabelief(i: u32, p_in: vec4<f32>, g_in: vec4<f32>) -> vec4<f32> {
-  var p = p_in * hyper.decay_mul;
+// The piece a `tail` dispatch finishes.
+struct TailPiece {
+  tensor: u32,
+  rest: u32,            // elements left after the whole vec4s: 1, 2 or 3
+  state_index: u32,     // vec4 of the state slot holding them
+  first: u32,           // index of the first of them in param_tail / grad_tail
+}
+
+@group(0) @binding(0) var<storage, read> hyper: array<Hyper>;
+@group(0) @binding(1) var<storage, read> table: Table;
+@group(0) @binding(2) var<storage, read_write> param: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> grad: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> exp_avg: array<vec4<f32>>;
+@group(0) @binding(5) var<storage, read_write> exp_avg_var: array<vec4<f32>>;
+@group(0) @binding(6) var<storage, read_write> max_exp_avg_var: array<vec4<f32>>;
+@group(0) @binding(7) var<storage, read> tail_piece: TailPiece;
+@group(0) @binding(8) var<storage, read_write> param_tail: array<f32>;
+@group(0) @binding(9) var<storage, read> grad_tail: array<f32>;
+
+// Updates the state at vec4 `i` in place and returns the new parameter values.
+fn adabelief(h: Hyper, i: u32, p_in: vec4<f32>, g_in: vec4<f32>) -> vec4<f32> {
+  var p = p_in * h.decay_mul;
   var g = g_in;
-  if (has_flag(FLAG_L2)) {
-    g = g + hyper.l2 * p;
+  if ((h.flags & FLAG_L2) != 0u) {
+    g = g + h.l2 * p;
   }
-  let m = exp_avg[i] * hyper.beta1 + hyper.one_minus_beta1 * g;
+  let m = exp_avg[i] * h.beta1 + h.one_minus_beta1 * g;
   let r = g - m;
-  var s = exp_avg_var[i] * hyper.beta2 + (hyper.one_minus_beta2 * r) * r;
-  if (hyper.amsgrad != AMSGRAD_EPS_AFTER_MAX) {
-    s = s + hyper.eps;
+  var s = exp_avg_var[i] * h.beta2 + (h.one_minus_beta2 * r) * r;
+  if (h.amsgrad != AMSGRAD_EPS_AFTER_MAX) {
+    s = s + h.eps;
   }
   exp_avg[i] = m;
   exp_avg_var[i] = s;
 
   var v = s;
-  if (hyper.amsgrad != AMSGRAD_OFF) {
+  if (h.amsgrad != AMSGRAD_OFF) {
     var smax = max(max_exp_avg_var[i], s);
-    if (hyper.amsgrad == AMSGRAD_EPS_AFTER_MAX) {
-      smax = smax + hyper.eps;
+    if (h.amsgrad == AMSGRAD_EPS_AFTER_MAX) {
+      smax = smax + h.eps;
     }
     max_exp_avg_var[i] = smax;
-    if (has_flag(FLAG_DENOM_FROM_MAX)) {
+    if ((h.flags & FLAG_DENOM_FROM_MAX) != 0u) {
       v = smax;
     }
   }
 
-  if (hyper.update == UPDATE_ADAPTIVE) {
+  if (h.update == UPDATE_ADAPTIVE) {
     var d = sqrt(v);
-    if (has_flag(FLAG_DIVIDE_BC2)) {
-      d = d / hyper.sqrt_bc2;
+    if ((h.flags & FLAG_DIVIDE_BC2) != 0u) {
+      d = d / h.sqrt_bc2;
     }
-    d = d + hyper.eps;
-    p = p + hyper.step_size * (m / d);
-  } else if (hyper.update == UPDATE_SGD) {
-    p = p + hyper.step_size * m;
+    d = d + h.eps;
+    p = p + h.step_size * (m / d);
+  } else if (h.update == UPDATE_SGD) {
+    p = p + h.step_size * m;
   }
   return p;
 }
 
+fn piece_word(j: u32, field: u32) -> u32 {
+  return table.words[j * PIECE_WORDS + field];
+}
+
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let n4 = hyper.count / 4u;
   let stride = groups.x * WORKGROUP_SIZE;
-  for (var i = gid.x; i < n4; i = i + stride) {
-    param[i] = adabelief(i, param[i], grad[i]);
+  for (var w = gid.x; w < table.total_vec4; w = w + stride) {
+    var j = table.words[table.blocks_at + w / BLOCK_VEC4];
+    while (j + 1u < table.piece_count && piece_word(j + 1u, 0u) <= w) {
+      j = j + 1u;
+    }
+    let local = w - piece_word(j, 0u);
+    let count = piece_word(j, 1u);
+    let pi = piece_word(j, 2u) + local;
+    let updated = adabelief(hyper[piece_word(j, 5u)], piece_word(j, 4u) + local, param[pi], grad[piece_word(j, 3u) + local]);
+    let rest = count - local * 4u;
+    if (rest >= 4u) {
+      param[pi] = updated;
+    } else {
+      for (var k = 0u; k < rest; k = k + 1u) {
+        param[pi][k] = updated[k];
+      }
+    }
   }
 }
 
 @compute @workgroup_size(1)
 fn tail() {
-  let n4 = hyper.count / 4u;
-  let base = n4 * 4u;
-  let rest = hyper.count - base;
   var p = vec4<f32>(0.0);
   var g = vec4<f32>(0.0);
-  for (var k = 0u; k < rest; k = k + 1u) {
-    p[k] = param_tail[base + k];
-    g[k] = grad_tail[base + k];
+  for (var k = 0u; k < tail_piece.rest; k = k + 1u) {
+    p[k] = param_tail[tail_piece.first + k];
+    g[k] = grad_tail[tail_piece.first + k];
   }
-  let updated = adabelief(n4, p, g);
-  for (var k = 0u; k < rest; k = k + 1u) {
-    param_tail[base + k] = updated[k];
+  let updated = adabelief(hyper[tail_piece.tensor], tail_piece.state_index, p, g);
+  for (var k = 0u; k < tail_piece.rest; k = k + 1u) {
+    param_tail[tail_piece.first + k] = updated[k];
   }
 }

@@ -41,7 +41,12 @@ export function adabeliefStepFast(
   maxExpAvgVar: Float32Array | undefined,
 ): void {
   const n = p.length;
-  if (grad.length !== n || expAvg.length !== n || expAvgVar.length !== n || (maxExpAvgVar && maxExpAvgVar.length !== n)) {
+  if (
+    grad.length !== n ||
+    expAvg.length !== n ||
+    expAvgVar.length !== n ||
+    (maxExpAvgVar && maxExpAvgVar.length !== n)
+  ) {
     throw new RangeError('adabeliefStepFast: every array must have the length of p');
   }
   const decayMul = f32(h.decayMul);
@@ -107,13 +112,17 @@ export class AdaBeliefFastCPU {
     this.overrides = [];
     params.forEach((entry, i) => {
       const { param, ...overrides } = ArrayBuffer.isView(entry) ? { param: entry } : entry;
-      if (!(param instanceof Float32Array)) throw new TypeError(`AdaBeliefFastCPU: params[${i}] must be a Float32Array`);
+      if (!(param instanceof Float32Array))
+        throw new TypeError(`AdaBeliefFastCPU: params[${i}] must be a Float32Array`);
       validateOverrides(overrides, `params[${i}]`);
       this.params.push(param);
       this.overrides.push(overrides);
     });
     this.tensors = this.params.map((p) => {
-      const st: TensorState = { exp_avg: new Float32Array(p.length), exp_avg_var: new Float32Array(p.length) };
+      const st: TensorState = {
+        exp_avg: new Float32Array(p.length),
+        exp_avg_var: new Float32Array(p.length),
+      };
       if (this.options.amsgrad) st.max_exp_avg_var = new Float32Array(p.length);
       return st;
     });
@@ -135,11 +144,15 @@ export class AdaBeliefFastCPU {
   /** One step: `grads[i]` has the length of `params[i]`. Parameters and state are updated in place. */
   step(grads: Float32Array[]): void {
     if (grads.length !== this.params.length) {
-      throw new RangeError(`AdaBeliefFastCPU.step: expected ${this.params.length} gradients, got ${grads.length}`);
+      throw new RangeError(
+        `AdaBeliefFastCPU.step: expected ${this.params.length} gradients, got ${grads.length}`,
+      );
     }
     grads.forEach((g, i) => {
       if (!(g instanceof Float32Array) || g.length !== this.params[i]!.length) {
-        throw new RangeError(`AdaBeliefFastCPU.step: grads[${i}] must be a Float32Array of ${this.params[i]!.length} elements`);
+        throw new RangeError(
+          `AdaBeliefFastCPU.step: grads[${i}] must be a Float32Array of ${this.params[i]!.length} elements`,
+        );
       }
     });
     validateHyper(this.options);
@@ -167,9 +180,16 @@ export class AdaBeliefFastCPU {
 
   /** Replaces step count, options and state with `state` (validated first; nothing changes on error). */
   importState(state: AdaBeliefState<Float32Array | Float64Array>): void {
-    const options = checkImportedState(state, this.options.amsgrad, this.params.map((p) => p.length));
+    const options = checkImportedState(
+      state,
+      this.options.amsgrad,
+      this.params.map((p) => p.length),
+    );
     this.tensors = state.tensors.map((st) => {
-      const out: TensorState = { exp_avg: Float32Array.from(st.exp_avg), exp_avg_var: Float32Array.from(st.exp_avg_var) };
+      const out: TensorState = {
+        exp_avg: Float32Array.from(st.exp_avg),
+        exp_avg_var: Float32Array.from(st.exp_avg_var),
+      };
       if (this.options.amsgrad) out.max_exp_avg_var = Float32Array.from(st.max_exp_avg_var!);
       return out;
     });

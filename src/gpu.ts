@@ -26,7 +26,7 @@ export interface KernelPipeline {
   pipeline: GPUComputePipeline;
 }
 
-/** The two entry points of shaders/adabelief.wgsl: `main` over whole vec4s, `tail` for the last count % 4. */
+/** The two entry points of shaders/adabelief.wgsl: `main` over a window's vec4s, `tail` for a piece's last elements. */
 export interface KernelPipelines {
   body: KernelPipeline;
   tail: KernelPipeline;
@@ -44,18 +44,15 @@ export function kernelPipelines(device: GPUDevice, workgroupSize: number): Kerne
   const cached = perDevice.get(workgroupSize);
   if (cached) return cached;
 
-  const uniform: GPUBindGroupLayoutEntry = {
-    binding: 0,
-    visibility: COMPUTE_STAGE,
-    buffer: { type: 'uniform' },
-  };
-  const storage = (binding: number, type: GPUBufferBindingType = 'storage'): GPUBindGroupLayoutEntry => ({
+  const entry = (binding: number, type: GPUBufferBindingType = 'storage'): GPUBindGroupLayoutEntry => ({
     binding,
     visibility: COMPUTE_STAGE,
     buffer: { type },
   });
-  // 3 exp_avg, 4 exp_avg_var, 5 max_exp_avg_var; 1 / 2 param / grad as vec4s; 6 / 7 the same as scalars.
-  const state = [storage(3), storage(4), storage(5)];
+  const readOnly = (binding: number) => entry(binding, 'read-only-storage');
+  // 0 hyper, 4 exp_avg, 5 exp_avg_var, 6 max_exp_avg_var: both entry points. 1 table, 2 param, 3 grad: main.
+  // 7 tail_piece, 8 param_tail, 9 grad_tail: tail.
+  const shared = [readOnly(0), entry(4), entry(5), entry(6)];
   const module = device.createShaderModule({ label: 'adabelief/shader', code: kernelSource });
   const build = (entryPoint: 'main' | 'tail', entries: GPUBindGroupLayoutEntry[]): KernelPipeline => {
     const layout = device.createBindGroupLayout({ label: `adabelief/${entryPoint}-layout`, entries });
@@ -65,13 +62,17 @@ export function kernelPipelines(device: GPUDevice, workgroupSize: number): Kerne
         label: `adabelief/${entryPoint}-pipeline-layout`,
         bindGroupLayouts: [layout],
       }),
-      compute: { module, entryPoint, constants: { WORKGROUP_SIZE: workgroupSize } },
+      compute: {
+        module,
+        entryPoint,
+        constants: entryPoint === 'main' ? { WORKGROUP_SIZE: workgroupSize } : {},
+      },
     });
     return { layout, pipeline };
   };
   const built = {
-    body: build('main', [uniform, storage(1), storage(2, 'read-only-storage'), ...state]),
-    tail: build('tail', [uniform, ...state, storage(6), storage(7, 'read-only-storage')]),
+    body: build('main', [...shared, readOnly(1), entry(2), readOnly(3)]),
+    tail: build('tail', [...shared, readOnly(7), entry(8), readOnly(9)]),
   };
   perDevice.set(workgroupSize, built);
   return built;

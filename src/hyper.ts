@@ -134,22 +134,20 @@ export function stepScalars(o: HyperInputs, t: number): StepScalars {
   return { ...base, ...corrected, update: sgd ? Update.sgd : Update.none, stepSize: sgd ? -lr : 0, rho };
 }
 
-/**
- * Byte size of the kernel's `Hyper` uniform struct (shaders/adabelief.wgsl). Each dispatch gets its own
- * slot, `HYPER_SLOT_BYTES` apart (minUniformBufferOffsetAlignment is at most 256).
- */
+/** Byte size (and array stride) of the kernel's `Hyper` struct (shaders/adabelief.wgsl): one per tensor. */
 export const HYPER_BYTES = 64;
-export const HYPER_SLOT_BYTES = 256;
 
 /**
  * Writes `s` into `view` at `byteOffset` in the layout of the WGSL struct `Hyper`:
- * u32 count, update, amsgrad, flags (bit 0 denomFromMax, bit 1 divideBc2, bit 2 apply L2),
- * f32 decayMul, l2, beta1, oneMinusBeta1, beta2, oneMinusBeta2, eps, sqrtBc2, stepSize.
+ * u32 update, amsgrad, flags (bit 0 denomFromMax, bit 1 divideBc2, bit 2 apply L2), pad,
+ * f32 decayMul, l2, beta1, oneMinusBeta1, beta2, oneMinusBeta2, eps, sqrtBc2, stepSize, 3 × pad.
  * Every f64 scalar is rounded to f32 exactly once, here.
  */
-export function packHyper(s: StepScalars, count: number, view: DataView, byteOffset: number): void {
+export function packHyper(s: StepScalars, view: DataView, byteOffset: number): void {
   const flags = (s.denomFromMax ? 1 : 0) | (s.divideBc2 ? 2 : 0) | (s.l2 !== 0 ? 4 : 0);
-  const u32s = [count, s.update, s.amsgrad, flags];
+  view.setUint32(byteOffset, s.update, true);
+  view.setUint32(byteOffset + 4, s.amsgrad, true);
+  view.setUint32(byteOffset + 8, flags, true);
   const f32s = [
     s.decayMul,
     s.l2,
@@ -161,6 +159,5 @@ export function packHyper(s: StepScalars, count: number, view: DataView, byteOff
     s.sqrtBc2,
     s.stepSize,
   ];
-  u32s.forEach((v, i) => view.setUint32(byteOffset + 4 * i, v, true));
   f32s.forEach((v, i) => view.setFloat32(byteOffset + 16 + 4 * i, v, true));
 }

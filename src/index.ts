@@ -10,8 +10,14 @@ export { DEFAULTS, presets, resolveOptions, validateHyper } from './options.js';
 export type { AdaBeliefOptions, GroupOverrides, Semantics } from './options.js';
 export { stepScalars, rectifyRho, Update, Amsgrad } from './hyper.js';
 export type { StepScalars, HyperInputs } from './hyper.js';
-export { planLayout, maxChunkElements, workgroupsFor, BINDING_ALIGNMENT } from './layout.js';
-export type { Layout, Chunk, TensorPlacement, LayoutLimits } from './layout.js';
+export {
+  planLayout,
+  maxChunkElements,
+  workgroupsFor,
+  encodeWindowTable,
+  BINDING_ALIGNMENT,
+} from './layout.js';
+export type { Layout, Piece, Window, TensorPlacement, LayoutLimits } from './layout.js';
 export type { AdaBeliefState, TensorState } from './state.js';
 export type { BufferRef, BufferLike } from './gpu.js';
 export { isFallbackDevice } from './gpu.js';

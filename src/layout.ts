@@ -1,49 +1,82 @@
 /**
- * How parameter tensors map onto bindings, dispatches and state buffers. Pure: no GPU objects.
+ * How parameter tensors map onto dispatches, bindings and state buffers. Pure: no GPU objects.
  *
- * A tensor is cut into chunks of at most `maxChunkElements` (the largest multiple of 64 elements whose
- * bytes fit one storage binding), so every chunk of a tensor starts 256 bytes after the previous one and
- * stays aligned for `minStorageBufferOffsetAlignment` when the tensor itself starts aligned. Each chunk is
- * one dispatch with one bind group and one uniform slot. Optimizer state (m, s, smax) is packed into
- * state buffers of at most `maxStateBufferBytes`, each chunk's slot padded to whole vec4s and aligned.
+ * - A tensor is cut into pieces of at most `maxChunkElements` (the largest multiple of 64 elements whose
+ *   bytes fit one binding), so each piece starts 256 bytes after a multiple of the previous one and stays
+ *   aligned for `minStorageBufferOffsetAlignment`.
+ * - Pieces whose param and grad live in the same pair of buffers share a *window*: one binding of each
+ *   buffer (at most one binding's size), one state slot, one dispatch. The kernel finds a vec4's piece
+ *   through the window's table (`encodeWindowTable`). So a model whose tensors share buffers (see
+ *   ParamArena) costs one dispatch per binding-sized window, however many tensors it has.
+ * - A piece's last, partial vec4 is read whole and written element by element when the bytes to the next
+ *   16-byte boundary exist in both buffers; otherwise (a buffer ending right after the tensor) the last
+ *   `count % 4` elements go to a small `tail` dispatch that reads them through scalar views.
  */
 
 /** Alignment of storage-buffer binding offsets we rely on (the WebGPU default and maximum). */
 export const BINDING_ALIGNMENT = 256;
 const ELEMENTS_PER_ALIGNMENT = BINDING_ALIGNMENT / 4;
+/** Vec4s per entry of a window's block map (the kernel's BLOCK_VEC4). */
+export const BLOCK_VEC4 = 256;
+/** u32 words per piece record in a window table (the kernel's PIECE_WORDS). */
+export const PIECE_WORDS = 8;
+/** u32 words of a window table's header. */
+export const TABLE_HEADER_WORDS = 4;
 
 export interface LayoutLimits {
   maxStorageBufferBindingSize: number;
   maxBufferSize: number;
 }
 
+/** Where one tensor lives: buffers are identified by small integers (the caller's buffer identity). */
 export interface TensorPlacement {
-  /** Number of f32 elements. */
   size: number;
-  /** Byte offset of element 0 in the parameter buffer (a multiple of 256). */
-  paramOffset: number;
-  /** Byte offset of element 0 in the gradient buffer (a multiple of 256). */
-  gradOffset: number;
+  param: { buffer: number; offset: number; bufferSize: number };
+  grad: { buffer: number; offset: number; bufferSize: number };
 }
 
-export interface Chunk {
-  /** Index of the tensor this chunk belongs to. */
+export interface Piece {
   tensor: number;
-  /** First element of the chunk within its tensor. */
+  /** First element of the piece within its tensor, and its element count. */
   start: number;
-  /** Number of elements. */
   count: number;
+  window: number;
+  /** First vec4 of the piece in its window's work range (the kernel's loop index). */
+  workStart: number;
+  /** Vec4s the main dispatch updates (the last one may be partial); the rest goes to a tail dispatch. */
+  vec4s: number;
+  /** Vec4 index of the piece's element 0 in the window's param / grad binding and state slot. */
+  paramIndex: number;
+  gradIndex: number;
+  stateIndex: number;
+  /** Byte offsets of element 0 in the caller's buffers. */
   paramOffset: number;
   gradOffset: number;
-  /** Which state buffer holds this chunk's m / s / smax, and where (bytes, 256-aligned). */
+  /** The last `count % 4` elements are updated by a tail dispatch. */
+  tail: boolean;
+}
+
+export interface Window {
+  paramBuffer: number;
+  gradBuffer: number;
+  /** The window's bindings into the caller's buffers (bytes; offsets 256-aligned). */
+  paramOffset: number;
+  paramBytes: number;
+  gradOffset: number;
+  gradBytes: number;
+  /** The window's state slot: which state buffer, where, how many bytes. */
   stateBuffer: number;
   stateOffset: number;
-  /** Bytes of the state slot: `count` rounded up to whole vec4s. */
   stateBytes: number;
+  /** Indices into `Layout.pieces`, in work order. */
+  pieces: number[];
+  /** Vec4s the main dispatch loops over. */
+  totalVec4: number;
 }
 
 export interface Layout {
-  chunks: Chunk[];
+  pieces: Piece[];
+  windows: Window[];
   /** Byte size of each state buffer (one set each for m, s and, with AMSGrad, smax). */
   stateBufferBytes: number[];
   maxChunkElements: number;
@@ -51,7 +84,7 @@ export interface Layout {
 
 export const alignUp = (x: number, a: number): number => Math.ceil(x / a) * a;
 
-/** Largest chunk (elements, a multiple of 64) whose bytes fit one binding and one state buffer. */
+/** Largest piece (elements, a multiple of 64) whose bytes fit one binding and one buffer. */
 export function maxChunkElements(limits: LayoutLimits): number {
   const bytes = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
   const elements = Math.floor(bytes / BINDING_ALIGNMENT) * ELEMENTS_PER_ALIGNMENT;
@@ -60,46 +93,157 @@ export function maxChunkElements(limits: LayoutLimits): number {
   return elements;
 }
 
-/** Plans chunks and state buffers for `tensors` under `limits`. */
+interface Draft {
+  window: Window;
+  paramEnd: number;
+  gradEnd: number;
+}
+
+/** Plans pieces, windows and state buffers for `tensors` under `limits`. */
 export function planLayout(tensors: readonly TensorPlacement[], limits: LayoutLimits): Layout {
   const chunkMax = maxChunkElements(limits);
-  const stateCap = Math.floor(limits.maxBufferSize / BINDING_ALIGNMENT) * BINDING_ALIGNMENT;
-  const chunks: Chunk[] = [];
-  const stateBufferBytes: number[] = [];
-  let used = Infinity; // bytes used in the current state buffer; Infinity: open a new one first
+  const bindingMax = Math.floor(Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize) / 16) * 16;
+  const pieces: Piece[] = [];
+  const drafts: Draft[] = [];
+  const open = new Map<string, Draft>();
 
   tensors.forEach((t, tensor) => {
-    if (t.paramOffset % BINDING_ALIGNMENT !== 0 || t.gradOffset % BINDING_ALIGNMENT !== 0) {
+    if (t.param.offset % BINDING_ALIGNMENT !== 0 || t.grad.offset % BINDING_ALIGNMENT !== 0) {
       throw new RangeError(`tensor ${tensor}: offsets must be multiples of ${BINDING_ALIGNMENT}`);
     }
     for (let start = 0; start < t.size; start += chunkMax) {
       const count = Math.min(chunkMax, t.size - start);
-      const stateBytes = alignUp(count, 4) * 4;
-      const offset = alignUp(used, BINDING_ALIGNMENT);
-      if (offset + stateBytes > stateCap) {
-        stateBufferBytes.push(0);
-        used = 0;
+      const paramOffset = t.param.offset + start * 4;
+      const gradOffset = t.grad.offset + start * 4;
+      const whole = Math.ceil(count / 4) * 16;
+      const tail =
+        count % 4 !== 0 &&
+        (paramOffset + whole > t.param.bufferSize || gradOffset + whole > t.grad.bufferSize);
+      const vec4s = tail ? Math.floor(count / 4) : Math.ceil(count / 4);
+      const stateBytes = Math.ceil(count / 4) * 16;
+
+      const key = `${t.param.buffer}/${t.grad.buffer}`;
+      let d = open.get(key);
+      const fits = (x: Draft) => {
+        const w = x.window;
+        const spanP = Math.max(x.paramEnd, paramOffset + vec4s * 16) - Math.min(w.paramOffset, paramOffset);
+        const spanG = Math.max(x.gradEnd, gradOffset + vec4s * 16) - Math.min(w.gradOffset, gradOffset);
+        return spanP <= bindingMax && spanG <= bindingMax && w.stateBytes + stateBytes <= bindingMax;
+      };
+      if (!d || !fits(d)) {
+        d = {
+          window: {
+            paramBuffer: t.param.buffer,
+            gradBuffer: t.grad.buffer,
+            paramOffset,
+            paramBytes: 0,
+            gradOffset,
+            gradBytes: 0,
+            stateBuffer: -1,
+            stateOffset: 0,
+            stateBytes: 0,
+            pieces: [],
+            totalVec4: 0,
+          },
+          paramEnd: paramOffset,
+          gradEnd: gradOffset,
+        };
+        drafts.push(d);
+        open.set(key, d);
       }
-      const stateOffset = alignUp(used, BINDING_ALIGNMENT);
-      used = stateOffset + stateBytes;
-      stateBufferBytes[stateBufferBytes.length - 1] = used;
-      chunks.push({
+      const w = d.window;
+      w.paramOffset = Math.min(w.paramOffset, paramOffset);
+      w.gradOffset = Math.min(w.gradOffset, gradOffset);
+      d.paramEnd = Math.max(d.paramEnd, paramOffset + vec4s * 16);
+      d.gradEnd = Math.max(d.gradEnd, gradOffset + vec4s * 16);
+      pieces.push({
         tensor,
         start,
         count,
-        paramOffset: t.paramOffset + start * 4,
-        gradOffset: t.gradOffset + start * 4,
-        stateBuffer: stateBufferBytes.length - 1,
-        stateOffset,
-        stateBytes,
+        window: drafts.indexOf(d),
+        workStart: w.totalVec4,
+        vec4s,
+        paramIndex: 0, // relative to the window's final binding offset, set below
+        gradIndex: 0,
+        stateIndex: w.stateBytes / 16,
+        paramOffset,
+        gradOffset,
+        tail,
       });
+      w.pieces.push(pieces.length - 1);
+      w.totalVec4 += vec4s;
+      w.stateBytes += stateBytes;
     }
   });
-  return { chunks, stateBufferBytes, maxChunkElements: chunkMax };
+
+  // Bindings need at least one vec4; a window of tail-only pieces still binds 16 bytes it never touches.
+  for (const d of drafts) {
+    d.window.paramBytes = Math.max(16, d.paramEnd - d.window.paramOffset);
+    d.window.gradBytes = Math.max(16, d.gradEnd - d.window.gradOffset);
+  }
+  for (const p of pieces) {
+    const w = drafts[p.window]!.window;
+    p.paramIndex = (p.paramOffset - w.paramOffset) / 16;
+    p.gradIndex = (p.gradOffset - w.gradOffset) / 16;
+  }
+
+  // Pack each window's state slot into state buffers of at most maxBufferSize.
+  const stateCap = Math.floor(limits.maxBufferSize / BINDING_ALIGNMENT) * BINDING_ALIGNMENT;
+  const stateBufferBytes: number[] = [];
+  for (const { window: w } of drafts) {
+    const last = stateBufferBytes.length - 1;
+    const offset = last < 0 ? Infinity : alignUp(stateBufferBytes[last]!, BINDING_ALIGNMENT);
+    if (offset + w.stateBytes <= stateCap) {
+      w.stateBuffer = last;
+      w.stateOffset = offset;
+    } else {
+      stateBufferBytes.push(0);
+      w.stateBuffer = last + 1;
+      w.stateOffset = 0;
+    }
+    stateBufferBytes[w.stateBuffer] = w.stateOffset + w.stateBytes;
+  }
+  return { pieces, windows: drafts.map((d) => d.window), stateBufferBytes, maxChunkElements: chunkMax };
 }
 
-/** Workgroups for a chunk of `count` elements: one vec4 per invocation, capped at `maxWorkgroups`. */
-export function workgroupsFor(count: number, workgroupSize: number, maxWorkgroups: number): number {
-  const vec4s = Math.floor(count / 4);
+/**
+ * The table the kernel reads for a window (u32 words): header [pieceCount, totalVec4, blocksAt, 0], then
+ * per piece [workStart, count, paramIndex, gradIndex, stateIndex, tensor, 0, 0], then the block map:
+ * for each run of BLOCK_VEC4 work vec4s, the piece holding its first vec4.
+ */
+export function encodeWindowTable(layout: Layout, window: number): Uint32Array {
+  const w = layout.windows[window]!;
+  const blocks = Math.ceil(w.totalVec4 / BLOCK_VEC4);
+  const blocksAt = w.pieces.length * PIECE_WORDS;
+  const words = new Uint32Array(TABLE_HEADER_WORDS + blocksAt + Math.max(blocks, 1));
+  words.set([w.pieces.length, w.totalVec4, blocksAt, 0]);
+  const body = words.subarray(TABLE_HEADER_WORDS);
+  w.pieces.forEach((pi, j) => {
+    const p = layout.pieces[pi]!;
+    body.set(
+      [p.workStart, p.count, p.paramIndex, p.gradIndex, p.stateIndex, p.tensor, 0, 0],
+      j * PIECE_WORDS,
+    );
+  });
+  let j = 0;
+  for (let b = 0; b < blocks; b++) {
+    const first = b * BLOCK_VEC4;
+    while (j + 1 < w.pieces.length && layout.pieces[w.pieces[j + 1]!]!.workStart <= first) j++;
+    body[blocksAt + b] = j;
+  }
+  return words;
+}
+
+/** The piece of `window` holding work vec4 `v`, found as the kernel finds it (for tests). */
+export function findPiece(table: Uint32Array, v: number): number {
+  const body = table.subarray(TABLE_HEADER_WORDS);
+  const pieceCount = table[0]!;
+  let j = body[table[2]! + Math.floor(v / BLOCK_VEC4)]!;
+  while (j + 1 < pieceCount && body[(j + 1) * PIECE_WORDS]! <= v) j++;
+  return j;
+}
+
+/** Workgroups for `vec4s` work items: one per invocation, at least one workgroup, capped at `maxWorkgroups`. */
+export function workgroupsFor(vec4s: number, workgroupSize: number, maxWorkgroups: number): number {
   return Math.max(1, Math.min(Math.ceil(vec4s / workgroupSize), maxWorkgroups));
 }

@@ -3,15 +3,24 @@
  *
  *   const opt = new AdaBelief(device, [{ param: pBuf, grad: gBuf, size: n }], { lr: 1e-3 });
  *   await opt.ready;     // construction checks that need the GPU (e.g. a buffer of another device)
- *   opt.step();          // writes one uniform, encodes one pass, submits once; never reads back
+ *   opt.step();          // one writeBuffer of scalars, one compute pass, one submit; never reads back
  *
  * Update rule and defaults: see options.ts and hyper.ts (adabelief-pytorch 0.2.1 unless
  * `semantics: 'torch-optimizer'`). Everything that can be checked without the GPU is checked
  * synchronously before any GPU work; WebGPU errors of our own calls are caught with error scopes and
  * turned into rejected promises, and make the optimizer refuse further steps.
  */
-import { HYPER_SLOT_BYTES, packHyper, stepScalars } from './hyper.js';
-import { planLayout, workgroupsFor, type Chunk, type Layout } from './layout.js';
+import { HYPER_BYTES, packHyper, stepScalars, type StepScalars } from './hyper.js';
+import {
+  BINDING_ALIGNMENT,
+  alignUp,
+  encodeWindowTable,
+  planLayout,
+  workgroupsFor,
+  type Layout,
+  type Piece,
+  type Window,
+} from './layout.js';
 import {
   resolveOptions,
   validateHyper,
@@ -49,7 +58,7 @@ export interface AdaBeliefGPUOptions extends Partial<AdaBeliefOptions> {
 
 type StateName = keyof TensorState;
 
-/** One recorded dispatch of a step: a chunk's whole vec4s (`main`) or its last count % 4 elements (`tail`). */
+/** One recorded dispatch of a step: a window's vec4s (`main`) or a piece's last count % 4 elements (`tail`). */
 interface Dispatch {
   pipeline: GPUComputePipeline;
   bindGroup: GPUBindGroup;
@@ -90,11 +99,12 @@ export class AdaBelief {
   private readonly kernel: KernelPipelines;
   private readonly ownedBuffers: GPUBuffer[] = [];
   private readonly state: Record<StateName, GPUBuffer[]>;
-  private readonly uniform: GPUBuffer;
-  private readonly uniformData: ArrayBuffer;
+  /** One `Hyper` record per tensor, rewritten every step from `hyperData`. */
+  private readonly hyper: GPUBuffer;
+  private readonly hyperData: ArrayBuffer;
   private encodeStaging: GPUBuffer | undefined;
   private encodeCount = 0;
-  private readonly uniformView: DataView;
+  private readonly hyperView: DataView;
   private readonly dispatches: Dispatch[] = [];
   private t = 0;
   private failure: Error | undefined;
@@ -128,12 +138,17 @@ export class AdaBelief {
         `AdaBelief needs 7 storage buffers per shader stage; the device allows ${device.limits.maxStorageBuffersPerShaderStage}`,
       );
     }
+    const ids = new Map<GPUBuffer, number>();
+    const place = (r: Tensor['param']) => {
+      if (!ids.has(r.buffer)) ids.set(r.buffer, ids.size);
+      return { buffer: ids.get(r.buffer)!, offset: r.offset, bufferSize: r.buffer.size };
+    };
     this.layout = planLayout(
-      this.tensors.map((t) => ({ size: t.size, paramOffset: t.param.offset, gradOffset: t.grad.offset })),
+      this.tensors.map((t) => ({ size: t.size, param: place(t.param), grad: place(t.grad) })),
       device.limits,
     );
-    this.uniformData = new ArrayBuffer(this.layout.chunks.length * HYPER_SLOT_BYTES);
-    this.uniformView = new DataView(this.uniformData);
+    this.hyperData = new ArrayBuffer(this.tensors.length * HYPER_BYTES);
+    this.hyperView = new DataView(this.hyperData);
 
     // Everything below talks to the GPU; its errors arrive asynchronously through `ready`.
     const checks: Promise<void>[] = [];
@@ -154,29 +169,71 @@ export class AdaBelief {
           }),
         );
       }
-      const uniform = this.own({
+      const hyper = this.own({
         label: `${label}/hyper`,
-        size: this.uniformData.byteLength,
-        usage: Usage.UNIFORM | Usage.COPY_DST,
+        size: this.hyperData.byteLength,
+        usage: Usage.STORAGE | Usage.COPY_DST,
       });
-      return { kernel, state, uniform };
+      return { kernel, state, hyper, tables: this.writeTables() };
     });
     checks.push(errors);
     this.kernel = created.kernel;
     this.state = created.state;
-    this.uniform = created.uniform;
+    this.hyper = created.hyper;
 
     // Placeholder for max_exp_avg_var without AMSGrad (bound, never touched).
     const unusedMax = this.own({ label: `${label}/unused-max_exp_avg_var`, size: 16, usage: Usage.STORAGE });
-    this.layout.chunks.forEach((c, slot) => {
-      const tensor = this.tensors[c.tensor]!;
-      const { value, errors } = inErrorScopes(
-        device,
-        `${label}: params[${c.tensor}] ('${tensor.name}')`,
-        () => this.chunkDispatches(c, slot, tensor, unusedMax, workgroupSize, maxWorkgroups),
-      );
-      this.dispatches.push(...value);
+    const grid = (w: Window) => workgroupsFor(w.totalVec4, workgroupSize, maxWorkgroups);
+    const bind = (what: string, make: () => Dispatch) => {
+      const { value, errors } = inErrorScopes(device, `${label}: ${what}`, make);
+      this.dispatches.push(value);
       checks.push(errors.catch((e: Error) => Promise.reject(explainBindError(e))));
+    };
+    this.layout.windows.forEach((w, k) => {
+      if (w.totalVec4 === 0) return;
+      const { pipeline, layout } = this.kernel.body;
+      const table = {
+        buffer: created.tables.buffer,
+        offset: created.tables.windowAt[k]!,
+        size: created.tables.windowBytes[k]!,
+      };
+      const entries = [
+        ...this.sharedEntries(w, unusedMax),
+        { binding: 1, resource: table },
+        {
+          binding: 2,
+          resource: { buffer: this.bufferOf(w, 'param'), offset: w.paramOffset, size: w.paramBytes },
+        },
+        {
+          binding: 3,
+          resource: { buffer: this.bufferOf(w, 'grad'), offset: w.gradOffset, size: w.gradBytes },
+        },
+      ];
+      bind(this.describeWindow(w), () => ({
+        pipeline,
+        bindGroup: device.createBindGroup({ label: `${label}/window${k}`, layout, entries }),
+        workgroups: grid(w),
+      }));
+    });
+    this.layout.pieces.forEach((p, i) => {
+      if (!p.tail) return;
+      const w = this.layout.windows[p.window]!;
+      const t = this.tensors[p.tensor]!;
+      const { pipeline, layout } = this.kernel.tail;
+      const entries = [
+        ...this.sharedEntries(w, unusedMax),
+        {
+          binding: 7,
+          resource: { buffer: created.tables.buffer, offset: created.tables.tailAt.get(i)!, size: 16 },
+        },
+        { binding: 8, resource: { buffer: t.param.buffer, offset: p.paramOffset, size: p.count * 4 } },
+        { binding: 9, resource: { buffer: t.grad.buffer, offset: p.gradOffset, size: p.count * 4 } },
+      ];
+      bind(`params[${p.tensor}] ('${t.name}')`, () => ({
+        pipeline,
+        bindGroup: device.createBindGroup({ label: `${label}/${t.name}@${p.start}-tail`, layout, entries }),
+        workgroups: 1,
+      }));
     });
 
     this.ready = Promise.all(checks).then(
@@ -190,55 +247,69 @@ export class AdaBelief {
     this.ready.catch(() => undefined);
   }
 
-  /** Bind groups and grid sizes of chunk `slot`: its whole vec4s, then its last count % 4 elements. */
-  private chunkDispatches(
-    c: Chunk,
-    slot: number,
-    tensor: Tensor,
-    unusedMax: GPUBuffer,
-    workgroupSize: number,
-    maxWorkgroups: number,
-  ): Dispatch[] {
-    const name = `${this.label}/${tensor.name}@${c.start}`;
-    const state = (binding: number, which: StateName): GPUBindGroupEntry => ({
+  /** The caller's buffer of a window's param or grad binding. */
+  private bufferOf(w: Window, role: 'param' | 'grad'): GPUBuffer {
+    const p = this.layout.pieces[w.pieces[0]!]!;
+    return this.tensors[p.tensor]![role].buffer;
+  }
+
+  private describeWindow(w: Window): string {
+    const tensors = [...new Set(w.pieces.map((i) => this.layout.pieces[i]!.tensor))];
+    const names = tensors.slice(0, 3).map((t) => `params[${t}] ('${this.tensors[t]!.name}')`);
+    return names.join(', ') + (tensors.length > 3 ? ` and ${tensors.length - 3} more` : '');
+  }
+
+  /** Bindings both entry points share: the per-tensor scalars and the window's state slot. */
+  private sharedEntries(w: Window, unusedMax: GPUBuffer): GPUBindGroupEntry[] {
+    const state = (binding: number, name: StateName): GPUBindGroupEntry => ({
       binding,
-      resource: { buffer: this.state[which][c.stateBuffer]!, offset: c.stateOffset, size: c.stateBytes },
+      resource: { buffer: this.state[name][w.stateBuffer]!, offset: w.stateOffset, size: w.stateBytes },
     });
-    const shared: GPUBindGroupEntry[] = [
-      {
-        binding: 0,
-        resource: { buffer: this.uniform, offset: slot * HYPER_SLOT_BYTES, size: HYPER_SLOT_BYTES },
-      },
-      state(3, 'exp_avg'),
-      state(4, 'exp_avg_var'),
-      this.opts.amsgrad ? state(5, 'max_exp_avg_var') : { binding: 5, resource: { buffer: unusedMax } },
+    return [
+      { binding: 0, resource: { buffer: this.hyper } },
+      state(4, 'exp_avg'),
+      state(5, 'exp_avg_var'),
+      this.opts.amsgrad ? state(6, 'max_exp_avg_var') : { binding: 6, resource: { buffer: unusedMax } },
     ];
-    const out: Dispatch[] = [];
-    const vec4Bytes = Math.floor(c.count / 4) * 16;
-    if (vec4Bytes > 0) {
-      const { pipeline, layout } = this.kernel.body;
-      const entries = [
-        ...shared,
-        { binding: 1, resource: { buffer: tensor.param.buffer, offset: c.paramOffset, size: vec4Bytes } },
-        { binding: 2, resource: { buffer: tensor.grad.buffer, offset: c.gradOffset, size: vec4Bytes } },
-      ];
-      const bindGroup = this.device.createBindGroup({ label: name, layout, entries });
-      out.push({ pipeline, bindGroup, workgroups: workgroupsFor(c.count, workgroupSize, maxWorkgroups) });
+  }
+
+  /**
+   * Builds the one static table buffer: every window's piece table and every tail piece's record, each
+   * at a 256-byte-aligned offset. Written once, here.
+   */
+  private writeTables(): {
+    buffer: GPUBuffer;
+    windowAt: number[];
+    windowBytes: number[];
+    tailAt: Map<number, number>;
+  } {
+    const tables = this.layout.windows.map((_, k) => encodeWindowTable(this.layout, k));
+    const tails = this.layout.pieces.flatMap((p, i) => (p.tail ? [[i, p] as const] : []));
+    let bytes = 0;
+    const windowAt = tables.map((t) => {
+      const at = bytes;
+      bytes = alignUp(at + t.byteLength, BINDING_ALIGNMENT);
+      return at;
+    });
+    const tailAt = new Map<number, number>();
+    for (const [i] of tails) {
+      tailAt.set(i, bytes);
+      bytes += BINDING_ALIGNMENT;
     }
-    if (c.count % 4 !== 0) {
-      const { pipeline, layout } = this.kernel.tail;
-      const entries = [
-        ...shared,
-        { binding: 6, resource: { buffer: tensor.param.buffer, offset: c.paramOffset, size: c.count * 4 } },
-        { binding: 7, resource: { buffer: tensor.grad.buffer, offset: c.gradOffset, size: c.count * 4 } },
-      ];
-      out.push({
-        pipeline,
-        bindGroup: this.device.createBindGroup({ label: `${name}-tail`, layout, entries }),
-        workgroups: 1,
-      });
+    const buffer = this.own({
+      label: `${this.label}/tables`,
+      size: Math.max(bytes, 16),
+      usage: Usage.STORAGE,
+      mappedAtCreation: true,
+    });
+    const words = new Uint32Array(buffer.getMappedRange());
+    tables.forEach((t, k) => words.set(t, windowAt[k]! / 4));
+    for (const [i, p] of tails) {
+      const whole = Math.floor(p.count / 4);
+      words.set([p.tensor, p.count - whole * 4, p.stateIndex + whole, whole * 4], tailAt.get(i)! / 4);
     }
-    return out;
+    buffer.unmap();
+    return { buffer, windowAt, windowBytes: tables.map((t) => t.byteLength), tailAt };
   }
 
   /** Creates the optimizer and waits until the GPU has accepted its buffers and bind groups. */
@@ -269,7 +340,7 @@ export class AdaBelief {
   }
 
   // Hyperparameters (`opt.lr = 5e-4`, declared in the interface below): each may change between steps,
-  // validated with the official messages; the next step picks it up through the uniform, nothing is
+  // validated with the official messages; the next step picks it up through the per-step scalars, nothing is
   // rebuilt. `amsgrad` decides which state buffers exist, so it is read-only.
   static {
     for (const key of SETTABLE_OPTIONS) {
@@ -307,7 +378,7 @@ export class AdaBelief {
   }
 
   /**
-   * One step for every parameter: one uniform write, one compute pass, one submit. Returns a promise that
+   * One step for every parameter: one write of the scalars, one compute pass, one submit. Returns a promise that
    * rejects if WebGPU reported an error for this step (awaiting it is optional; it never waits for the
    * GPU to finish the work).
    */
@@ -340,27 +411,29 @@ export class AdaBelief {
   private encodeStep(encoder: GPUCommandEncoder, staged: boolean): void {
     validateHyper(this.opts);
     const t = this.t + 1;
-    let slot = 0;
-    this.tensors.forEach((tensor, ti) => {
-      const scalars = stepScalars({ ...this.opts, ...tensor.overrides }, t);
-      for (; slot < this.layout.chunks.length && this.layout.chunks[slot]!.tensor === ti; slot++) {
-        packHyper(scalars, this.layout.chunks[slot]!.count, this.uniformView, slot * HYPER_SLOT_BYTES);
-      }
+    // Tensors without overrides share one set of scalars: computed once per step, packed per tensor.
+    let shared: StepScalars | undefined;
+    this.tensors.forEach((tensor, i) => {
+      const own = Object.keys(tensor.overrides).length > 0;
+      const scalars = own
+        ? stepScalars({ ...this.opts, ...tensor.overrides }, t)
+        : (shared ??= stepScalars(this.opts, t));
+      packHyper(scalars, this.hyperView, i * HYPER_BYTES);
     });
     if (staged) {
       // Through a ring of staging slots copied inside the encoder: several steps recorded into one
       // encoder before its submit each see their own scalars.
-      const bytes = this.uniformData.byteLength;
+      const bytes = this.hyperData.byteLength;
       this.encodeStaging ??= this.own({
         label: `${this.label}/hyper-staging`,
         size: bytes * ENCODE_RING,
         usage: Usage.COPY_SRC | Usage.COPY_DST,
       });
       const offset = (this.encodeCount++ % ENCODE_RING) * bytes;
-      this.device.queue.writeBuffer(this.encodeStaging, offset, this.uniformData);
-      encoder.copyBufferToBuffer(this.encodeStaging, offset, this.uniform, 0, bytes);
+      this.device.queue.writeBuffer(this.encodeStaging, offset, this.hyperData);
+      encoder.copyBufferToBuffer(this.encodeStaging, offset, this.hyper, 0, bytes);
     } else {
-      this.device.queue.writeBuffer(this.uniform, 0, this.uniformData);
+      this.device.queue.writeBuffer(this.hyper, 0, this.hyperData);
     }
     const pass = encoder.beginComputePass({ label: `${this.label}/pass` });
     for (const d of this.dispatches) {
@@ -391,19 +464,21 @@ export class AdaBelief {
       );
   }
 
+  /** Where piece `p`'s state of kind `name` lives. */
+  private stateRegion(name: StateName, p: Piece): { buffer: GPUBuffer; offset: number } {
+    const w = this.layout.windows[p.window]!;
+    return { buffer: this.state[name][w.stateBuffer]!, offset: w.stateOffset + p.stateIndex * 16 };
+  }
+
   /** Reads the state back: `{ step, options, tensors: [{ exp_avg, exp_avg_var, max_exp_avg_var? }] }`. */
   async exportState(): Promise<AdaBeliefState> {
     if (this.destroyed) throw new Error('AdaBelief.exportState: this optimizer was destroyed');
     const step = this.t;
     const options = this.options;
     const names = Object.keys(this.state) as StateName[];
-    const chunks = this.layout.chunks;
+    const pieces = this.layout.pieces;
     const regions = names.flatMap((name) =>
-      chunks.map((c) => ({
-        buffer: this.state[name][c.stateBuffer]!,
-        offset: c.stateOffset,
-        bytes: c.count * 4,
-      })),
+      pieces.map((p) => ({ ...this.stateRegion(name, p), bytes: p.count * 4 })),
     );
     const bytes = await readBuffers(this.device, regions, `${this.label}/exportState`);
     const tensors = this.tensors.map((t) => {
@@ -412,8 +487,8 @@ export class AdaBelief {
       return st;
     });
     names.forEach((name, k) =>
-      chunks.forEach((c, j) =>
-        tensors[c.tensor]![name]!.set(new Float32Array(bytes[k * chunks.length + j]!), c.start),
+      pieces.forEach((p, j) =>
+        tensors[p.tensor]![name]!.set(new Float32Array(bytes[k * pieces.length + j]!), p.start),
       ),
     );
     return { step, options, tensors };
@@ -432,19 +507,14 @@ export class AdaBelief {
     );
     const names = Object.keys(this.state) as StateName[];
     const { errors } = inErrorScopes(this.device, `${this.label}: importState`, () => {
-      for (const c of this.layout.chunks) {
+      for (const p of this.layout.pieces) {
         for (const name of names) {
-          const src = state.tensors[c.tensor]![name]!;
+          const src = state.tensors[p.tensor]![name]!;
           const data = (
             src instanceof Float32Array ? src : Float32Array.from(src)
           ) as Float32Array<ArrayBuffer>;
-          this.device.queue.writeBuffer(
-            this.state[name][c.stateBuffer]!,
-            c.stateOffset,
-            data,
-            c.start,
-            c.count,
-          );
+          const { buffer, offset } = this.stateRegion(name, p);
+          this.device.queue.writeBuffer(buffer, offset, data, p.start, p.count);
         }
       }
     });
