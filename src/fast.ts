@@ -6,9 +6,10 @@
  * Where it differs from the f32 reference (reference.ts): the reference rounds every operation to f32
  * (Math.fround per op, bit-exact f32 math); this loop keeps the intermediates of one element in float64
  * and rounds to f32 where a value is stored (m, s, smax, p) — the first moment also before the residual
- * `g - m` uses it, as the stored m is what the next step sees, and the decayed parameter and the L2-decayed gradient, as
- * the reference does (two roundings of p-sized values per step would otherwise differ by up to 1.5 ulp). The divide by sqrt(bc2) becomes a multiply
- * by its f64 reciprocal. Each of these changes a result by at most a few ulp (test/fast.test.ts measures
+ * `g - m` uses it, as the stored m is what the next step sees. Weight decay is rounded op by op as in the
+ * reference: `p * decayMul` (else two roundings of p-sized values per step differ by up to 1.5 ulp) and
+ * L2's `g + l2 * p` (it may cancel, and then one rounding of l2 * p changes m and s relatively by far more
+ * than an ulp). The divide by sqrt(bc2) becomes a multiply by its f64 reciprocal. Each of these changes a result by at most a few ulp (test/fast.test.ts measures
  * and bounds it); float64 intermediates are, if anything, closer to the exact result.
  *
  *   const opt = new AdaBeliefFastCPU([p0, { param: p1, lr: 1e-2 }], { lr: 1e-3 });
@@ -72,7 +73,7 @@ export function adabeliefStepFast(
   // The branches below test loop invariants only: the branch predictor makes them free.
   for (let i = 0; i < n; i++) {
     const p0 = decay ? f32(p[i]! * decayMul) : p[i]!;
-    const g = useL2 ? f32(grad[i]! + l2 * p0) : grad[i]!;
+    const g = useL2 ? f32(grad[i]! + f32(l2 * p0)) : grad[i]!;
     const m = f32(expAvg[i]! * beta1 + oneMinusBeta1 * g);
     const r = g - m;
     const s = f32(expAvgVar[i]! * beta2 + oneMinusBeta2 * r * r + epsOnS);

@@ -116,35 +116,48 @@ export function inErrorScopes<T>(
   return { value, errors };
 }
 
-/** Copies `[offset, offset + bytes)` of each source into one mappable buffer and returns the bytes. */
+/**
+ * Copies `[offset, offset + bytes)` of each source into mappable staging buffers (as few as fit under
+ * the device's maxBufferSize) and returns the bytes of each region.
+ */
 export async function readBuffers(
   device: GPUDevice,
   regions: { buffer: GPUBuffer; offset: number; bytes: number }[],
   label: string,
 ): Promise<ArrayBuffer[]> {
-  const starts: number[] = [];
-  let total = 0;
+  const padded = (r: { bytes: number }) => Math.ceil(r.bytes / 4) * 4;
+  const batches: { size: number; at: number[] }[] = [];
   for (const r of regions) {
-    starts.push(total);
-    total += Math.ceil(r.bytes / 4) * 4;
+    let batch = batches.at(-1);
+    if (!batch || batch.size + padded(r) > device.limits.maxBufferSize)
+      batches.push((batch = { size: 0, at: [] }));
+    batch.at.push(batch.size);
+    batch.size += padded(r);
   }
-  const staging = device.createBuffer({
-    label: `${label}/staging`,
-    size: Math.max(total, 4),
-    usage: Usage.MAP_READ | Usage.COPY_DST,
-  });
-  try {
-    const { errors } = inErrorScopes(device, label, () => {
+  const out: ArrayBuffer[] = [];
+  let next = 0;
+  for (const [k, batch] of batches.entries()) {
+    const mine = regions.slice(next, next + batch.at.length);
+    next += batch.at.length;
+    const { value: staging, errors } = inErrorScopes(device, label, () => {
+      const staging = device.createBuffer({
+        label: `${label}/staging#${k}`,
+        size: Math.max(batch.size, 4),
+        usage: Usage.MAP_READ | Usage.COPY_DST,
+      });
       const enc = device.createCommandEncoder({ label: `${label}/encoder` });
-      regions.forEach((r, i) =>
-        enc.copyBufferToBuffer(r.buffer, r.offset, staging, starts[i]!, Math.ceil(r.bytes / 4) * 4),
-      );
+      mine.forEach((r, i) => enc.copyBufferToBuffer(r.buffer, r.offset, staging, batch.at[i]!, padded(r)));
       device.queue.submit([enc.finish()]);
+      return staging;
     });
-    await Promise.all([errors, staging.mapAsync(0x1 /* GPUMapMode.READ */)]);
-    const mapped = staging.getMappedRange();
-    return regions.map((r, i) => mapped.slice(starts[i]!, starts[i]! + r.bytes));
-  } finally {
-    staging.destroy();
+    try {
+      await errors;
+      await staging.mapAsync(0x1 /* GPUMapMode.READ */);
+      const mapped = staging.getMappedRange();
+      mine.forEach((r, i) => out.push(mapped.slice(batch.at[i]!, batch.at[i]! + r.bytes)));
+    } finally {
+      staging.destroy();
+    }
   }
+  return out;
 }

@@ -2,6 +2,8 @@
  * adabelief-webgpu — a fused AdaBelief optimizer step for WebGPU storage buffers, with its CPU reference.
  */
 export { AdaBelief } from './optimizer.js';
+export { ParamArena } from './arena.js';
+export type { ArenaTensor, ArenaOptions, ArenaView } from './arena.js';
 export type { AdaBeliefGPUOptions, DispatchOptions } from './optimizer.js';
 export type { ParamEntry } from './entries.js';
 export { AdaBeliefCPU, adabeliefStep } from './reference.js';

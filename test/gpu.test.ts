@@ -102,7 +102,16 @@ describe('GPU optimizer API', () => {
     const offsets = [256, 512, 0, 768, 256, 1024, 2560];
     const r = await parity({ seed: 5, sizes, offsets, steps: 6, options: { weightDecay: 0.01 } });
     expectWithin('offsets', r.report);
-    console.log(`offsets: ${r.neighboursChanged} bytes outside the tensors changed`);
+    console.log(`offsets: ${r.neighboursChanged} values outside the tensors changed`);
+    expect(r.neighboursChanged).toBe(0);
+  });
+
+  test('tensors sharing one pair of buffers (one dispatch): partial vec4s, gaps, a tail at the end', async () => {
+    const sizes = [5, 1, 64, 3, 1027, 2, 6, 4097, 7];
+    const offsets = [0, 256, 0, 512, 0, 0, 256, 0, 0];
+    const r = await parity({ seed: 6, sizes, offsets, shared: true, steps: 7, options: { amsgrad: true } });
+    expectWithin('shared', r.report);
+    console.log(`shared: ${r.neighboursChanged} values outside the tensors changed`);
     expect(r.neighboursChanged).toBe(0);
   });
 
@@ -237,5 +246,61 @@ describe('bad input', () => {
   test('a page without a WebGPU adapter fails loudly instead of passing', async () => {
     const message = await session.call<string>(ERRORS, 'withoutAdapter');
     expect(message).toMatch(/no WebGPU adapter/);
+  });
+});
+
+describe('whole models and huge tensors', () => {
+  const SCALE = '/test/browser/scale.ts';
+  type Run = { report: Report; elements: number; dispatches: number };
+
+  test('300 tensors (1 … 300000 elements, and 1, 3, 4, 255, 256, 257) in a ParamArena: 3 steps, every element', async () => {
+    const sizes = await session.call<number[]>(
+      SCALE,
+      'modelSizes',
+      42,
+      300,
+      300000,
+      [1, 3, 4, 255, 256, 257],
+    );
+    expect(sizes.length).toBe(300);
+    const r = await session.call<Run>(SCALE, 'arenaModel', { seed: 42, sizes, steps: 3 });
+    console.log(
+      `arena model: ${sizes.length} tensors, ${r.elements} elements, ${r.dispatches} dispatch(es) per step`,
+    );
+    expectWithin('arena model', r.report);
+    expect(r.dispatches).toBeLessThanOrEqual(Math.ceil((r.elements * 4) / (128 * 2 ** 20)) + 1);
+  });
+
+  test('after the first step, 100 steps create no GPU object and submit once each', async () => {
+    const r = await session.call<{ counts: Record<string, number>; submits: number }>(SCALE, 'createCalls', {
+      sizes: [3, 64, 1000, 257, 5],
+      steps: 100,
+    });
+    console.log(`create calls over 100 steps: ${JSON.stringify(r.counts)}, submits ${r.submits}`);
+    for (const [method, n] of Object.entries(r.counts)) expect(n, method).toBe(0);
+    expect(r.submits).toBe(100);
+  });
+
+  test('default limits: a 40M-element tensor (160 MB > 128 MiB binding) is updated through several bindings', async () => {
+    const r = await session.call<Run & { maxBinding: number }>(SCALE, 'bigTensor', {
+      size: 40_000_000,
+      steps: 2,
+      limits: 'default',
+    });
+    console.log(`40M tensor: maxStorageBufferBindingSize ${r.maxBinding}, ${r.dispatches} dispatches`);
+    expect(r.maxBinding).toBe(128 * 2 ** 20);
+    expect(r.dispatches).toBe(2);
+    expectWithin('40M tensor', r.report);
+  });
+
+  test('one tensor of 2^26 + 5 elements, 65535 workgroups (past the limit: grid-stride) and a tail', async () => {
+    const r = await session.call<Run>(SCALE, 'bigTensor', {
+      size: 2 ** 26 + 5,
+      steps: 1,
+      limits: 'adapter',
+      maxWorkgroups: 65535,
+    });
+    console.log(`2^26+5 tensor: ${r.dispatches} dispatches`);
+    expectWithin('2^26+5 tensor', r.report);
   });
 });

@@ -55,17 +55,26 @@ export interface BrowserSession {
   close(): Promise<void>;
 }
 
+/** Optional extras for `openBrowser` (the defaults change nothing). */
+export interface OpenOptions {
+  /** npm packages vite pre-bundles to ESM (packages with CommonJS dependencies, e.g. TF.js). Default none. */
+  optimizeDeps?: string[];
+  /** Chromium flags added to `chromiumArgs()`. Default none. */
+  extraArgs?: string[];
+}
+
 /** Starts vite on localhost, launches headless Chromium and opens `pagePath`. */
 export async function openBrowser(
   pagePath = '/test/browser/index.html',
   log = false,
+  options: OpenOptions = {},
 ): Promise<BrowserSession> {
   const server: ViteDevServer = await createServer({
     root: REPO_ROOT,
     configFile: false,
     logLevel: 'error',
     server: { host: 'localhost', port: 0, strictPort: false, hmr: false },
-    optimizeDeps: { noDiscovery: true, include: [] },
+    optimizeDeps: { noDiscovery: true, include: options.optimizeDeps ?? [] },
   });
   let browser: Browser | undefined;
   try {
@@ -74,7 +83,7 @@ export async function openBrowser(
     browser = await puppeteer.launch({
       executablePath: findChromium(),
       headless: true,
-      args: chromiumArgs(),
+      args: [...chromiumArgs(), ...(options.extraArgs ?? [])],
       protocolTimeout: 600_000,
     });
     const page = await browser.newPage();

@@ -4,8 +4,11 @@
  */
 let devicePromise: Promise<GPUDevice> | undefined;
 
-/** A new device on the page's adapter. Throws — never skips — when the browser has no WebGPU adapter. */
-export async function freshDevice(): Promise<GPUDevice> {
+/**
+ * A new device on the page's adapter, with the adapter's own maximum for each limit named in `raise`.
+ * Throws — never skips — when the browser has no WebGPU adapter.
+ */
+export async function freshDevice(raise: (keyof GPUSupportedLimits)[] = []): Promise<GPUDevice> {
   if (!('gpu' in navigator) || !navigator.gpu) {
     throw new Error(
       'navigator.gpu is missing: this browser has no WebGPU (need --enable-unsafe-webgpu and a localhost page)',
@@ -13,7 +16,11 @@ export async function freshDevice(): Promise<GPUDevice> {
   }
   const adapter = await navigator.gpu.requestAdapter();
   if (!adapter) throw new Error('navigator.gpu.requestAdapter() returned null: no WebGPU adapter');
-  return adapter.requestDevice({ label: 'test-device' });
+  const requiredLimits = Object.fromEntries(raise.map((k) => [k, adapter.limits[k] as number]));
+  return adapter.requestDevice({
+    label: raise.length ? 'test-device-raised-limits' : 'test-device',
+    requiredLimits,
+  });
 }
 
 /** The page's shared WebGPU device (see freshDevice). */
@@ -71,8 +78,8 @@ const STORAGE_RW = 0x80 | 0x4 | 0x8; // STORAGE | COPY_SRC | COPY_DST
  * Runs `fn` with a device inside a validation error scope; destroys what it tracked; throws if WebGPU
  * reported an error the test did not consume itself.
  */
-export async function withGpu<T>(fn: (gpu: Gpu) => Promise<T>): Promise<T> {
-  const device = await getDevice();
+export async function withGpu<T>(fn: (gpu: Gpu) => Promise<T>, onDevice?: GPUDevice): Promise<T> {
+  const device = onDevice ?? (await getDevice());
   const owned: { destroy(): void }[] = [];
   const gpu: Gpu = {
     device,

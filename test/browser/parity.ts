@@ -127,8 +127,10 @@ export interface ParityConfig {
   options: Partial<AdaBeliefOptions>;
   /** Per-tensor overrides (param groups). */
   overrides?: (GroupOverrides | undefined)[];
-  /** Byte offsets of each tensor inside its param and grad buffers (multiples of 256). */
+  /** Byte offsets of each tensor inside its param and grad buffers (multiples of 256); with `shared`, extra gaps. */
   offsets?: number[];
+  /** All tensors in one param buffer and one grad buffer (one window), the last ending at the buffer's end. */
+  shared?: boolean;
   /** Changes applied to both optimizers before step t (1-based), e.g. a new lr. */
   changes?: Record<number, Partial<AdaBeliefOptions>>;
   /** Use encode() instead of step(), recording this many steps (with their grad uploads) per encoder. */
@@ -139,7 +141,7 @@ export interface ParityConfig {
 
 export interface ParityResult {
   report: Report;
-  /** Parameter bytes outside every tensor's region that changed (must be 0). */
+  /** Parameter values outside every tensor's region that changed (must be 0). */
   neighboursChanged: number;
   elements: number;
 }
@@ -151,24 +153,37 @@ export async function parity(cfg: ParityConfig): Promise<ParityResult> {
     const scale = 10 ** (r.next() * 3 - 3); // gradients from 1e-3 to 1
     const params = cfg.sizes.map((n) => randomArray(r, n, 1));
     const sentinel = 12345.5;
-    const entries: (ParamEntry & { size: number })[] = [];
-    const gradBufs: { buffer: GPUBuffer; offset: number }[] = [];
-    cfg.sizes.forEach((n, k) => {
-      const offset = cfg.offsets?.[k] ?? 0;
-      // Surround the region with sentinels: offset bytes before, 300 bytes after.
-      const bytes = offset + n * 4 + (cfg.offsets ? 300 : 0);
+    // Placement: each tensor in its own buffers (`offsets[k]` bytes in, 300 sentinel bytes after), or all
+    // in one shared pair of buffers (`offsets[k]` extra bytes of gap before each; the last tensor ends
+    // exactly at the buffers' end). Every byte outside the tensors holds a sentinel.
+    const placed = cfg.sizes.map((n, k) => ({
+      n,
+      gap: cfg.offsets?.[k] ?? 0,
+      buffer: cfg.shared ? 0 : k,
+      offset: 0,
+    }));
+    const ends: number[] = [];
+    for (const p of placed) {
+      const start = cfg.shared ? Math.ceil((ends[0] ?? 0) / 256) * 256 : 0;
+      p.offset = start + p.gap;
+      ends[p.buffer] = p.offset + p.n * 4 + (cfg.shared || !cfg.offsets ? 0 : 300);
+    }
+    const paramBufs = ends.map((bytes, b) => {
       const fill = new Float32Array(bytes / 4).fill(sentinel) as Float32Array<ArrayBuffer>;
-      fill.set(params[k]!, offset / 4);
-      const param = gpu.buffer(fill, { label: `param${k}` });
-      const grad = gpu.buffer(new Float32Array(bytes / 4), { label: `grad${k}` });
-      gradBufs.push({ buffer: grad, offset });
-      entries.push({
-        param: { buffer: param, offset },
-        grad: { buffer: grad, offset },
-        size: n,
-        ...cfg.overrides?.[k],
-      });
+      placed.forEach((p, k) => p.buffer === b && fill.set(params[k]!, p.offset / 4));
+      return gpu.buffer(fill, { label: `param${b}` });
     });
+    // Non-zero gradients outside the tensors too: a stray full-vec4 write would move the sentinels.
+    const gradBufList = ends.map((bytes, b) =>
+      gpu.buffer(new Float32Array(bytes / 4).fill(0.5), { label: `grad${b}` }),
+    );
+    const gradBufs = placed.map((p) => ({ buffer: gradBufList[p.buffer]!, offset: p.offset }));
+    const entries: (ParamEntry & { size: number })[] = placed.map((p, k) => ({
+      param: { buffer: paramBufs[p.buffer]!, offset: p.offset },
+      grad: gradBufs[k]!,
+      size: p.n,
+      ...cfg.overrides?.[k],
+    }));
     const dispatch = cfg.maxWorkgroups ? { maxWorkgroups: cfg.maxWorkgroups } : {};
     const opt = gpu.track(await AdaBelief.create(gpu.device, entries, { ...cfg.options, dispatch }));
     const cpuParams = cfg.sizes.map((_, k) => ({ param: params[k]!.slice(), ...cfg.overrides?.[k] }));
@@ -206,15 +221,13 @@ export async function parity(cfg: ParityConfig): Promise<ParityResult> {
     const report = await compareWithCpu(gpu, opt, entries, tr);
 
     let neighboursChanged = 0;
-    if (cfg.offsets) {
-      for (let k = 0; k < entries.length; k++) {
-        const ref = entries[k]!.param as { buffer: GPUBuffer; offset: number };
-        const all = await gpu.read(ref.buffer, ref.buffer.size / 4);
-        all.forEach((v, i) => {
-          const inside = i >= ref.offset / 4 && i < ref.offset / 4 + cfg.sizes[k]!;
-          if (!inside && v !== sentinel) neighboursChanged++;
-        });
-      }
+    for (const [b, buffer] of paramBufs.entries()) {
+      const all = await gpu.read(buffer, buffer.size / 4);
+      const inside = new Uint8Array(all.length);
+      placed.forEach((p) => p.buffer === b && inside.fill(1, p.offset / 4, p.offset / 4 + p.n));
+      all.forEach((v, i) => {
+        if (!inside[i] && v !== sentinel) neighboursChanged++;
+      });
     }
     return { report, neighboursChanged, elements: cfg.sizes.reduce((a, b) => a + b, 0) };
   });
