@@ -43,7 +43,8 @@ async function stepBoth(
 ): Promise<Run> {
   const r = rng(seed);
   const opt = gpu.track(await AdaBelief.create(device, entries, options));
-  const { dispatch: _, ...cpuOptions } = options;
+  const cpuOptions: Partial<AdaBeliefOptions> = { ...options };
+  delete (cpuOptions as { dispatch?: unknown }).dispatch;
   const cpu = new AdaBeliefCPU(p0, cpuOptions);
   const travel = p0.map((p) => new Float64Array(p.length));
   for (let t = 0; t < steps; t++) {
