@@ -22,6 +22,8 @@ export interface Tensor {
   param: Required<{ buffer: GPUBuffer; offset: number }>;
   grad: Required<{ buffer: GPUBuffer; offset: number }>;
   overrides: GroupOverrides;
+  /** Whether `overrides` sets anything (tensors without share one scalar record per step). */
+  hasOverrides: boolean;
 }
 
 export function describe(x: unknown): string {
@@ -85,7 +87,14 @@ export function checkEntry(entry: ParamEntry, i: number): Tensor {
       `${where}: grad is in the same GPUBuffer as param; WebGPU cannot bind one buffer as read-only and read-write in one dispatch`,
     );
   }
-  return { name: name ?? `param${i}`, size: elements, param: out.param, grad: out.grad, overrides };
+  return {
+    name: name ?? `param${i}`,
+    size: elements,
+    param: out.param,
+    grad: out.grad,
+    overrides,
+    hasOverrides: Object.keys(overrides).length > 0,
+  };
 }
 
 /** Rejects a parameter region that overlaps another parameter's or gradient's region. */

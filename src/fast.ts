@@ -70,7 +70,20 @@ export function adabeliefStepFast(
   if (amsgrad && !maxExpAvgVar) throw new RangeError('adabeliefStepFast: AMSGrad needs max_exp_avg_var');
   const smax = maxExpAvgVar ?? expAvgVar; // only read under `amsgrad`
 
-  // The branches below test loop invariants only: the branch predictor makes them free.
+  if (adaptive && !decay && !useL2 && !amsgrad) {
+    // The common case (defaults, after the first steps), without the branches of the general loop below.
+    for (let i = 0; i < n; i++) {
+      const g = grad[i]!;
+      const m = f32(expAvg[i]! * beta1 + oneMinusBeta1 * g);
+      const r = g - m;
+      const s = f32(expAvgVar[i]! * beta2 + oneMinusBeta2 * r * r + epsOnS);
+      expAvg[i] = m;
+      expAvgVar[i] = s;
+      p[i] = p[i]! + stepSize * (m / (Math.sqrt(s) * invSqrtBc2 + eps));
+    }
+    return;
+  }
+  // The general loop: its branches test loop invariants only.
   for (let i = 0; i < n; i++) {
     const p0 = decay ? f32(p[i]! * decayMul) : p[i]!;
     const g = useL2 ? f32(grad[i]! + f32(l2 * p0)) : grad[i]!;

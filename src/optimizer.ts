@@ -10,7 +10,7 @@
  * synchronously before any GPU work; WebGPU errors of our own calls are caught with error scopes and
  * turned into rejected promises, and make the optimizer refuse further steps.
  */
-import { HYPER_BYTES, packHyper, stepScalars, type StepScalars } from './hyper.js';
+import { HYPER_BYTES, packHyper, stepScalars } from './hyper.js';
 import {
   BINDING_ALIGNMENT,
   alignUp,
@@ -105,6 +105,7 @@ export class AdaBelief {
   private encodeStaging: GPUBuffer | undefined;
   private encodeCount = 0;
   private readonly hyperView: DataView;
+  private readonly hyperBytes: Uint8Array;
   private readonly dispatches: Dispatch[] = [];
   private t = 0;
   private failure: Error | undefined;
@@ -149,6 +150,7 @@ export class AdaBelief {
     );
     this.hyperData = new ArrayBuffer(this.tensors.length * HYPER_BYTES);
     this.hyperView = new DataView(this.hyperData);
+    this.hyperBytes = new Uint8Array(this.hyperData);
 
     // Everything below talks to the GPU; its errors arrive asynchronously through `ready`.
     const checks: Promise<void>[] = [];
@@ -375,6 +377,7 @@ export class AdaBelief {
     if (!tensor) throw new RangeError(`setOverrides: no parameter ${i} (have ${this.tensors.length})`);
     validateOverrides(overrides, `params[${i}]`);
     tensor.overrides = { ...overrides };
+    tensor.hasOverrides = Object.keys(overrides).length > 0;
   }
 
   /**
@@ -411,14 +414,18 @@ export class AdaBelief {
   private encodeStep(encoder: GPUCommandEncoder, staged: boolean): void {
     validateHyper(this.opts);
     const t = this.t + 1;
-    // Tensors without overrides share one set of scalars: computed once per step, packed per tensor.
-    let shared: StepScalars | undefined;
+    // Tensors without overrides share one record: packed once, then copied.
+    let shared = -1;
     this.tensors.forEach((tensor, i) => {
-      const own = Object.keys(tensor.overrides).length > 0;
-      const scalars = own
-        ? stepScalars({ ...this.opts, ...tensor.overrides }, t)
-        : (shared ??= stepScalars(this.opts, t));
-      packHyper(scalars, this.hyperView, i * HYPER_BYTES);
+      const at = i * HYPER_BYTES;
+      if (tensor.hasOverrides) {
+        packHyper(stepScalars({ ...this.opts, ...tensor.overrides }, t), this.hyperView, at);
+      } else if (shared < 0) {
+        packHyper(stepScalars(this.opts, t), this.hyperView, at);
+        shared = at;
+      } else {
+        this.hyperBytes.copyWithin(at, shared, shared + HYPER_BYTES);
+      }
     });
     if (staged) {
       // Through a ring of staging slots copied inside the encoder: several steps recorded into one
