@@ -75,6 +75,8 @@ export async function openBrowser(
     logLevel: 'error',
     server: { host: 'localhost', port: 0, strictPort: false, hmr: false },
     optimizeDeps: { noDiscovery: true, include: options.optimizeDeps ?? [] },
+    // Pages import the library by its package name, as users do (README examples run verbatim).
+    resolve: { alias: { 'adabelief-webgpu': `${REPO_ROOT}src/index.ts` } },
   });
   let browser: Browser | undefined;
   try {
