@@ -109,6 +109,7 @@ export class AdaBelief {
   private readonly dispatches: Dispatch[] = [];
   private t = 0;
   private failure: Error | undefined;
+  private lostError: Error | undefined;
   private destroyed = false;
 
   constructor(device: GPUDevice, params: ParamEntry[], options: AdaBeliefGPUOptions = {}) {
@@ -236,6 +237,14 @@ export class AdaBelief {
         bindGroup: device.createBindGroup({ label: `${label}/${t.name}@${p.start}-tail`, layout, entries }),
         workgroups: 1,
       }));
+    });
+
+    // A lost device (destroyed, driver reset, GPU removed) makes every later call fail with the cause.
+    device.lost.then((info) => {
+      this.lostError = new Error(
+        `the GPUDevice was lost (${info.reason}): ${info.message.replace(/\.*$/, '') || 'no message'}. Create a new device and optimizer, then importState() the last exported state`,
+      );
+      this.failure ??= this.lostError;
     });
 
     this.ready = Promise.all(checks).then(
@@ -454,7 +463,11 @@ export class AdaBelief {
 
   /** Records a later WebGPU error as this optimizer's failure and rolls the step count back to before it. */
   private watch(errors: Promise<void>, stepBefore: number): Promise<void> {
-    return errors.catch((e: Error) => {
+    // Not raced against device.lost: that would add a reaction to a promise that may never settle, per step.
+    const checked = errors.then(() => {
+      if (this.lostError) throw new Error(`AdaBelief: ${this.lostError.message}`);
+    });
+    return checked.catch((e: Error) => {
       if (!this.failure) {
         this.failure = e;
         this.t = stepBefore;
@@ -480,6 +493,7 @@ export class AdaBelief {
   /** Reads the state back: `{ step, options, tensors: [{ exp_avg, exp_avg_var, max_exp_avg_var? }] }`. */
   async exportState(): Promise<AdaBeliefState> {
     if (this.destroyed) throw new Error('AdaBelief.exportState: this optimizer was destroyed');
+    if (this.lostError) throw new Error(`AdaBelief.exportState: ${this.lostError.message}`);
     const step = this.t;
     const options = this.options;
     const names = Object.keys(this.state) as StateName[];

@@ -228,6 +228,11 @@ describe('bad input', () => {
       /step 1: WebGPU validation error: .*destroyed.*\|\| then: AdaBelief\.step: the optimizer is unusable after an earlier error/s,
       false,
     ],
+    [
+      'device lost',
+      /AdaBelief\.step: .*the GPUDevice was lost \(destroyed\).*importState.*\|\| AdaBelief\.exportState: the GPUDevice was lost/s,
+      false,
+    ],
   ];
 
   test('every scenario is listed here', async () => {

@@ -3,7 +3,7 @@
  * step, and reports the error message and whether the parameters and the optimizer state are unchanged.
  */
 import { AdaBelief, type AdaBeliefState } from '../../src/index.js';
-import { randomArray, rng, withGpu, type Gpu } from './harness.js';
+import { freshDevice, randomArray, rng, withGpu, type Gpu } from './harness.js';
 
 export interface Rejection {
   name: string;
@@ -119,6 +119,25 @@ const scenarios: Record<string, Scenario> = {
       }
       throw e;
     });
+  },
+  'device lost': async () => {
+    const device = await freshDevice();
+    const p = device.createBuffer({ label: 'lost-param', size: N * 4, usage: STORAGE_RW });
+    const g = device.createBuffer({ label: 'lost-grad', size: N * 4, usage: STORAGE_RW });
+    const o = await AdaBelief.create(device, [{ param: p, grad: g, size: N }]);
+    await o.step();
+    device.destroy();
+    const messages: string[] = [];
+    // Within two calls the loss must be reported, with its cause; exportState too.
+    for (let i = 0; i < 2; i++) {
+      try {
+        await o.step();
+      } catch (e) {
+        messages.push((e as Error).message);
+      }
+    }
+    await o.exportState().catch((e: Error) => messages.push(e.message));
+    throw new Error(messages.join(' || '));
   },
 };
 
