@@ -1,5 +1,5 @@
-/** Loads ../shared/vectors/adabelief-golden.json (independently computed expected states). */
-import { readFileSync } from 'node:fs';
+/** Loads the golden vectors (independently computed expected states; see ../shared/vectors). */
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { AdaBeliefOptions } from '../src/options.js';
 
