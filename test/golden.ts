@@ -22,10 +22,14 @@ export interface GoldenCase {
   expected_f64: GoldenState;
 }
 
-export const GOLDEN_PATH = fileURLToPath(
+/** The shared, independently computed vectors (beside the checkout), and the copy committed here for CI. */
+export const SHARED_GOLDEN = fileURLToPath(
   new URL('../../shared/vectors/adabelief-golden.json', import.meta.url),
 );
+export const COMMITTED_GOLDEN = fileURLToPath(new URL('./vectors/adabelief-golden.json', import.meta.url));
 
+/** The golden cases: from ../shared when it is there (test/vectors.test.ts checks the copy matches). */
 export function loadGolden(): GoldenCase[] {
-  return (JSON.parse(readFileSync(GOLDEN_PATH, 'utf8')) as { cases: GoldenCase[] }).cases;
+  const path = existsSync(SHARED_GOLDEN) ? SHARED_GOLDEN : COMMITTED_GOLDEN;
+  return (JSON.parse(readFileSync(path, 'utf8')) as { cases: GoldenCase[] }).cases;
 }
