@@ -15,9 +15,9 @@
 // Dispatch (one per window, the tensors sharing one param buffer and one grad buffer):
 //   `main`: 1D grid of WORKGROUP_SIZE-invocation workgroups over the window's `total_vec4` work vec4s,
 //           grid-stride (invocation i takes vec4 i, i + stride, ...), so any size fits under the
-//           65535-workgroups-per-dimension limit. Each vec4 finds its piece through the window `table`:
-//           the block map gives the piece holding the first vec4 of its BLOCK_VEC4 run, and a short
-//           forward scan the exact one. A piece's last vec4 may be partial: read whole (the bytes exist),
+//           65535-workgroups-per-dimension limit. A vec4 outside the invocation's current piece finds its
+//           piece through the window `table`: the block map gives the piece holding the first vec4 of
+//           its BLOCK_VEC4 run, and a short forward scan the exact one. A piece's last vec4 may be partial: read whole (the bytes exist),
 //           written element by element, so bytes past the tensor are never written.
 //   `tail`: one invocation for the last count % 4 elements of a piece whose buffer ends inside that vec4,
 //           through scalar views (`param_tail`, `grad_tail`) of that piece only. A separate dispatch:
@@ -138,15 +138,32 @@ fn piece_word(j: u32, field: u32) -> u32 {
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let stride = groups.x * WORKGROUP_SIZE;
+  // The current piece, kept across iterations of the grid-stride loop: in a large tensor consecutive
+  // iterations stay in one piece, and its table words and scalars are loaded once.
+  var begin = 1u;
+  var end = 0u;
+  var count = 0u;
+  var param_base = 0u;
+  var grad_base = 0u;
+  var state_base = 0u;
+  var h: Hyper;
   for (var w = gid.x; w < table.total_vec4; w = w + stride) {
-    var j = table.words[table.blocks_at + w / BLOCK_VEC4];
-    while (j + 1u < table.piece_count && piece_word(j + 1u, 0u) <= w) {
-      j = j + 1u;
+    if (w < begin || w >= end) {
+      var j = table.words[table.blocks_at + w / BLOCK_VEC4];
+      while (j + 1u < table.piece_count && piece_word(j + 1u, 0u) <= w) {
+        j = j + 1u;
+      }
+      begin = piece_word(j, 0u);
+      end = select(table.total_vec4, piece_word(j + 1u, 0u), j + 1u < table.piece_count);
+      count = piece_word(j, 1u);
+      param_base = piece_word(j, 2u);
+      grad_base = piece_word(j, 3u);
+      state_base = piece_word(j, 4u);
+      h = hyper[piece_word(j, 5u)];
     }
-    let local = w - piece_word(j, 0u);
-    let count = piece_word(j, 1u);
-    let pi = piece_word(j, 2u) + local;
-    let updated = adabelief(hyper[piece_word(j, 5u)], piece_word(j, 4u) + local, param[pi], grad[piece_word(j, 3u) + local]);
+    let local = w - begin;
+    let pi = param_base + local;
+    let updated = adabelief(h, state_base + local, param[pi], grad[grad_base + local]);
     let rest = count - local * 4u;
     if (rest >= 4u) {
       param[pi] = updated;
