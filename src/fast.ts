@@ -1,7 +1,9 @@
 /**
  * AdaBeliefFastCPU — the fastest CPU AdaBelief this library offers: one tight single-threaded loop per
- * parameter over Float32Arrays, same update rule and host scalars (hyper.ts) as the kernel and as
- * AdaBeliefCPU, same state shape.
+ * parameter over Float32Arrays (a branch-free one for the common case: adaptive step, no weight decay, no
+ * AMSGrad), same update rule and host scalars (hyper.ts) as the kernel and as AdaBeliefCPU, same state
+ * shape. Its speed is bound by the f64 square root and division per element more than by memory: about
+ * 2x the time of a plain Float32Array loop moving the same 28 bytes per element (npm start measures both).
  *
  * Where it differs from the f32 reference (reference.ts): the reference rounds every operation to f32
  * (Math.fround per op, bit-exact f32 math); this loop keeps the intermediates of one element in float64

@@ -7,6 +7,7 @@ export type { ArenaTensor, ArenaOptions, ArenaView } from './arena.js';
 export type { AdaBeliefGPUOptions, DispatchOptions } from './optimizer.js';
 export type { ParamEntry } from './entries.js';
 export { AdaBeliefCPU, adabeliefStep } from './reference.js';
+export { AdaBeliefFastCPU, adabeliefStepFast } from './fast.js';
 export type { CPUParamEntry } from './reference.js';
 export { DEFAULTS, presets, resolveOptions, validateHyper } from './options.js';
 export type { AdaBeliefOptions, GroupOverrides, Semantics } from './options.js';

@@ -1,0 +1,103 @@
+/**
+ * What the Node side (bench/run.ts, bench/cpu.ts, bench/report.ts) and the page (bench/page.ts) agree on:
+ * the variants, the implementations and how many bytes one step moves. Pure data, no GPU, no DOM.
+ */
+import type { AdaBeliefOptions } from '../src/options.js';
+
+/** Optimizer variants: the defaults (adabelief-pytorch 0.2.1: rectify on), AMSGrad, rectify off. */
+export const VARIANTS = {
+  default: {},
+  amsgrad: { amsgrad: true },
+  norectify: { rectify: false },
+} satisfies Record<string, Partial<AdaBeliefOptions>>;
+export type Variant = keyof typeof VARIANTS;
+
+export const IMPLS = [
+  'fused',
+  'copy',
+  'tfjs-adam',
+  'tfjs-adabelief',
+  'cpu-fast',
+  'cpu-ref',
+  'cpu-copy',
+] as const;
+export type Impl = (typeof IMPLS)[number];
+
+export const IMPL_LABELS: Record<Impl, string> = {
+  fused: 'fused AdaBelief (WGSL)',
+  copy: 'copy kernel (roofline)',
+  'tfjs-adam': 'TF.js tf.train.adam',
+  'tfjs-adabelief': 'TF.js ops AdaBelief',
+  'cpu-fast': 'CPU AdaBeliefFastCPU',
+  'cpu-ref': 'CPU AdaBeliefCPU (f32 ref)',
+  'cpu-copy': 'CPU Float32Array copy',
+};
+
+/** Runs on the WebGPU adapter (true) or on the CPU in Node (false). */
+export const ON_GPU: Record<Impl, boolean> = {
+  fused: true,
+  copy: true,
+  'tfjs-adam': true,
+  'tfjs-adabelief': true,
+  'cpu-fast': false,
+  'cpu-ref': false,
+  'cpu-copy': false,
+};
+
+/**
+ * Bytes per element one step must move at least: read p, g, m, s and write p, m, s (28 B in f32), plus read
+ * and write smax with AMSGrad (36 B). The copy kernels move exactly this; Adam's minimum is the same 28 B
+ * (p, g, m, v); TF.js moves more (every op round-trips memory) but is credited with the minimum.
+ */
+export function bytesPerElement(impl: Impl, variant: Variant): number {
+  if (impl === 'tfjs-adam') return 28;
+  return variant === 'amsgrad' ? 36 : 28;
+}
+
+/** How long one timed repetition should run, how many there are, and the warm-up. */
+export interface Repetitions {
+  /** Timed repetitions; the figure is their median. */
+  reps: number;
+  /** Steps per repetition; 0 = calibrate so that one repetition lasts about `minRepMs`. */
+  stepsPerRep: number;
+  minRepMs: number;
+  maxStepsPerRep: number;
+  /** Untimed steps first (JIT, pipeline compilation, caches; also past the rectified SGD phase). */
+  warmupSteps: number;
+}
+
+export interface MeasureSpec extends Repetitions {
+  impl: Impl;
+  size: number;
+  variant: Variant;
+}
+
+export interface Samples {
+  stepsPerRep: number;
+  /** Timed repetitions (see `repsFor`). */
+  reps: number;
+  /** Wall time per step of each repetition (ms): K steps queued, then waited for, divided by K. */
+  wallMs: number[];
+  /** GPU time per step from timestamp-query (ms), median of each repetition's steps; absent without it. */
+  gpuMs?: number[];
+  /** Anything the reader should know about this measurement (e.g. tensors leaked). */
+  note?: string;
+}
+
+/** Steps per repetition for a step that takes `stepMs`. */
+export function stepsFor(r: Repetitions, stepMs: number): number {
+  if (r.stepsPerRep > 0) return r.stepsPerRep;
+  return Math.max(1, Math.min(r.maxStepsPerRep, Math.ceil(r.minRepMs / Math.max(stepMs, 1e-3))));
+}
+
+/** Repetitions for a step that takes `stepMs`: at most 3 once one step takes over a second (2^24 on a CPU). */
+export function repsFor(r: Repetitions, stepMs: number): number {
+  return r.stepsPerRep === 0 && stepMs > 1000 ? Math.min(r.reps, 3) : r.reps;
+}
+
+export function median(xs: readonly number[]): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const k = s.length >> 1;
+  return s.length % 2 ? s[k]! : (s[k - 1]! + s[k]!) / 2;
+}

@@ -1,0 +1,93 @@
+/**
+ * CPU timings, in the Node process that drives the benchmark (V8, the engine of the Chromium that runs the
+ * GPU side; single thread): the f32 reference AdaBeliefCPU, AdaBeliefFastCPU, and a plain Float32Array
+ * loop that moves the same bytes as one step — the CPU's own roofline.
+ */
+import { AdaBeliefFastCPU } from '../src/fast.js';
+import { AdaBeliefCPU } from '../src/reference.js';
+import { VARIANTS, repsFor, stepsFor, type MeasureSpec, type Samples } from './common.js';
+
+function noise(n: number, scale: number, seed: number): Float32Array {
+  const a = new Float32Array(n);
+  let x = seed | 1;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    a[i] = (x / 2147483648) * scale;
+  }
+  return a;
+}
+
+/**
+ * The copy roofline: reads p, g, m, s (and smax) and writes p, m, s (and smax) once per element, rotating the
+ * values and adding the gradient to one, so that no store writes back what it loaded (the JIT may drop nothing).
+ */
+function copyLoop(
+  p: Float32Array,
+  g: Float32Array,
+  m: Float32Array,
+  s: Float32Array,
+  smax?: Float32Array,
+): void {
+  const n = p.length;
+  if (smax) {
+    for (let i = 0; i < n; i++) {
+      const pi = p[i]!;
+      const gi = g[i]!;
+      p[i] = m[i]!;
+      m[i] = s[i]!;
+      s[i] = pi + gi;
+      smax[i] = smax[i]! + gi;
+    }
+  } else {
+    for (let i = 0; i < n; i++) {
+      const pi = p[i]!;
+      p[i] = m[i]!;
+      m[i] = s[i]!;
+      s[i] = pi + g[i]!;
+    }
+  }
+}
+
+function stepper(spec: MeasureSpec): () => void {
+  const n = spec.size;
+  const p = noise(n, 1, 1);
+  const g = noise(n, 0.01, 2);
+  switch (spec.impl) {
+    case 'cpu-ref': {
+      const opt = new AdaBeliefCPU([p], VARIANTS[spec.variant]);
+      return () => opt.step([g]);
+    }
+    case 'cpu-fast': {
+      const opt = new AdaBeliefFastCPU([p], VARIANTS[spec.variant]);
+      return () => opt.step([g]);
+    }
+    case 'cpu-copy': {
+      const m = noise(n, 1, 3);
+      const s = noise(n, 1, 4);
+      const smax = spec.variant === 'amsgrad' ? noise(n, 1, 5) : undefined;
+      return () => copyLoop(p, g, m, s, smax);
+    }
+    default:
+      throw new Error(`not a CPU implementation: ${spec.impl}`);
+  }
+}
+
+/** Times one CPU implementation: warm-up steps, then `reps` repetitions of K steps; ms per step each. */
+export function measureCpu(spec: MeasureSpec): Samples {
+  const step = stepper(spec);
+  const run = (count: number) => {
+    const t0 = performance.now();
+    for (let k = 0; k < count; k++) step();
+    return performance.now() - t0;
+  };
+  run(1);
+  const stepMs = run(1);
+  const K = stepsFor(spec, stepMs);
+  const reps = repsFor(spec, stepMs);
+  run(Math.max(spec.warmupSteps - 2, K)); // at least one repetition's worth: the JIT settles
+  const wallMs: number[] = [];
+  for (let r = 0; r < reps; r++) wallMs.push(run(K) / K);
+  return { stepsPerRep: K, reps, wallMs };
+}

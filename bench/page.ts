@@ -1,0 +1,448 @@
+/**
+ * In-page measurements of the benchmark (bench/run.ts calls them through openBrowser().call; JSON in, JSON
+ * out): the fused AdaBelief step, the copy roofline kernel (shaders/copy.wgsl), TF.js Adam and AdaBelief
+ * written with TF.js ops — all on one GPUDevice of the page's adapter, so they share adapter and queue.
+ *
+ * Timing. Wall: K steps are queued (one submit each, as `opt.step()` does), then
+ * `queue.onSubmittedWorkDone()` (TF.js: a 1-element read) is awaited; per step = elapsed / K. GPU, where the
+ * adapter has `timestamp-query`: each step is encoded between two empty compute passes that write a
+ * timestamp (the first at its end, the second at its beginning), so the interval spans exactly the step's
+ * own commands; per repetition, the median over its K steps.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
+import copySource from '../shaders/copy.wgsl?raw';
+import {
+  AdaBelief,
+  isFallbackDevice,
+  stepScalars,
+  resolveOptions,
+  Update,
+  Amsgrad,
+  workgroupsFor,
+} from '../src/index.js';
+import { VARIANTS, repsFor, stepsFor, type MeasureSpec, type Samples } from './common.js';
+
+const STORAGE = 0x80;
+const COPY_SRC = 0x4;
+const COPY_DST = 0x8;
+const UNIFORM = 0x40;
+const MAP_READ = 0x1;
+const QUERY_RESOLVE = 0x200;
+
+export interface AdapterReport {
+  vendor: string;
+  architecture: string;
+  description: string;
+  device: string;
+  fallback: boolean;
+  timestampQuery: boolean;
+  maxStorageBufferBindingSize: number;
+  maxBufferSize: number;
+  /** The optimizer's dispatch on this adapter, also used by the copy kernel. */
+  workgroupSize: number;
+  maxWorkgroups: number;
+  userAgent: string;
+}
+
+interface Context {
+  device: GPUDevice;
+  info: GPUAdapterInfo;
+  report: AdapterReport;
+  errors: string[];
+}
+
+let context: Promise<Context> | undefined;
+
+/** The page's device: the adapter's storage limits, and `timestamp-query` when the adapter has it. */
+function ctx(maxWorkgroups?: number): Promise<Context> {
+  context ??= (async () => {
+    if (!navigator.gpu) throw new Error('navigator.gpu is missing: this browser has no WebGPU');
+    const adapter = await navigator.gpu.requestAdapter();
+    if (!adapter) throw new Error('navigator.gpu.requestAdapter() returned null: no WebGPU adapter');
+    const timestampQuery = adapter.features.has('timestamp-query');
+    const l = adapter.limits;
+    const device = await adapter.requestDevice({
+      label: 'bench-device',
+      requiredFeatures: timestampQuery ? ['timestamp-query'] : [],
+      // What the optimizer and TF.js (which shares this device) need for 2^24-element tensors and beyond.
+      requiredLimits: {
+        maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
+        maxBufferSize: l.maxBufferSize,
+        maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage,
+        maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
+        maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
+        maxComputeWorkgroupSizeX: l.maxComputeWorkgroupSizeX,
+      },
+    });
+    const errors: string[] = [];
+    device.addEventListener('uncapturederror', (e) =>
+      errors.push((e as GPUUncapturedErrorEvent).error.message),
+    );
+    void device.lost.then((i) => errors.push(`device lost: ${i.reason} ${i.message}`));
+    const info = adapter.info as GPUAdapterInfo & { isFallbackAdapter?: boolean };
+    const limit = device.limits.maxComputeWorkgroupsPerDimension;
+    const report: AdapterReport = {
+      vendor: info.vendor,
+      architecture: info.architecture,
+      description: info.description,
+      device: info.device,
+      fallback: info.isFallbackAdapter === true || isFallbackDevice(device),
+      timestampQuery,
+      maxStorageBufferBindingSize: device.limits.maxStorageBufferBindingSize,
+      maxBufferSize: device.limits.maxBufferSize,
+      workgroupSize: 256,
+      // The optimizer's own default (src/optimizer.ts): few long workgroups on a CPU fallback, else the limit.
+      maxWorkgroups: maxWorkgroups ?? (isFallbackDevice(device) ? 64 : limit),
+      userAgent: navigator.userAgent,
+    };
+    return { device, info, report, errors };
+  })();
+  return context;
+}
+
+/** Opens the device and describes the adapter. `maxWorkgroups` overrides the optimizer's default cap. */
+export async function init(maxWorkgroups?: number): Promise<AdapterReport> {
+  return (await ctx(maxWorkgroups ?? undefined)).report;
+}
+
+function checkErrors(c: Context, what: string): void {
+  if (c.errors.length) throw new Error(`${what}: WebGPU error: ${c.errors.splice(0).join('; ')}`);
+}
+
+/** A STORAGE buffer of `n` f32 filled with uniform noise in [-scale, scale) (xorshift, seeded). */
+function noiseBuffer(device: GPUDevice, n: number, scale: number, seed: number, label: string): GPUBuffer {
+  const b = device.createBuffer({
+    label,
+    size: n * 4,
+    usage: STORAGE | COPY_SRC | COPY_DST,
+    mappedAtCreation: true,
+  });
+  fillNoise(new Float32Array(b.getMappedRange()), scale, seed);
+  b.unmap();
+  return b;
+}
+
+function fillNoise(a: Float32Array, scale: number, seed: number): Float32Array {
+  let x = seed | 1;
+  for (let i = 0; i < a.length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    a[i] = (x / 2147483648) * scale;
+  }
+  return a;
+}
+
+/** Something that records one step into an encoder, or submits one on its own. */
+interface Runner {
+  step(): void;
+  encode(encoder: GPUCommandEncoder): void;
+  /** Rejects if a step reported a WebGPU error. */
+  check(): Promise<void>;
+  destroy(): void;
+}
+
+async function fusedRunner(c: Context, spec: MeasureSpec): Promise<Runner> {
+  const { device, report } = c;
+  const param = noiseBuffer(device, spec.size, 1, 1, 'bench/param');
+  const grad = noiseBuffer(device, spec.size, 0.01, 2, 'bench/grad');
+  const opt = await AdaBelief.create(device, [{ param, grad, size: spec.size }], {
+    ...VARIANTS[spec.variant],
+    dispatch: { workgroupSize: report.workgroupSize, maxWorkgroups: report.maxWorkgroups },
+    label: 'bench',
+  });
+  const failures: Promise<void>[] = [];
+  return {
+    step: () => void failures.push(opt.step()),
+    encode: (e) => opt.encode(e),
+    check: async () => void (await Promise.all(failures.splice(0))),
+    destroy: () => {
+      opt.destroy();
+      param.destroy();
+      grad.destroy();
+    },
+  };
+}
+
+function copyRunner(c: Context, spec: MeasureSpec): Runner {
+  const { device, report } = c;
+  const amsgrad = spec.variant === 'amsgrad';
+  const vec4s = Math.floor(spec.size / 4);
+  const module = device.createShaderModule({ label: 'bench/copy', code: copySource });
+  const pipeline = device.createComputePipeline({
+    label: 'bench/copy',
+    layout: 'auto',
+    compute: {
+      module,
+      entryPoint: amsgrad ? 'copy_amsgrad' : 'copy',
+      constants: { WORKGROUP_SIZE: report.workgroupSize },
+    },
+  });
+  const uniform = device.createBuffer({ label: 'bench/copy-params', size: 16, usage: UNIFORM | COPY_DST });
+  device.queue.writeBuffer(uniform, 0, new Uint32Array([vec4s, 0, 0, 0]));
+  const buffers = ['param', 'grad', 'exp_avg', 'exp_avg_var', ...(amsgrad ? ['max_exp_avg_var'] : [])].map(
+    (name, i) => noiseBuffer(device, spec.size, 1, 10 + i, `bench/copy-${name}`),
+  );
+  const bindGroup = device.createBindGroup({
+    label: 'bench/copy',
+    layout: pipeline.getBindGroupLayout(0),
+    entries: [
+      { binding: 0, resource: { buffer: uniform } },
+      ...buffers.map((buffer, i) => ({ binding: i + 1, resource: { buffer } })),
+    ],
+  });
+  const workgroups = workgroupsFor(vec4s, report.workgroupSize, report.maxWorkgroups);
+  const encode = (encoder: GPUCommandEncoder) => {
+    const pass = encoder.beginComputePass({ label: 'bench/copy' });
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(workgroups);
+    pass.end();
+  };
+  return {
+    step: () => {
+      const encoder = device.createCommandEncoder({ label: 'bench/copy' });
+      encode(encoder);
+      device.queue.submit([encoder.finish()]);
+    },
+    encode,
+    check: async () => undefined,
+    destroy: () => [uniform, ...buffers].forEach((b) => b.destroy()),
+  };
+}
+
+/** Runs `count` steps and waits for the GPU; returns the wall time in ms. */
+async function wallRun(device: GPUDevice, runner: Runner, count: number): Promise<number> {
+  const t0 = performance.now();
+  for (let k = 0; k < count; k++) runner.step();
+  await device.queue.onSubmittedWorkDone();
+  return performance.now() - t0;
+}
+
+/** Runs `count` steps each bracketed by timestamps; returns each step's GPU time in ms. */
+async function timedRun(device: GPUDevice, runner: Runner, count: number): Promise<number[]> {
+  const querySet = device.createQuerySet({ label: 'bench/timestamps', type: 'timestamp', count: 2 * count });
+  const resolve = device.createBuffer({
+    label: 'bench/resolve',
+    size: 16 * count,
+    usage: QUERY_RESOLVE | COPY_SRC,
+  });
+  const staging = device.createBuffer({
+    label: 'bench/timestamps-read',
+    size: 16 * count,
+    usage: MAP_READ | COPY_DST,
+  });
+  try {
+    for (let k = 0; k < count; k++) {
+      const encoder = device.createCommandEncoder({ label: 'bench/timed-step' });
+      encoder.beginComputePass({ timestampWrites: { querySet, endOfPassWriteIndex: 2 * k } }).end();
+      runner.encode(encoder);
+      encoder.beginComputePass({ timestampWrites: { querySet, beginningOfPassWriteIndex: 2 * k + 1 } }).end();
+      device.queue.submit([encoder.finish()]);
+    }
+    const encoder = device.createCommandEncoder({ label: 'bench/resolve' });
+    encoder.resolveQuerySet(querySet, 0, 2 * count, resolve, 0);
+    encoder.copyBufferToBuffer(resolve, 0, staging, 0, 16 * count);
+    device.queue.submit([encoder.finish()]);
+    await staging.mapAsync(MAP_READ);
+    const t = new BigUint64Array(staging.getMappedRange());
+    const out: number[] = [];
+    for (let k = 0; k < count; k++) out.push(Number(t[2 * k + 1]! - t[2 * k]!) / 1e6);
+    staging.unmap();
+    return out;
+  } finally {
+    querySet.destroy();
+    resolve.destroy();
+    staging.destroy();
+  }
+}
+
+function medianOf(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const k = s.length >> 1;
+  return s.length % 2 ? s[k]! : (s[k - 1]! + s[k]!) / 2;
+}
+
+/**
+ * Fused steps and copy kernels of one size, measured together: repetition r of every one of them runs
+ * before repetition r + 1 of any, so a change in the machine's load hits all of them alike and their ratios
+ * stay fair. Wall time always; GPU time too where the adapter has timestamp-query.
+ */
+export async function measureGpu(specs: MeasureSpec[]): Promise<Samples[]> {
+  const c = await ctx();
+  const { device } = c;
+  const runners: Runner[] = [];
+  try {
+    for (const spec of specs)
+      runners.push(spec.impl === 'fused' ? await fusedRunner(c, spec) : copyRunner(c, spec));
+    const K: number[] = [];
+    let reps = Infinity;
+    for (const [i, runner] of runners.entries()) {
+      const spec = specs[i]!;
+      await wallRun(device, runner, 1); // pipeline compilation, first touch of the buffers
+      const stepMs = await wallRun(device, runner, 1);
+      K.push(stepsFor(spec, stepMs));
+      reps = Math.min(reps, repsFor(spec, stepMs));
+      await wallRun(device, runner, Math.max(spec.warmupSteps - 2, K[i]!));
+    }
+    const out: Samples[] = runners.map((_, i) => ({ stepsPerRep: K[i]!, reps, wallMs: [] }));
+    for (let r = 0; r < reps; r++) {
+      for (const [i, runner] of runners.entries())
+        out[i]!.wallMs.push((await wallRun(device, runner, K[i]!)) / K[i]!);
+    }
+    if (c.report.timestampQuery) {
+      for (const [i, runner] of runners.entries()) {
+        await timedRun(device, runner, 1);
+        out[i]!.gpuMs = [];
+      }
+      for (let r = 0; r < reps; r++) {
+        for (const [i, runner] of runners.entries())
+          out[i]!.gpuMs!.push(medianOf(await timedRun(device, runner, K[i]!)));
+      }
+    }
+    for (const runner of runners) await runner.check();
+    checkErrors(c, `GPU kernels n=${specs[0]?.size}`);
+    return out;
+  } finally {
+    runners.forEach((r) => r.destroy());
+    await device.queue.onSubmittedWorkDone();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------- TF.js
+
+let tfReady: Promise<string> | undefined;
+
+/** TF.js's webgpu backend, constructed on the bench's own device (same adapter, same queue). */
+function tfBackend(c: Context): Promise<string> {
+  tfReady ??= (async () => {
+    // The package registered a 'webgpu' factory that would request its own adapter and device; replace it
+    // (before it was ever instantiated, so its kernels stay registered) with one on our device.
+    tf.removeBackend('webgpu');
+    tf.registerBackend('webgpu', () => new WebGPUBackend(c.device, c.info));
+    if (!(await tf.setBackend('webgpu'))) throw new Error('TF.js could not initialise its webgpu backend');
+    await tf.ready();
+    const backend = tf.backend() as unknown as { device?: GPUDevice };
+    return backend.device === c.device ? 'shared GPUDevice (same adapter)' : 'a different GPUDevice';
+  })();
+  return tfReady;
+}
+
+export async function tfjsInfo(): Promise<{ version: string; device: string }> {
+  return { version: tf.version_core, device: await tfBackend(await ctx()) };
+}
+
+/**
+ * AdaBelief written with TF.js ops, as a user would: state in tf.variables, scalars that never change kept
+ * as tensors, per-step scalars from the same f64 host math as the library (src/hyper.ts), one tf.tidy per step.
+ */
+class TfAdaBelief {
+  private readonly m: tf.Variable;
+  private readonly s: tf.Variable;
+  private readonly smax: tf.Variable | undefined;
+  private readonly consts: Record<'beta1' | 'oneMinusBeta1' | 'beta2' | 'oneMinusBeta2' | 'eps', tf.Scalar>;
+  private t = 0;
+
+  constructor(
+    private readonly p: tf.Variable,
+    private readonly options: ReturnType<typeof resolveOptions>,
+  ) {
+    this.m = tf.variable(tf.zerosLike(p));
+    this.s = tf.variable(tf.zerosLike(p));
+    if (options.amsgrad) this.smax = tf.variable(tf.zerosLike(p));
+    const h = stepScalars(options, 1);
+    this.consts = {
+      beta1: tf.scalar(h.beta1),
+      oneMinusBeta1: tf.scalar(h.oneMinusBeta1),
+      beta2: tf.scalar(h.beta2),
+      oneMinusBeta2: tf.scalar(h.oneMinusBeta2),
+      eps: tf.scalar(h.eps),
+    };
+  }
+
+  step(grad: tf.Tensor): void {
+    const h = stepScalars(this.options, ++this.t);
+    const k = this.consts;
+    tf.tidy(() => {
+      let p: tf.Tensor = this.p;
+      let g = grad;
+      if (h.decayMul !== 1) p = tf.mul(p, h.decayMul);
+      if (h.l2 !== 0) g = tf.add(g, tf.mul(p, h.l2));
+      const m = tf.add(tf.mul(this.m, k.beta1), tf.mul(g, k.oneMinusBeta1));
+      const r = tf.sub(g, m);
+      let s = tf.add(tf.mul(this.s, k.beta2), tf.mul(tf.mul(r, k.oneMinusBeta2), r));
+      if (h.amsgrad !== Amsgrad.epsAfterMax) s = tf.add(s, k.eps);
+      this.m.assign(m);
+      this.s.assign(s);
+      let v = s;
+      if (this.smax) {
+        let x = tf.maximum(this.smax, s);
+        if (h.amsgrad === Amsgrad.epsAfterMax) x = tf.add(x, k.eps);
+        this.smax.assign(x);
+        if (h.denomFromMax) v = x;
+      }
+      if (h.update === Update.adaptive) {
+        let d = tf.sqrt(v);
+        if (h.divideBc2) d = tf.div(d, h.sqrtBc2);
+        p = tf.add(p, tf.mul(tf.div(m, tf.add(d, k.eps)), h.stepSize));
+      } else if (h.update === Update.sgd) {
+        p = tf.add(p, tf.mul(m, h.stepSize));
+      }
+      if (p !== this.p) this.p.assign(p);
+    });
+  }
+
+  dispose(): void {
+    [this.m, this.s, this.smax, ...Object.values(this.consts)].forEach((x) => x?.dispose());
+  }
+}
+
+/** TF.js Adam (`tf.train.adam`) or AdaBelief with TF.js ops on one variable of `size` elements. */
+export async function measureTf(spec: MeasureSpec): Promise<Samples> {
+  const c = await ctx();
+  await tfBackend(c);
+  const size = spec.size;
+  const p = tf.variable(
+    tf.tensor1d(fillNoise(new Float32Array(size), 1, 1)),
+    true,
+    `bench-p-${size}-${spec.variant}`,
+  );
+  const g = tf.tensor1d(fillNoise(new Float32Array(size), 0.01, 2));
+  let step: () => void;
+  let dispose: () => void;
+  if (spec.impl === 'tfjs-adam') {
+    const adam = tf.train.adam(1e-3);
+    step = () => adam.applyGradients([{ name: p.name, tensor: g }]);
+    dispose = () => adam.dispose();
+  } else {
+    const opt = new TfAdaBelief(p, resolveOptions(VARIANTS[spec.variant]));
+    step = () => opt.step(g);
+    dispose = () => opt.dispose();
+  }
+  const run = async (count: number) => {
+    const t0 = performance.now();
+    for (let k = 0; k < count; k++) step();
+    const probe = tf.slice(p, 0, 1);
+    await probe.data(); // flushes TF.js's command queue and waits for the GPU
+    probe.dispose();
+    return performance.now() - t0;
+  };
+  try {
+    await run(1);
+    const stepMs = await run(1);
+    const K = stepsFor(spec, stepMs);
+    const reps = repsFor(spec, stepMs);
+    await run(Math.max(spec.warmupSteps - 2, K));
+    const before = tf.memory().numTensors;
+    const wallMs: number[] = [];
+    for (let r = 0; r < reps; r++) wallMs.push((await run(K)) / K);
+    const leaked = tf.memory().numTensors - before;
+    checkErrors(c, `${spec.impl} ${spec.variant} n=${size}`);
+    return { stepsPerRep: K, reps, wallMs, ...(leaked ? { note: `${leaked} tensors leaked` } : {}) };
+  } finally {
+    dispose();
+    p.dispose();
+    g.dispose();
+  }
+}

@@ -1,0 +1,405 @@
+/**
+ * The benchmark's results: derived figures (bandwidth, ratios, targets), the terminal table, the JSON and a
+ * self-contained HTML report (inline SVG, no network). Pure functions of the measurements.
+ */
+import {
+  IMPL_LABELS,
+  ON_GPU,
+  bytesPerElement,
+  median,
+  type Impl,
+  type Samples,
+  type Variant,
+} from './common.js';
+import type { AdapterReport } from './page.js';
+
+export interface Measurement extends Samples {
+  impl: Impl;
+  variant: Variant;
+  size: number;
+}
+
+export interface Row {
+  variant: Variant;
+  size: number;
+  impl: Impl;
+  bytesPerElement: number;
+  /** Median wall time per step (ms): what a caller waits for. */
+  wallMs: number;
+  /** Median GPU time per step from timestamp-query (ms), GPU rows on adapters that have it. */
+  gpuMs: number | null;
+  /** How `ms` (the figure behind the bandwidth) was measured. */
+  method: 'timestamp-query' | 'wall (queued steps)' | 'wall (CPU, Node)';
+  ms: number;
+  elementsPerSecond: number;
+  effectiveGBps: number;
+  /** Effective bandwidth / that of the copy of the same bytes on the same side (GPU copy kernel or CPU copy loop). */
+  vsCopy: number | null;
+  /** Speedups of this row (wall time) against the fastest CPU, TF.js Adam and TF.js-ops AdaBelief. */
+  vsCpu: number | null;
+  vsTfjsAdam: number | null;
+  vsTfjsAdabelief: number | null;
+  stepsPerRep: number;
+  reps: number;
+  note?: string;
+}
+
+export interface Target {
+  name: string;
+  want: string;
+  measured: number | null;
+  met: boolean | null;
+  detail: string;
+}
+
+export interface Report {
+  date: string;
+  adapter: AdapterReport;
+  tfjs: { version: string; device: string } | null;
+  node: string;
+  cpus: string;
+  timing: { gpu: string; cpu: string; tfjs: string };
+  settings: Record<string, unknown>;
+  /** 1-minute load average before the run (other work skews the figures) and after it (this run included). */
+  loadAverage: { before: number; after: number };
+  /** At the largest size measured, in the headline variant. */
+  headline: {
+    variant: Variant;
+    size: number;
+    fusedVsCopy: number | null;
+    fusedVsCpu: number | null;
+    fusedVsCpuReference: number | null;
+    fusedVsTfjsAdam: number | null;
+    fusedVsTfjsAdabelief: number | null;
+    cpuFastVsCpuCopy: number | null;
+  } | null;
+  targets: Target[];
+  rows: Row[];
+  durationS: number;
+}
+
+export function toRows(ms: Measurement[]): Row[] {
+  const base = ms.map((m): Omit<Row, 'vsCopy' | 'vsCpu' | 'vsTfjsAdam' | 'vsTfjsAdabelief'> => {
+    const wallMs = median(m.wallMs);
+    const gpuMs = m.gpuMs?.length ? median(m.gpuMs) : null;
+    const bytes = bytesPerElement(m.impl, m.variant);
+    const ms = gpuMs ?? wallMs;
+    return {
+      variant: m.variant,
+      size: m.size,
+      impl: m.impl,
+      bytesPerElement: bytes,
+      wallMs,
+      gpuMs,
+      method:
+        gpuMs !== null ? 'timestamp-query' : ON_GPU[m.impl] ? 'wall (queued steps)' : 'wall (CPU, Node)',
+      ms,
+      elementsPerSecond: m.size / (ms / 1e3),
+      effectiveGBps: (m.size * bytes) / (ms / 1e3) / 1e9,
+      stepsPerRep: m.stepsPerRep,
+      reps: m.reps,
+      ...(m.note ? { note: m.note } : {}),
+    };
+  });
+  const find = (variant: Variant, size: number, impl: Impl) =>
+    base.find((r) => r.size === size && r.impl === impl && (r.variant === variant || impl === 'tfjs-adam'));
+  return base.map((r) => {
+    const copy = find(r.variant, r.size, ON_GPU[r.impl] ? 'copy' : 'cpu-copy');
+    const speedup = (impl: Impl) => {
+      const b = find(r.variant, r.size, impl);
+      return b ? b.wallMs / r.wallMs : null;
+    };
+    return {
+      ...r,
+      vsCopy: copy ? r.effectiveGBps / copy.effectiveGBps : null,
+      vsCpu: speedup('cpu-fast'),
+      vsTfjsAdam: speedup('tfjs-adam'),
+      vsTfjsAdabelief: speedup('tfjs-adabelief'),
+    };
+  });
+}
+
+export function headline(rows: Row[]): Report['headline'] {
+  const fused = rows.filter((r) => r.impl === 'fused');
+  if (!fused.length) return null;
+  const variant = fused.some((r) => r.variant === 'default') ? 'default' : fused[0]!.variant;
+  const size = Math.max(...fused.filter((r) => r.variant === variant).map((r) => r.size));
+  const get = (impl: Impl) =>
+    rows.find((r) => r.size === size && r.impl === impl && (r.variant === variant || impl === 'tfjs-adam'));
+  const f = get('fused')!;
+  const ratio = (impl: Impl) => {
+    const b = get(impl);
+    return b ? b.wallMs / f.wallMs : null;
+  };
+  const cpuFast = get('cpu-fast');
+  const cpuCopy = get('cpu-copy');
+  return {
+    variant,
+    size,
+    fusedVsCopy: f.vsCopy,
+    fusedVsCpu: ratio('cpu-fast'),
+    fusedVsCpuReference: ratio('cpu-ref'),
+    fusedVsTfjsAdam: ratio('tfjs-adam'),
+    fusedVsTfjsAdabelief: ratio('tfjs-adabelief'),
+    cpuFastVsCpuCopy: cpuFast && cpuCopy ? cpuFast.effectiveGBps / cpuCopy.effectiveGBps : null,
+  };
+}
+
+export function targets(h: Report['headline']): Target[] {
+  const at = h ? `${h.variant}, n = ${pow2(h.size)}` : '';
+  const t = (name: string, want: number, measured: number | null | undefined, what: string): Target => ({
+    name,
+    want: `>= ${want}`,
+    measured: measured ?? null,
+    met: measured == null ? null : measured >= want,
+    detail: `${what} (${at})`,
+  });
+  return [
+    t('fusedVsCopy', 0.85, h?.fusedVsCopy, 'fused AdaBelief effective GB/s / copy kernel GB/s, same adapter'),
+    t('fusedVsTfjsAdam', 5, h?.fusedVsTfjsAdam, 'TF.js tf.train.adam ms per step / fused ms per step'),
+    t(
+      'fusedVsTfjsAdabelief',
+      8,
+      h?.fusedVsTfjsAdabelief,
+      'TF.js-ops AdaBelief ms per step / fused ms per step',
+    ),
+    t(
+      'cpuFastVsCpuCopy',
+      0.5,
+      h?.cpuFastVsCpuCopy,
+      'AdaBeliefFastCPU GB/s / Float32Array copy loop GB/s, same process',
+    ),
+  ];
+}
+
+// ---------------------------------------------------------------------------------------------- text
+
+export function pow2(n: number): string {
+  const k = Math.log2(n);
+  return Number.isInteger(k) ? `2^${k}` : String(n);
+}
+
+const fmt = (x: number | null, digits = 2): string =>
+  x === null || !Number.isFinite(x)
+    ? '-'
+    : x >= 100
+      ? x.toFixed(0)
+      : x >= 10
+        ? x.toFixed(1)
+        : x.toFixed(digits);
+const ratio = (x: number | null) => (x === null ? '-' : `${fmt(x)}x`);
+
+export function formatTable(rows: Row[]): string {
+  const head = [
+    'variant',
+    'size',
+    'implementation',
+    'wall ms',
+    'GPU ms',
+    'Melem/s',
+    'GB/s',
+    'x copy',
+    'vs CPU',
+    'vs TF Adam',
+    'vs TF AdaB',
+  ];
+  const body = rows.map((r) => [
+    r.variant,
+    pow2(r.size),
+    IMPL_LABELS[r.impl] + (r.note ? ` (${r.note})` : ''),
+    fmt(r.wallMs, 3),
+    r.gpuMs === null ? '-' : fmt(r.gpuMs, 3),
+    fmt(r.elementsPerSecond / 1e6, 1),
+    fmt(r.effectiveGBps),
+    ratio(r.vsCopy),
+    ratio(r.vsCpu),
+    ratio(r.vsTfjsAdam),
+    ratio(r.vsTfjsAdabelief),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i < 3 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  const out = [line(head), widths.map((w) => '-'.repeat(w)).join('  ')];
+  rows.forEach((r, i) => {
+    const prev = rows[i - 1];
+    if (prev && (prev.size !== r.size || prev.variant !== r.variant)) out.push('');
+    out.push(line(body[i]!));
+  });
+  return out.join('\n');
+}
+
+export const LEGEND = [
+  'wall ms: median wall time per step (K steps queued, then waited for, / K); GPU ms: median timestamp-query time of the step.',
+  'GB/s: effective bandwidth = bytes per element (28; 36 with AMSGrad; TF.js credited with the same minimum) x size / time,',
+  '  time = GPU ms where measured, else wall ms. x copy: GB/s / that of the copy of the same bytes on the same side',
+  '  (GPU rows: the copy kernel; CPU rows: the Float32Array copy loop). vs CPU / vs TF Adam / vs TF AdaB: that',
+  "  implementation's wall ms / this row's wall ms (> 1: this row is faster). CPU rows run in Node (V8), one thread;",
+  '  the CPU copy loop takes its arrays as arguments, as the optimizers do (the same loop over module-level',
+  '  constant arrays runs up to 3x faster here: the JIT folds the arrays in; no optimizer can rely on that).',
+];
+
+export function formatTargets(ts: Target[]): string {
+  return ts
+    .map((t) => {
+      const verdict = t.met === null ? 'NOT MEASURED' : t.met ? 'met' : 'NOT MET';
+      return `  ${t.name.padEnd(20)} ${t.want.padEnd(7)} measured ${t.measured === null ? '-' : t.measured.toFixed(2).padStart(6)}  ${verdict.padEnd(12)} ${t.detail}`;
+    })
+    .join('\n');
+}
+
+// ---------------------------------------------------------------------------------------------- HTML
+
+const COLORS: Record<Impl, string> = {
+  fused: '#d62728',
+  copy: '#555555',
+  'tfjs-adam': '#1f77b4',
+  'tfjs-adabelief': '#17becf',
+  'cpu-fast': '#2ca02c',
+  'cpu-ref': '#98df8a',
+  'cpu-copy': '#8c564b',
+};
+
+interface Series {
+  name: string;
+  color: string;
+  dashed?: boolean;
+  points: [number, number][];
+}
+
+const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+/** A line chart with log2 sizes on x and a log10 y axis, as an SVG string. */
+function lineChart(id: string, title: string, yLabel: string, series: Series[], refLine?: number): string {
+  const W = 760;
+  const H = 420;
+  const m = { l: 70, r: 230, t: 36, b: 50 };
+  const pts = series.flatMap((s) => s.points).filter(([, y]) => y > 0 && Number.isFinite(y));
+  if (!pts.length) return '';
+  const xs = pts.map(([x]) => Math.log2(x));
+  const ys = pts.map(([, y]) => Math.log10(y)).concat(refLine ? [Math.log10(refLine)] : []);
+  const [x0, x1] = [Math.min(...xs), Math.max(...xs) + (Math.max(...xs) === Math.min(...xs) ? 1 : 0)];
+  const [y0, y1] = [Math.floor(Math.min(...ys)), Math.ceil(Math.max(...ys) + 1e-9)];
+  const X = (x: number) => m.l + ((Math.log2(x) - x0) / (x1 - x0)) * (W - m.l - m.r);
+  const Y = (y: number) => H - m.b - ((Math.log10(y) - y0) / Math.max(y1 - y0, 1)) * (H - m.t - m.b);
+  const parts: string[] = [];
+  for (let e = y0; e <= y1; e++) {
+    for (const k of e < y1 ? [1, 2, 5] : [1]) {
+      const v = k * 10 ** e;
+      parts.push(`<line x1="${m.l}" x2="${W - m.r}" y1="${Y(v)}" y2="${Y(v)}" stroke="#ddd"/>`);
+      parts.push(
+        `<text x="${m.l - 6}" y="${Y(v) + 4}" text-anchor="end" font-size="11">${v < 1 ? v.toPrecision(1) : v}</text>`,
+      );
+    }
+  }
+  for (let k = Math.ceil(x0); k <= x1; k++) {
+    const x = X(2 ** k);
+    parts.push(`<line x1="${x}" x2="${x}" y1="${m.t}" y2="${H - m.b}" stroke="#eee"/>`);
+    parts.push(`<text x="${x}" y="${H - m.b + 16}" text-anchor="middle" font-size="11">2^${k}</text>`);
+  }
+  if (refLine) {
+    parts.push(
+      `<line x1="${m.l}" x2="${W - m.r}" y1="${Y(refLine)}" y2="${Y(refLine)}" stroke="#000" stroke-dasharray="2 3"/>`,
+    );
+  }
+  series.forEach((s, i) => {
+    const p = s.points.filter(([, y]) => y > 0 && Number.isFinite(y));
+    if (!p.length) return;
+    const d = p.map(([x, y], j) => `${j ? 'L' : 'M'}${X(x).toFixed(1)},${Y(y).toFixed(1)}`).join(' ');
+    const dash = s.dashed ? ' stroke-dasharray="7 4"' : '';
+    parts.push(`<path d="${d}" fill="none" stroke="${s.color}" stroke-width="2.2"${dash}/>`);
+    p.forEach(([x, y]) => parts.push(`<circle cx="${X(x)}" cy="${Y(y)}" r="3" fill="${s.color}"/>`));
+    const ly = m.t + 14 + i * 20;
+    parts.push(
+      `<line x1="${W - m.r + 14}" x2="${W - m.r + 40}" y1="${ly - 4}" y2="${ly - 4}" stroke="${s.color}" stroke-width="2.2"${dash}/>`,
+    );
+    parts.push(`<text x="${W - m.r + 46}" y="${ly}" font-size="12">${esc(s.name)}</text>`);
+  });
+  return `<svg id="${id}" xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" style="background:#fff">
+<text x="${m.l}" y="20" font-size="15" font-weight="bold">${esc(title)}</text>
+<rect x="${m.l}" y="${m.t}" width="${W - m.l - m.r}" height="${H - m.t - m.b}" fill="none" stroke="#999"/>
+${parts.join('\n')}
+<text x="${(m.l + W - m.r) / 2}" y="${H - 12}" text-anchor="middle" font-size="12">parameters (elements)</text>
+<text x="16" y="${(m.t + H - m.b) / 2}" text-anchor="middle" font-size="12" transform="rotate(-90 16 ${(m.t + H - m.b) / 2})">${esc(yLabel)}</text>
+</svg>`;
+}
+
+function bandwidthChart(rows: Row[], variant: Variant, id: string): string {
+  const series: Series[] = (Object.keys(IMPL_LABELS) as Impl[])
+    .map((impl) => ({
+      name: IMPL_LABELS[impl],
+      color: COLORS[impl],
+      dashed: impl === 'copy' || impl === 'cpu-copy',
+      points: rows
+        .filter((r) => r.variant === variant && r.impl === impl)
+        .map((r): [number, number] => [r.size, r.effectiveGBps]),
+    }))
+    .filter((s) => s.points.length);
+  return lineChart(id, `Effective bandwidth, ${variant} (dashed: copy rooflines)`, 'GB/s (log)', series);
+}
+
+function speedupChart(rows: Row[], variant: Variant, id: string): string {
+  const fused = rows.filter((r) => r.variant === variant && r.impl === 'fused');
+  const pick = (
+    name: string,
+    color: string,
+    key: 'vsCpu' | 'vsTfjsAdam' | 'vsTfjsAdabelief',
+    dashed = false,
+  ): Series => ({
+    name,
+    color,
+    dashed,
+    points: fused.filter((r) => r[key] !== null).map((r): [number, number] => [r.size, r[key]!]),
+  });
+  const vsRef: Series = {
+    name: 'vs CPU AdaBeliefCPU (ref)',
+    color: COLORS['cpu-ref'],
+    points: fused.flatMap((f): [number, number][] => {
+      const ref = rows.find((r) => r.variant === variant && r.size === f.size && r.impl === 'cpu-ref');
+      return ref ? [[f.size, ref.wallMs / f.wallMs]] : [];
+    }),
+  };
+  const series = [
+    pick('vs CPU AdaBeliefFastCPU', COLORS['cpu-fast'], 'vsCpu'),
+    vsRef,
+    pick('vs TF.js tf.train.adam', COLORS['tfjs-adam'], 'vsTfjsAdam'),
+    pick('vs TF.js-ops AdaBelief', COLORS['tfjs-adabelief'], 'vsTfjsAdabelief'),
+  ].filter((s) => s.points.length);
+  return lineChart(id, `Fused step speedup, ${variant} (dotted: 1x)`, 'speedup, wall time (log)', series, 1);
+}
+
+export function renderHtml(report: Report, tableText: string): string {
+  const a = report.adapter;
+  const variants = [...new Set(report.rows.map((r) => r.variant))];
+  const main = report.headline?.variant ?? variants[0];
+  const ordered = main ? [main, ...variants.filter((v) => v !== main)] : variants;
+  const charts = ordered
+    .map((v, i) => {
+      const bw = bandwidthChart(report.rows, v, i === 0 ? 'main-chart' : `bandwidth-${v}`);
+      const sp = speedupChart(report.rows, v, `speedup-${v}`);
+      return `<h2>Variant: ${esc(v)}</h2><div class="charts">${bw}${sp}</div>`;
+    })
+    .join('\n');
+  const targetRows = report.targets
+    .map((t) => {
+      const verdict = t.met === null ? 'not measured' : t.met ? 'met' : 'NOT MET';
+      const cls = t.met === null ? '' : t.met ? 'ok' : 'bad';
+      return `<tr><td>${t.name}</td><td>${esc(t.want)}</td><td>${t.measured === null ? '-' : t.measured.toFixed(2)}</td><td class="${cls}">${verdict}</td><td>${esc(t.detail)}</td></tr>`;
+    })
+    .join('');
+  return `<!doctype html>
+<html><head><meta charset="utf-8"><title>adabelief-webgpu benchmark</title>
+<style>body{font-family:sans-serif;margin:24px;max-width:1600px}.charts{display:flex;flex-wrap:wrap;gap:16px}
+pre{background:#f6f6f6;padding:12px;overflow-x:auto;font-size:12px}td,th{padding:3px 8px;border-bottom:1px solid #ddd;text-align:left}
+.ok{color:#070;font-weight:bold}.bad{color:#b00;font-weight:bold}.warn{background:#fff3cd;padding:8px;border:1px solid #e0c060}</style>
+</head><body>
+<h1>adabelief-webgpu: one optimizer step, GPU vs CPU vs TF.js</h1>
+<p>${esc(report.date)} · adapter <b>${esc(`${a.vendor} / ${a.architecture}${a.description ? ` / ${a.description}` : ''}`)}</b>${a.fallback ? ' (CPU fallback adapter)' : ''} · ${esc(report.cpus)} · Node ${esc(report.node)} · run took ${report.durationS.toFixed(0)} s · load average ${report.loadAverage.before.toFixed(2)} before, ${report.loadAverage.after.toFixed(2)} after</p>
+${a.fallback ? '<p class="warn">This adapter is a CPU fallback (SwiftShader or similar): every "GPU" figure here is a CPU emulating a GPU.</p>' : ''}
+<p>GPU timing: ${esc(report.timing.gpu)}<br>TF.js: ${esc(report.timing.tfjs)}<br>CPU timing: ${esc(report.timing.cpu)}</p>
+<h2>Targets</h2><table><tr><th>ratio</th><th>target</th><th>measured</th><th></th><th>what</th></tr>${targetRows}</table>
+${charts}
+<h2>All figures</h2><pre>${esc(tableText)}\n\n${esc(LEGEND.join('\n'))}</pre>
+<p>Raw data: benchmark.json (same folder).</p>
+</body></html>
+`;
+}

@@ -1,0 +1,370 @@
+/**
+ * `npm start [-- flags]`: one optimizer step, measured side by side on this machine's WebGPU adapter (headless
+ * Chromium), on the CPU (Node) and with TF.js on the same adapter, for a range of sizes. Prints the adapter,
+ * progress and a table; writes results/benchmark.json, results/benchmark.html and results/benchmark.png.
+ * `npm start -- --help` lists the flags.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { openBrowser, REPO_ROOT, type BrowserSession } from '../test/browser/chromium.js';
+import {
+  IMPL_LABELS,
+  VARIANTS,
+  bytesPerElement,
+  median,
+  type Impl,
+  type MeasureSpec,
+  type Repetitions,
+  type Samples,
+  type Variant,
+} from './common.js';
+import { measureCpu } from './cpu.js';
+import type { AdapterReport } from './page.js';
+import {
+  LEGEND,
+  formatTable,
+  formatTargets,
+  headline,
+  pow2,
+  renderHtml,
+  targets,
+  toRows,
+  type Measurement,
+  type Report,
+} from './report.js';
+
+const PAGE = '/bench/page.ts';
+const TFJS_DEPS = ['@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-webgpu'];
+
+const HELP = `npm start -- [flags]
+  --quick                 sizes 2^12, 2^16, 2^20, 2^22, default variant, 3 repetitions (under 2 minutes)
+  --sizes LIST            e.g. 4096,65536 or 2^12,2^20 or 2^12..2^24 (every power of two in the range)
+  --variants LIST         default,amsgrad,norectify (default: all three; --quick: default)
+  --reps N                timed repetitions per figure (median over them; default 5, --quick 3; at most 3
+                          once a step takes over a second, unless --steps is given)
+  --steps N               steps per repetition (default: as many as fill --min-rep-ms, at most 200)
+  --min-rep-ms MS         target duration of one repetition when --steps is not given (default 200, --quick 100)
+  --max-workgroups N      workgroup cap for the fused and copy kernels (default: the optimizer's own)
+  --no-tfjs | --no-cpu    skip TF.js / the CPU implementations
+  --json FILE             where the JSON goes (default results/benchmark.json)
+  --out DIR               results folder (default results/)
+  --no-html               no HTML report and no PNG`;
+
+interface Config {
+  sizes: number[];
+  variants: Variant[];
+  rep: Repetitions;
+  tfjs: boolean;
+  cpu: boolean;
+  html: boolean;
+  out: string;
+  json: string;
+  maxWorkgroups?: number;
+  quick: boolean;
+}
+
+function parseSize(s: string): number {
+  const m = /^2\^(\d+)$/.exec(s.trim());
+  const n = m ? 2 ** Number(m[1]) : Number(s);
+  if (!Number.isSafeInteger(n) || n < 4) throw new Error(`bad size '${s}': expected an integer >= 4 or 2^k`);
+  return n;
+}
+
+function parseSizes(text: string): number[] {
+  const range = /^2\^(\d+)\.\.2\^(\d+)$/.exec(text.trim());
+  if (range) {
+    const [a, b] = [Number(range[1]), Number(range[2])];
+    return Array.from({ length: Math.max(b - a + 1, 0) }, (_, i) => 2 ** (a + i));
+  }
+  return text.split(',').map(parseSize);
+}
+
+function parseArgs(argv: string[]): Config {
+  const quick = argv.includes('--quick');
+  const cfg: Config = {
+    sizes: quick ? [2 ** 12, 2 ** 16, 2 ** 20, 2 ** 22] : [12, 14, 16, 18, 20, 22, 24].map((k) => 2 ** k),
+    variants: quick ? ['default'] : ['default', 'amsgrad', 'norectify'],
+    rep: {
+      reps: quick ? 3 : 5,
+      stepsPerRep: 0,
+      minRepMs: quick ? 100 : 200,
+      maxStepsPerRep: 200,
+      warmupSteps: 6,
+    },
+    tfjs: true,
+    cpu: true,
+    html: true,
+    out: join(REPO_ROOT, 'results'),
+    json: '',
+    quick,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i]!;
+    const value = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${flag} needs a value`);
+      return v;
+    };
+    const int = () => {
+      const n = Number(value());
+      if (!Number.isSafeInteger(n) || n < 1) throw new Error(`${flag} needs a positive integer`);
+      return n;
+    };
+    switch (flag) {
+      case '--quick':
+        break;
+      case '--sizes':
+        cfg.sizes = parseSizes(value());
+        break;
+      case '--variants':
+        cfg.variants = value()
+          .split(',')
+          .map((v) => {
+            if (!(v in VARIANTS))
+              throw new Error(`unknown variant '${v}' (have ${Object.keys(VARIANTS).join(', ')})`);
+            return v as Variant;
+          });
+        break;
+      case '--reps':
+      case '--repetitions':
+        cfg.rep.reps = int();
+        break;
+      case '--steps':
+        cfg.rep.stepsPerRep = int();
+        break;
+      case '--min-rep-ms':
+        cfg.rep.minRepMs = int();
+        break;
+      case '--max-workgroups':
+        cfg.maxWorkgroups = int();
+        break;
+      case '--no-tfjs':
+        cfg.tfjs = false;
+        break;
+      case '--no-cpu':
+        cfg.cpu = false;
+        break;
+      case '--no-html':
+        cfg.html = false;
+        break;
+      case '--json':
+        cfg.json = resolve(value());
+        break;
+      case '--out':
+        cfg.out = resolve(value());
+        break;
+      case '--help':
+      case '-h':
+        console.log(HELP);
+        process.exit(0);
+        break;
+      default:
+        throw new Error(`unknown flag '${flag}'\n${HELP}`);
+    }
+  }
+  cfg.json ||= join(cfg.out, 'benchmark.json');
+  return cfg;
+}
+
+/** One thing to measure, and the variants whose tables it appears in (a 28-byte copy serves two). */
+interface Part {
+  spec: MeasureSpec;
+  variants: Variant[];
+}
+
+/** What one call measures: the GPU kernels of one size together (interleaved), anything else alone. */
+type Task = Part[];
+
+function plan(cfg: Config): Task[] {
+  const tasks: Task[] = [];
+  const byBytes = (impl: Impl) => {
+    const groups = new Map<number, Variant[]>();
+    for (const v of cfg.variants)
+      groups.set(bytesPerElement(impl, v), [...(groups.get(bytesPerElement(impl, v)) ?? []), v]);
+    return [...groups.values()];
+  };
+  for (const size of cfg.sizes) {
+    const part = (impl: Impl, variants: Variant[]): Part => ({
+      spec: { impl, size, variant: variants[0]!, ...cfg.rep },
+      variants,
+    });
+    tasks.push([
+      ...cfg.variants.map((v) => part('fused', [v])),
+      ...byBytes('copy').map((vs) => part('copy', vs)),
+    ]);
+    if (cfg.tfjs) {
+      tasks.push([part('tfjs-adam', cfg.variants)]);
+      for (const v of cfg.variants) tasks.push([part('tfjs-adabelief', [v])]);
+    }
+    if (cfg.cpu) {
+      for (const v of cfg.variants) tasks.push([part('cpu-fast', [v])]);
+      for (const v of cfg.variants) tasks.push([part('cpu-ref', [v])]);
+      for (const vs of byBytes('cpu-copy')) tasks.push([part('cpu-copy', vs)]);
+    }
+  }
+  return tasks;
+}
+
+const clock = (ms: number) =>
+  `${Math.floor(ms / 60000)}:${String(Math.floor(ms / 1000) % 60).padStart(2, '0')}`;
+
+async function measure(session: BrowserSession, task: Task): Promise<Samples[]> {
+  const specs = task.map((p) => p.spec);
+  const impl = specs[0]!.impl;
+  if (impl === 'fused' || impl === 'copy') return session.call<Samples[]>(PAGE, 'measureGpu', specs);
+  if (impl === 'tfjs-adam' || impl === 'tfjs-adabelief')
+    return [await session.call<Samples>(PAGE, 'measureTf', specs[0])];
+  return [measureCpu(specs[0]!)];
+}
+
+function describeAdapter(a: AdapterReport): string[] {
+  const name =
+    [a.vendor, a.architecture, a.description, a.device].filter(Boolean).join(' / ') || '(no adapter info)';
+  const lines = [
+    `WebGPU adapter: ${name}${a.fallback ? '  [fallback / CPU adapter]' : ''}`,
+    `  timestamp-query: ${a.timestampQuery ? 'yes' : 'no'}; maxStorageBufferBindingSize ${a.maxStorageBufferBindingSize}, maxBufferSize ${a.maxBufferSize}`,
+    `  fused + copy kernels: workgroup size ${a.workgroupSize}, at most ${a.maxWorkgroups} workgroups per dispatch (grid-stride)`,
+  ];
+  if (a.fallback)
+    lines.push(
+      '  NOTE: this is a CPU fallback adapter (SwiftShader or similar): every "GPU" figure below is a CPU emulating a GPU.',
+    );
+  return lines;
+}
+
+async function main(): Promise<void> {
+  const cfg = parseArgs(process.argv.slice(2));
+  const started = performance.now();
+  const tasks = plan(cfg);
+  console.log(
+    `adabelief-webgpu benchmark: sizes ${cfg.sizes.map(pow2).join(', ')}; variants ${cfg.variants.join(', ')}; ` +
+      `${cfg.rep.reps} repetitions, median; ${tasks.reduce((n, t) => n + t.length, 0)} measurements`,
+  );
+  const tty = process.stdout.isTTY === true;
+  const load = () => loadavg()[0]!;
+  const loadBefore = load();
+  const busy = (l: number) => l > 0.5 * cpus().length;
+  if (busy(loadBefore)) {
+    console.log(
+      `NOTE: the machine is busy (1-minute load average ${loadBefore.toFixed(2)} on ${cpus().length} CPUs): figures will be noisy.`,
+    );
+  }
+  const session = await openBrowser('/bench/index.html', false, { optimizeDeps: TFJS_DEPS });
+  try {
+    const adapter = await session.call<AdapterReport>(PAGE, 'init', cfg.maxWorkgroups ?? null);
+    describeAdapter(adapter).forEach((l) => console.log(l));
+    const tfjs = cfg.tfjs ? await session.call<{ version: string; device: string }>(PAGE, 'tfjsInfo') : null;
+    if (tfjs) console.log(`TF.js ${tfjs.version}, webgpu backend on the ${tfjs.device}`);
+    const gpuTiming = adapter.timestampQuery
+      ? 'timestamp-query around each step (GB/s, x copy) and wall time over K queued steps (ms, speedups)'
+      : 'wall time over K queued steps + queue.onSubmittedWorkDone() (no timestamp-query on this adapter)';
+    console.log(`GPU timing: ${gpuTiming}`);
+    console.log('CPU timing: in this Node process (V8), one thread, performance.now() over K steps\n');
+
+    const measurements: Measurement[] = [];
+    const done = { count: 0, total: tasks.reduce((n, t) => n + t.length, 0) };
+    const line = (p: Part) =>
+      `${pow2(p.spec.size).padEnd(5)} ${p.variants.join('+').padEnd(9)} ${IMPL_LABELS[p.spec.impl]}`;
+    for (const task of tasks) {
+      const head = `[${String(done.count + 1).padStart(3)}/${done.total} ${clock(performance.now() - started)}]`;
+      const what =
+        task.length > 1
+          ? `${pow2(task[0]!.spec.size)} GPU kernels, interleaved: ${task.length} measurements`
+          : line(task[0]!);
+      if (tty || task.length > 1)
+        process.stdout.write(`${head} ${what} ...${tty && task.length === 1 ? '' : '\n'}`);
+      const samples = await measure(session, task);
+      task.forEach((part, k) => {
+        const s = samples[k]!;
+        const gpu = s.gpuMs?.length ? `, GPU ${median(s.gpuMs).toFixed(3)} ms` : '';
+        const result = `${median(s.wallMs).toFixed(3)} ms/step${gpu} (${s.stepsPerRep} steps x ${s.reps})${s.note ? ` ${s.note}` : ''}`;
+        done.count++;
+        const prefix =
+          task.length > 1 ? `[${String(done.count).padStart(3)}/${done.total}]`.padEnd(head.length) : head;
+        process.stdout.write(`${tty && task.length === 1 ? '\r' : ''}${prefix} ${line(part)}: ${result}\n`);
+        for (const variant of part.variants) {
+          measurements.push({
+            ...s,
+            impl: part.spec.impl,
+            size: part.spec.size,
+            variant,
+          });
+        }
+      });
+    }
+
+    const order = (m: Measurement) => [
+      cfg.variants.indexOf(m.variant),
+      m.size,
+      Object.keys(IMPL_LABELS).indexOf(m.impl),
+    ];
+    measurements.sort((a, b) => {
+      const [x, y] = [order(a), order(b)];
+      return x[0]! - y[0]! || x[1]! - y[1]! || x[2]! - y[2]!;
+    });
+    const rows = toRows(measurements);
+    const head = headline(rows);
+    const report: Report = {
+      date: new Date().toISOString(),
+      adapter,
+      tfjs,
+      node: process.version,
+      cpus: `${cpus().length} x ${cpus()[0]?.model ?? 'CPU'}`,
+      timing: {
+        gpu: gpuTiming,
+        cpu: 'Node process (V8), one thread, performance.now() over K steps',
+        tfjs: tfjs
+          ? `wall time over K queued steps + a 1-element read, webgpu backend on the ${tfjs.device}`
+          : 'skipped',
+      },
+      settings: { sizes: cfg.sizes, variants: cfg.variants, ...cfg.rep, quick: cfg.quick },
+      loadAverage: { before: loadBefore, after: load() },
+      headline: head,
+      targets: targets(head),
+      rows,
+      durationS: (performance.now() - started) / 1e3,
+    };
+    const table = formatTable(rows);
+    console.log(`\n${table}\n\n${LEGEND.join('\n')}\n`);
+    if (head) {
+      console.log(`Targets (${head.variant}, largest size ${pow2(head.size)}, this run):`);
+      console.log(formatTargets(report.targets));
+      const f = (x: number | null) => (x === null ? '-' : `${x.toFixed(2)}x`);
+      console.log(
+        `  also: fused vs CPU AdaBeliefFastCPU ${f(head.fusedVsCpu)}, vs CPU AdaBeliefCPU (f32 reference) ${f(head.fusedVsCpuReference)}`,
+      );
+    }
+
+    mkdirSync(dirname(cfg.json), { recursive: true });
+    const ratios = head && {
+      fusedVsCopy: head.fusedVsCopy,
+      fusedVsCpu: head.fusedVsCpu,
+      fusedVsTfjsAdam: head.fusedVsTfjsAdam,
+      fusedVsTfjsAdabelief: head.fusedVsTfjsAdabelief,
+    };
+    writeFileSync(cfg.json, JSON.stringify({ ...ratios, ...report, samples: measurements }, null, 1));
+    console.log(`\nwrote ${cfg.json}`);
+    if (cfg.html) {
+      mkdirSync(cfg.out, { recursive: true });
+      const html = renderHtml({ ...report, durationS: (performance.now() - started) / 1e3 }, `${table}`);
+      const htmlPath = join(cfg.out, 'benchmark.html');
+      writeFileSync(htmlPath, html);
+      const png = join(cfg.out, 'benchmark.png');
+      const page = await session.page.browser().newPage();
+      await page.setContent(html, { waitUntil: 'load' });
+      const chart = await page.$('#main-chart');
+      if (chart) await chart.screenshot({ path: png as `${string}.png` });
+      await page.close();
+      console.log(`wrote ${htmlPath}${chart ? ` and ${png}` : ''}`);
+    }
+    console.log(`done in ${clock(performance.now() - started)}`);
+  } finally {
+    await session.close();
+  }
+}
+
+main().catch((e: unknown) => {
+  console.error(e instanceof Error ? (e.stack ?? e.message) : e);
+  process.exit(1);
+});
