@@ -1,17 +1,17 @@
 // adabelief.wgsl — one fused AdaBelief step over every tensor piece of one window (see src/layout.ts).
 //
-// Per element (f32, in this order; the host decides every branch below from `hyper`, see src/hyper.ts):
+// Per element (f32, in this order; every choice below is made on the host from the options and the step
+// count, see src/hyper.ts, and applied with select(), not branches: the math is cheap, divergence is not):
 //   p  = p * decay_mul                      decoupled / fixed weight decay (decay_mul is exactly 1 otherwise)
 //   g  = g + l2 * p                         L2 weight decay, only when FLAG_L2 is set
 //   m  = m * beta1 + one_minus_beta1 * g
 //   r  = g - m                              the belief residual, with the NEW m
-//   s  = s * beta2 + (one_minus_beta2 * r) * r
-//   s  = s + eps                            unless AMSGRAD_EPS_AFTER_MAX (torch-optimizer + AMSGrad)
-//   smax = max(smax, s) [+ eps]             AMSGrad only
-//   adaptive: D = sqrt(v) [/ sqrt_bc2] + eps, v = smax or s;  p = p + step_size * (m / D)
-//   sgd:      p = p + step_size * m
-//   none:     p unchanged
-//
+//   s  = s * beta2 + (one_minus_beta2 * r) * r + eps_s        eps_s: eps, or 0 (torch-optimizer + AMSGrad)
+//   smax = max(smax, s) + eps_max           AMSGrad only; eps_max: 0, or eps (torch-optimizer)
+//   D  = sqrt(v) [/ sqrt_bc2] + eps         v = smax with FLAG_DENOM_FROM_MAX, else s
+//   adaptive: p = p + step_size * (m / D);  sgd: p = p + step_size * m;  none: p unchanged
+// AMSGRAD is a pipeline constant (fixed per optimizer): without it smax is never read or written.
+
 // Dispatch (one per window, the tensors sharing one param buffer and one grad buffer):
 //   `main`: 1D grid of WORKGROUP_SIZE-invocation workgroups over the window's `total_vec4` work vec4s,
 //           grid-stride (invocation i takes vec4 i, i + stride, ...), so any size fits under the
@@ -26,6 +26,7 @@
 // AMSGrad, `max_exp_avg_var` is bound to a 16-byte placeholder and never touched.
 
 override WORKGROUP_SIZE: u32 = 256u;
+override AMSGRAD: bool = false;
 
 const BLOCK_VEC4: u32 = 256u;  // src/layout.ts BLOCK_VEC4
 const PIECE_WORDS: u32 = 8u;   // src/layout.ts PIECE_WORDS
@@ -34,9 +35,6 @@ const UPDATE_NONE: u32 = 0u;
 const UPDATE_SGD: u32 = 1u;
 const UPDATE_ADAPTIVE: u32 = 2u;
 
-const AMSGRAD_OFF: u32 = 0u;
-const AMSGRAD_EPS_AFTER_MAX: u32 = 2u;
-
 const FLAG_DENOM_FROM_MAX: u32 = 1u;
 const FLAG_DIVIDE_BC2: u32 = 2u;
 const FLAG_L2: u32 = 4u;
@@ -44,9 +42,9 @@ const FLAG_L2: u32 = 4u;
 // One tensor's scalars for this step (src/hyper.ts packHyper).
 struct Hyper {
   update: u32,           // UPDATE_*
-  amsgrad: u32,          // AMSGRAD_* (1 = eps before the max, the official order)
   flags: u32,            // FLAG_*
   _pad0: u32,
+  _pad1: u32,
   decay_mul: f32,
   l2: f32,
   beta1: f32,
@@ -54,11 +52,11 @@ struct Hyper {
   beta2: f32,
   one_minus_beta2: f32,
   eps: f32,
+  eps_s: f32,
+  eps_max: f32,
   sqrt_bc2: f32,
   step_size: f32,
-  _pad1: u32,
   _pad2: u32,
-  _pad3: u32,
 }
 
 // A window's pieces (src/layout.ts encodeWindowTable). Piece j is words[j * PIECE_WORDS ..]:
@@ -90,45 +88,31 @@ struct TailPiece {
 @group(0) @binding(8) var<storage, read_write> param_tail: array<f32>;
 @group(0) @binding(9) var<storage, read> grad_tail: array<f32>;
 
+fn has(h: Hyper, flag: u32) -> bool {
+  return (h.flags & flag) != 0u;
+}
+
 // Updates the state at vec4 `i` in place and returns the new parameter values.
 fn adabelief(h: Hyper, i: u32, p_in: vec4<f32>, g_in: vec4<f32>) -> vec4<f32> {
-  var p = p_in * h.decay_mul;
-  var g = g_in;
-  if ((h.flags & FLAG_L2) != 0u) {
-    g = g + h.l2 * p;
-  }
+  let p = p_in * h.decay_mul;
+  let g = select(g_in, g_in + h.l2 * p, has(h, FLAG_L2));
   let m = exp_avg[i] * h.beta1 + h.one_minus_beta1 * g;
   let r = g - m;
-  var s = exp_avg_var[i] * h.beta2 + (h.one_minus_beta2 * r) * r;
-  if (h.amsgrad != AMSGRAD_EPS_AFTER_MAX) {
-    s = s + h.eps;
-  }
+  let s = exp_avg_var[i] * h.beta2 + (h.one_minus_beta2 * r) * r + h.eps_s;
   exp_avg[i] = m;
   exp_avg_var[i] = s;
 
   var v = s;
-  if (h.amsgrad != AMSGRAD_OFF) {
-    var smax = max(max_exp_avg_var[i], s);
-    if (h.amsgrad == AMSGRAD_EPS_AFTER_MAX) {
-      smax = smax + h.eps;
-    }
+  if (AMSGRAD) {
+    let smax = max(max_exp_avg_var[i], s) + h.eps_max;
     max_exp_avg_var[i] = smax;
-    if ((h.flags & FLAG_DENOM_FROM_MAX) != 0u) {
-      v = smax;
-    }
+    v = select(s, smax, has(h, FLAG_DENOM_FROM_MAX));
   }
 
-  if (h.update == UPDATE_ADAPTIVE) {
-    var d = sqrt(v);
-    if ((h.flags & FLAG_DIVIDE_BC2) != 0u) {
-      d = d / h.sqrt_bc2;
-    }
-    d = d + h.eps;
-    p = p + h.step_size * (m / d);
-  } else if (h.update == UPDATE_SGD) {
-    p = p + h.step_size * m;
-  }
-  return p;
+  let root = sqrt(v);
+  let d = select(root, root / h.sqrt_bc2, has(h, FLAG_DIVIDE_BC2)) + h.eps;
+  let direction = select(m, m / d, h.update == UPDATE_ADAPTIVE);
+  return select(p, p + h.step_size * direction, h.update != UPDATE_NONE);
 }
 
 fn piece_word(j: u32, field: u32) -> u32 {

@@ -32,16 +32,17 @@ export interface KernelPipelines {
   tail: KernelPipeline;
 }
 
-const pipelineCache = new WeakMap<GPUDevice, Map<number, KernelPipelines>>();
+const pipelineCache = new WeakMap<GPUDevice, Map<string, KernelPipelines>>();
 
-/** The AdaBelief pipelines for `device` and `workgroupSize`, built once per device and reused. */
-export function kernelPipelines(device: GPUDevice, workgroupSize: number): KernelPipelines {
+/** The AdaBelief pipelines for `device`, `workgroupSize` and `amsgrad`, built once per device and reused. */
+export function kernelPipelines(device: GPUDevice, workgroupSize: number, amsgrad: boolean): KernelPipelines {
   let perDevice = pipelineCache.get(device);
   if (!perDevice) {
     perDevice = new Map();
     pipelineCache.set(device, perDevice);
   }
-  const cached = perDevice.get(workgroupSize);
+  const key = `${workgroupSize}/${amsgrad}`;
+  const cached = perDevice.get(key);
   if (cached) return cached;
 
   const entry = (binding: number, type: GPUBufferBindingType = 'storage'): GPUBindGroupLayoutEntry => ({
@@ -57,7 +58,7 @@ export function kernelPipelines(device: GPUDevice, workgroupSize: number): Kerne
   const build = (entryPoint: 'main' | 'tail', entries: GPUBindGroupLayoutEntry[]): KernelPipeline => {
     const layout = device.createBindGroupLayout({ label: `adabelief/${entryPoint}-layout`, entries });
     const pipeline = device.createComputePipeline({
-      label: `adabelief/${entryPoint}-wg${workgroupSize}`,
+      label: `adabelief/${entryPoint}-wg${workgroupSize}${amsgrad ? '-amsgrad' : ''}`,
       layout: device.createPipelineLayout({
         label: `adabelief/${entryPoint}-pipeline-layout`,
         bindGroupLayouts: [layout],
@@ -65,7 +66,10 @@ export function kernelPipelines(device: GPUDevice, workgroupSize: number): Kerne
       compute: {
         module,
         entryPoint,
-        constants: entryPoint === 'main' ? { WORKGROUP_SIZE: workgroupSize } : {},
+        constants: {
+          AMSGRAD: amsgrad ? 1 : 0,
+          ...(entryPoint === 'main' ? { WORKGROUP_SIZE: workgroupSize } : {}),
+        },
       },
     });
     return { layout, pipeline };
@@ -74,7 +78,7 @@ export function kernelPipelines(device: GPUDevice, workgroupSize: number): Kerne
     body: build('main', [...shared, readOnly(1), entry(2), readOnly(3)]),
     tail: build('tail', [...shared, readOnly(7), entry(8), readOnly(9)]),
   };
-  perDevice.set(workgroupSize, built);
+  perDevice.set(key, built);
   return built;
 }
 

@@ -29,6 +29,10 @@ export interface StepScalars {
   oneMinusBeta2: number;
   eps: number;
   amsgrad: AmsgradKind;
+  /** Added to `s` after its update: eps, or 0 under torch-optimizer's AMSGrad. */
+  epsS: number;
+  /** Added to `smax` after the max: eps under torch-optimizer's AMSGrad, else 0. */
+  epsMax: number;
   update: UpdateKind;
   /** Adaptive update: take the denominator from `smax` (true) or from `s`. */
   denomFromMax: boolean;
@@ -95,6 +99,8 @@ export function stepScalars(o: HyperInputs, t: number): StepScalars {
     oneMinusBeta2: 1 - beta2,
     eps,
     amsgrad,
+    epsS: amsgrad === Amsgrad.epsAfterMax ? 0 : eps,
+    epsMax: amsgrad === Amsgrad.epsAfterMax ? eps : 0,
     sqrtBc2: Math.sqrt(bc2),
   };
   // The bias-corrected adaptive step of the non-rectified rule (and of torch-optimizer's rectified one).
@@ -139,15 +145,14 @@ export const HYPER_BYTES = 64;
 
 /**
  * Writes `s` into `view` at `byteOffset` in the layout of the WGSL struct `Hyper`:
- * u32 update, amsgrad, flags (bit 0 denomFromMax, bit 1 divideBc2, bit 2 apply L2), pad,
- * f32 decayMul, l2, beta1, oneMinusBeta1, beta2, oneMinusBeta2, eps, sqrtBc2, stepSize, 3 × pad.
+ * u32 update, flags (bit 0 denomFromMax, bit 1 divideBc2, bit 2 apply L2), 2 × pad,
+ * f32 decayMul, l2, beta1, oneMinusBeta1, beta2, oneMinusBeta2, eps, epsS, epsMax, sqrtBc2, stepSize, pad.
  * Every f64 scalar is rounded to f32 exactly once, here.
  */
 export function packHyper(s: StepScalars, view: DataView, byteOffset: number): void {
   const flags = (s.denomFromMax ? 1 : 0) | (s.divideBc2 ? 2 : 0) | (s.l2 !== 0 ? 4 : 0);
   view.setUint32(byteOffset, s.update, true);
-  view.setUint32(byteOffset + 4, s.amsgrad, true);
-  view.setUint32(byteOffset + 8, flags, true);
+  view.setUint32(byteOffset + 4, flags, true);
   const f32s = [
     s.decayMul,
     s.l2,
@@ -156,8 +161,10 @@ export function packHyper(s: StepScalars, view: DataView, byteOffset: number): v
     s.beta2,
     s.oneMinusBeta2,
     s.eps,
+    s.epsS,
+    s.epsMax,
     s.sqrtBc2,
     s.stepSize,
   ];
-  f32s.forEach((v, i) => view.setFloat32(byteOffset + 16 + 4 * i, v, true));
+  for (let k = 0; k < f32s.length; k++) view.setFloat32(byteOffset + 16 + 4 * k, f32s[k]!, true);
 }

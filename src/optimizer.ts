@@ -156,7 +156,7 @@ export class AdaBelief {
     // Everything below talks to the GPU; its errors arrive asynchronously through `ready`.
     const checks: Promise<void>[] = [];
     const { value: created, errors } = inErrorScopes(device, `${label}: allocating optimizer state`, () => {
-      const kernel = kernelPipelines(device, workgroupSize);
+      const kernel = kernelPipelines(device, workgroupSize, this.opts.amsgrad);
       const names: StateName[] = [
         'exp_avg',
         'exp_avg_var',

@@ -33,6 +33,8 @@ function roundScalars(s: StepScalars, round: Round): StepScalars {
     beta2: round(s.beta2),
     oneMinusBeta2: round(s.oneMinusBeta2),
     eps: round(s.eps),
+    epsS: round(s.epsS),
+    epsMax: round(s.epsMax),
     sqrtBc2: round(s.sqrtBc2),
     stepSize: round(s.stepSize),
   };
@@ -51,45 +53,30 @@ export function adabeliefStep(
   maxExpAvgVar: FloatArray | undefined,
   R: Round,
 ): void {
-  const epsAfterMax = h.amsgrad === Amsgrad.epsAfterMax;
+  const amsgrad = h.amsgrad !== Amsgrad.off;
+  const l2 = h.l2 !== 0;
+  const adaptive = h.update === Update.adaptive;
+  const moves = h.update !== Update.none;
   for (let i = 0; i < p.length; i++) {
-    let pi = R(p[i]! * h.decayMul);
-    let g = grad[i]!;
-    if (h.l2 !== 0) {
-      g = R(g + R(h.l2 * pi));
-    }
+    const pi = R(p[i]! * h.decayMul);
+    const g = l2 ? R(grad[i]! + R(h.l2 * pi)) : grad[i]!;
     const m = R(R(expAvg[i]! * h.beta1) + R(h.oneMinusBeta1 * g));
     const r = R(g - m);
-    let s = R(R(expAvgVar[i]! * h.beta2) + R(R(h.oneMinusBeta2 * r) * r));
-    if (!epsAfterMax) {
-      s = R(s + h.eps);
-    }
+    const s = R(R(R(expAvgVar[i]! * h.beta2) + R(R(h.oneMinusBeta2 * r) * r)) + h.epsS);
     expAvg[i] = m;
     expAvgVar[i] = s;
 
     let v = s;
-    if (h.amsgrad !== Amsgrad.off) {
-      let smax = Math.max(maxExpAvgVar![i]!, s);
-      if (epsAfterMax) {
-        smax = R(smax + h.eps);
-      }
+    if (amsgrad) {
+      const smax = R(Math.max(maxExpAvgVar![i]!, s) + h.epsMax);
       maxExpAvgVar![i] = smax;
-      if (h.denomFromMax) {
-        v = smax;
-      }
+      v = h.denomFromMax ? smax : s;
     }
 
-    if (h.update === Update.adaptive) {
-      let d = R(Math.sqrt(v));
-      if (h.divideBc2) {
-        d = R(d / h.sqrtBc2);
-      }
-      d = R(d + h.eps);
-      pi = R(pi + R(h.stepSize * R(m / d)));
-    } else if (h.update === Update.sgd) {
-      pi = R(pi + R(h.stepSize * m));
-    }
-    p[i] = pi;
+    const root = R(Math.sqrt(v));
+    const d = R((h.divideBc2 ? R(root / h.sqrtBc2) : root) + h.eps);
+    const direction = adaptive ? R(m / d) : m;
+    p[i] = moves ? R(pi + R(h.stepSize * direction)) : pi;
   }
 }
 
