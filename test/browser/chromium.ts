@@ -101,10 +101,14 @@ export async function openBrowser(
       page,
       url,
       // The page code is a string: a function literal here would be rewritten by the test runner's transform.
-      call: <T>(module: string, fn: string, ...args: unknown[]) =>
-        page.evaluate(
+      call: async <T>(module: string, fn: string, ...args: unknown[]) => {
+        const result = await page.evaluate(
           `import(${JSON.stringify(module)}).then((m) => m[${JSON.stringify(fn)}](...${JSON.stringify(args)}))`,
-        ) as Promise<T>,
+        );
+        // Uncaught exceptions and unhandled rejections in the page (since the last call) fail this call.
+        if (errors.length) throw new Error(`uncaught in the page: ${errors.splice(0).join(' | ')}`);
+        return result as T;
+      },
       close: async () => {
         await b.close();
         await server.close();

@@ -2,6 +2,8 @@
  * In-page helpers for the GPU tests: one device per page, a wrapper that runs each test inside a
  * validation error scope and destroys every buffer it created, and small buffer utilities.
  */
+import { isFallbackDevice } from '../../src/index.js';
+
 let devicePromise: Promise<GPUDevice> | undefined;
 
 /**
@@ -49,13 +51,12 @@ export interface AdapterSummary {
 
 export async function adapterSummary(): Promise<AdapterSummary> {
   const device = await getDevice();
-  const info = device.adapterInfo as GPUAdapterInfo & { isFallbackAdapter?: boolean };
+  const info = device.adapterInfo;
   return {
     vendor: info.vendor,
     architecture: info.architecture,
     description: info.description,
-    fallback:
-      info.isFallbackAdapter === true || /swiftshader/i.test(`${info.architecture} ${info.description}`),
+    fallback: isFallbackDevice(device),
   };
 }
 
