@@ -17,16 +17,10 @@
  *   const opt = new AdaBeliefFastCPU([p0, { param: p1, lr: 1e-2 }], { lr: 1e-3 });
  *   opt.step([g0, g1]);            // p0, p1 updated in place
  */
-import { Amsgrad, Update, stepScalars, type StepScalars } from './hyper.js';
-import {
-  resolveOptions,
-  validateHyper,
-  validateOverrides,
-  type AdaBeliefOptions,
-  type GroupOverrides,
-} from './options.js';
-import type { CPUParamEntry } from './reference.js';
-import { checkImportedState, type AdaBeliefState, type TensorState } from './state.js';
+import { CPUOptimizer, type CPUParamEntry } from './cpu-optimizer.js';
+import { Amsgrad, Update, type StepScalars } from './hyper.js';
+import type { AdaBeliefOptions } from './options.js';
+import type { TensorState } from './state.js';
 
 const f32 = Math.fround;
 
@@ -112,104 +106,19 @@ export function adabeliefStepFast(
 }
 
 /** The fast CPU optimizer: constructor, `step`, `set`, `exportState`, `importState` as AdaBeliefCPU's. */
-export class AdaBeliefFastCPU {
-  /** The parameters, updated in place by `step()`. */
-  readonly params: Float32Array[];
-  /** Optimizer-wide options (every field may be changed between steps, except `amsgrad`). */
-  readonly options: AdaBeliefOptions;
-  private readonly overrides: GroupOverrides[];
-  private tensors: TensorState[];
-  private t = 0;
-
+export class AdaBeliefFastCPU extends CPUOptimizer<Float32Array> {
   constructor(params: CPUParamEntry<Float32Array>[], options: Partial<AdaBeliefOptions> = {}) {
-    this.options = resolveOptions(options);
-    if (params.length === 0) throw new RangeError('AdaBeliefFastCPU: the parameter list is empty');
-    this.params = [];
-    this.overrides = [];
-    params.forEach((entry, i) => {
-      const { param, ...overrides } = ArrayBuffer.isView(entry) ? { param: entry } : entry;
-      if (!(param instanceof Float32Array))
-        throw new TypeError(`AdaBeliefFastCPU: params[${i}] must be a Float32Array`);
-      validateOverrides(overrides, `params[${i}]`);
-      this.params.push(param);
-      this.overrides.push(overrides);
-    });
-    this.tensors = this.params.map((p) => {
-      const st: TensorState = {
-        exp_avg: new Float32Array(p.length),
-        exp_avg_var: new Float32Array(p.length),
-      };
-      if (this.options.amsgrad) st.max_exp_avg_var = new Float32Array(p.length);
-      return st;
+    super('AdaBeliefFastCPU', params, options);
+  }
+
+  protected checkArrays(arrays: Float32Array[], what: string): void {
+    arrays.forEach((a, i) => {
+      if (!(a instanceof Float32Array))
+        throw new TypeError(`AdaBeliefFastCPU: ${what}[${i}] must be a Float32Array`);
     });
   }
 
-  /** Number of steps taken. */
-  get stepCount(): number {
-    return this.t;
-  }
-
-  /** Changes optimizer-wide options between steps (validated; `amsgrad` is fixed at construction). */
-  set(changes: Partial<Omit<AdaBeliefOptions, 'amsgrad'>>): void {
-    if ('amsgrad' in changes && (changes as AdaBeliefOptions).amsgrad !== this.options.amsgrad) {
-      throw new Error('amsgrad is fixed at construction: it decides which state buffers exist');
-    }
-    Object.assign(this.options, resolveOptions({ ...this.options, ...changes }));
-  }
-
-  /** One step: `grads[i]` has the length of `params[i]`. Parameters and state are updated in place. */
-  step(grads: Float32Array[]): void {
-    if (grads.length !== this.params.length) {
-      throw new RangeError(
-        `AdaBeliefFastCPU.step: expected ${this.params.length} gradients, got ${grads.length}`,
-      );
-    }
-    grads.forEach((g, i) => {
-      if (!(g instanceof Float32Array) || g.length !== this.params[i]!.length) {
-        throw new RangeError(
-          `AdaBeliefFastCPU.step: grads[${i}] must be a Float32Array of ${this.params[i]!.length} elements`,
-        );
-      }
-    });
-    validateHyper(this.options);
-    const t = this.t + 1;
-    this.params.forEach((p, i) => {
-      const st = this.tensors[i]!;
-      const h = stepScalars({ ...this.options, ...this.overrides[i] }, t);
-      adabeliefStepFast(h, p, grads[i]!, st.exp_avg, st.exp_avg_var, st.max_exp_avg_var);
-    });
-    this.t = t;
-  }
-
-  /** A copy of the optimizer state, in the shape of `AdaBelief.exportState()`. */
-  exportState(): AdaBeliefState {
-    return {
-      step: this.t,
-      options: { ...this.options, betas: [...this.options.betas] },
-      tensors: this.tensors.map((st) => {
-        const out: TensorState = { exp_avg: st.exp_avg.slice(), exp_avg_var: st.exp_avg_var.slice() };
-        if (st.max_exp_avg_var) out.max_exp_avg_var = st.max_exp_avg_var.slice();
-        return out;
-      }),
-    };
-  }
-
-  /** Replaces step count, options and state with `state` (validated first; nothing changes on error). */
-  importState(state: AdaBeliefState<Float32Array | Float64Array>): void {
-    const options = checkImportedState(
-      state,
-      this.options.amsgrad,
-      this.params.map((p) => p.length),
-    );
-    this.tensors = state.tensors.map((st) => {
-      const out: TensorState = {
-        exp_avg: Float32Array.from(st.exp_avg),
-        exp_avg_var: Float32Array.from(st.exp_avg_var),
-      };
-      if (this.options.amsgrad) out.max_exp_avg_var = Float32Array.from(st.max_exp_avg_var!);
-      return out;
-    });
-    Object.assign(this.options, options);
-    this.t = state.step;
+  protected stepTensor(h: StepScalars, p: Float32Array, grad: Float32Array, st: TensorState): void {
+    adabeliefStepFast(h, p, grad, st.exp_avg, st.exp_avg_var, st.max_exp_avg_var);
   }
 }

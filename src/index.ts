@@ -8,7 +8,7 @@ export type { AdaBeliefGPUOptions, DispatchOptions } from './optimizer.js';
 export type { ParamEntry } from './entries.js';
 export { AdaBeliefCPU, adabeliefStep } from './reference.js';
 export { AdaBeliefFastCPU, adabeliefStepFast } from './fast.js';
-export type { CPUParamEntry } from './reference.js';
+export type { CPUParamEntry, FloatArray } from './cpu-optimizer.js';
 export { DEFAULTS, presets, resolveOptions, validateHyper } from './options.js';
 export type { AdaBeliefOptions, GroupOverrides, Semantics } from './options.js';
 export { stepScalars, rectifyRho, Update, Amsgrad } from './hyper.js';

@@ -22,6 +22,7 @@ import {
   type Window,
 } from './layout.js';
 import {
+  mergeOptions,
   resolveOptions,
   validateHyper,
   validateOverrides,
@@ -373,10 +374,7 @@ export class AdaBelief {
   /** Changes several optimizer-wide options at once (all validated before any is applied). */
   set(changes: Partial<Omit<AdaBeliefOptions, 'amsgrad'>>): void {
     this.checkUsable('set');
-    if ('amsgrad' in changes && (changes as AdaBeliefOptions).amsgrad !== this.opts.amsgrad) {
-      throw new Error('amsgrad is fixed at construction: it decides which state buffers exist');
-    }
-    Object.assign(this.opts, resolveOptions({ ...this.opts, ...changes }));
+    Object.assign(this.opts, mergeOptions(this.opts, changes));
   }
 
   /** Replaces the per-parameter overrides of parameter `i` (lr, betas, eps, weightDecay). */

@@ -130,3 +130,14 @@ export function validateOverrides(overrides: GroupOverrides, where: string): voi
   }
   validateHyper(overrides);
 }
+
+/** `current` with `changes` applied, validated; `amsgrad` cannot change (it decides which state exists). */
+export function mergeOptions(
+  current: AdaBeliefOptions,
+  changes: Partial<Omit<AdaBeliefOptions, 'amsgrad'>>,
+): AdaBeliefOptions {
+  if ('amsgrad' in changes && (changes as AdaBeliefOptions).amsgrad !== current.amsgrad) {
+    throw new Error('amsgrad is fixed at construction: it decides which state buffers exist');
+  }
+  return resolveOptions({ ...current, ...changes });
+}
