@@ -101,3 +101,51 @@ export function median(xs: readonly number[]): number {
   const k = s.length >> 1;
   return s.length % 2 ? s[k]! : (s[k - 1]! + s[k]!) / 2;
 }
+
+/** The whole-model case: a list of shapes in a ParamArena against one flat tensor of the same element count. */
+export interface ModelSpec extends Repetitions {
+  /** Name of the model (for labels), and its tensors in `model.parameters()` order. */
+  model: string;
+  shapes: { name: string; shape: number[] }[];
+  /** Host-cost runs: `hostBatches` batches of `hostBatchSize` `step()` calls each, per optimizer. */
+  hostBatches: number;
+  hostBatchSize: number;
+}
+
+/** What the page measured for the whole-model case (bench/page.ts `measureModel`). */
+export interface ModelSamples {
+  model: string;
+  tensors: number;
+  elements: number;
+  /** The arena's param and grad buffers (one of each per binding-sized group of tensors). */
+  arenaBuffers: { param: number; grad: number };
+  /** Compute dispatches per `step()` (the optimizer's private `dispatches` list); null when unreadable. */
+  dispatches: { model: number | null; flat: number | null };
+  /** Step time, timed as the fused kernel is (bench/page.ts `measureGpu`), interleaved model/flat. */
+  modelSamples: Samples;
+  flatSamples: Samples;
+  host: {
+    /** How the per-call figures below were taken (batching, whether the GPU work was elided). */
+    method: string;
+    /** Whether `model` / `flat` hold one figure per call (a fine timer), or one per batch (its time / its calls). */
+    perCall: boolean;
+    batchSize: number;
+    /** JS time of each `step()` call (ms), or of each batch divided by its calls (see `perCall`). */
+    model: number[];
+    flat: number[];
+    /** The same for an encoder + empty compute pass + submit: the floor of any WebGPU step's host cost. */
+    emptyStep: number[];
+    /** JS time of every `step()` call of the timed wall repetitions (real GPU work), one per call (ms). */
+    timedModel: number[];
+    timedFlat: number[];
+  };
+  /** Smallest nonzero step of performance.now() seen in the page, and whether the page is cross-origin isolated. */
+  timerResolutionMs: number;
+  crossOriginIsolated: boolean;
+  /** Time to build and fill both cases (ms). */
+  setupMs: number;
+}
+
+export function mean(xs: readonly number[]): number {
+  return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN;
+}

@@ -8,6 +8,9 @@
  * adapter has `timestamp-query`: each step is encoded between two empty compute passes that write a
  * timestamp (the first at its end, the second at its beginning), so the interval spans exactly the step's
  * own commands; per repetition, the median over its K steps.
+ *
+ * Whole model (`measureModel`): a model's shapes in a ParamArena against one flat tensor of the same element
+ * count, timed as above, plus the JavaScript time spent inside `step()` (host cost).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
@@ -20,8 +23,18 @@ import {
   Update,
   Amsgrad,
   workgroupsFor,
+  ParamArena,
 } from '../src/index.js';
-import { VARIANTS, repsFor, stepsFor, type MeasureSpec, type Samples } from './common.js';
+import {
+  VARIANTS,
+  repsFor,
+  stepsFor,
+  type MeasureSpec,
+  type ModelSamples,
+  type ModelSpec,
+  type Repetitions,
+  type Samples,
+} from './common.js';
 
 const STORAGE = 0x80;
 const COPY_SRC = 0x4;
@@ -264,6 +277,58 @@ function medianOf(xs: number[]): number {
   return s.length % 2 ? s[k]! : (s[k - 1]! + s[k]!) / 2;
 }
 
+/** Warm-up and calibration, one runner after the other: steps per repetition of each, and the repetitions. */
+async function calibrate(
+  device: GPUDevice,
+  runners: Runner[],
+  specs: Repetitions[],
+): Promise<{ K: number[]; reps: number }> {
+  const K: number[] = [];
+  let reps = Infinity;
+  for (const [i, runner] of runners.entries()) {
+    const spec = specs[i]!;
+    await wallRun(device, runner, 1); // pipeline compilation, first touch of the buffers
+    const stepMs = await wallRun(device, runner, 1);
+    K.push(stepsFor(spec, stepMs));
+    reps = Math.min(reps, repsFor(spec, stepMs));
+    await wallRun(device, runner, Math.max(spec.warmupSteps - 2, K[i]!));
+  }
+  return { K, reps };
+}
+
+/**
+ * Repetition r of every runner before repetition r + 1 of any (so a change in the machine's load hits all
+ * of them alike): wall time per step of each repetition, and GPU time too where the adapter has timestamp-query.
+ */
+async function timeInterleaved(
+  c: Context,
+  runners: Runner[],
+  K: number[],
+  reps: number,
+  beforeWall?: () => void,
+  afterWall?: () => void,
+): Promise<Samples[]> {
+  const { device } = c;
+  const out: Samples[] = runners.map((_, i) => ({ stepsPerRep: K[i]!, reps, wallMs: [] }));
+  beforeWall?.();
+  for (let r = 0; r < reps; r++) {
+    for (const [i, runner] of runners.entries())
+      out[i]!.wallMs.push((await wallRun(device, runner, K[i]!)) / K[i]!);
+  }
+  afterWall?.();
+  if (c.report.timestampQuery) {
+    for (const [i, runner] of runners.entries()) {
+      await timedRun(device, runner, 1);
+      out[i]!.gpuMs = [];
+    }
+    for (let r = 0; r < reps; r++) {
+      for (const [i, runner] of runners.entries())
+        out[i]!.gpuMs!.push(medianOf(await timedRun(device, runner, K[i]!)));
+    }
+  }
+  return out;
+}
+
 /**
  * Fused steps and copy kernels of one size, measured together: repetition r of every one of them runs
  * before repetition r + 1 of any, so a change in the machine's load hits all of them alike and their ratios
@@ -276,36 +341,244 @@ export async function measureGpu(specs: MeasureSpec[]): Promise<Samples[]> {
   try {
     for (const spec of specs)
       runners.push(spec.impl === 'fused' ? await fusedRunner(c, spec) : copyRunner(c, spec));
-    const K: number[] = [];
-    let reps = Infinity;
-    for (const [i, runner] of runners.entries()) {
-      const spec = specs[i]!;
-      await wallRun(device, runner, 1); // pipeline compilation, first touch of the buffers
-      const stepMs = await wallRun(device, runner, 1);
-      K.push(stepsFor(spec, stepMs));
-      reps = Math.min(reps, repsFor(spec, stepMs));
-      await wallRun(device, runner, Math.max(spec.warmupSteps - 2, K[i]!));
-    }
-    const out: Samples[] = runners.map((_, i) => ({ stepsPerRep: K[i]!, reps, wallMs: [] }));
-    for (let r = 0; r < reps; r++) {
-      for (const [i, runner] of runners.entries())
-        out[i]!.wallMs.push((await wallRun(device, runner, K[i]!)) / K[i]!);
-    }
-    if (c.report.timestampQuery) {
-      for (const [i, runner] of runners.entries()) {
-        await timedRun(device, runner, 1);
-        out[i]!.gpuMs = [];
-      }
-      for (let r = 0; r < reps; r++) {
-        for (const [i, runner] of runners.entries())
-          out[i]!.gpuMs!.push(medianOf(await timedRun(device, runner, K[i]!)));
-      }
-    }
+    const { K, reps } = await calibrate(device, runners, specs);
+    const out = await timeInterleaved(c, runners, K, reps);
     for (const runner of runners) await runner.check();
     checkErrors(c, `GPU kernels n=${specs[0]?.size}`);
     return out;
   } finally {
     runners.forEach((r) => r.destroy());
+    await device.queue.onSubmittedWorkDone();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------- whole model
+
+/** A runner over an optimizer whose `step()` calls can be timed on the JS side (into `record` when set). */
+interface OptimizerRunner extends Runner {
+  opt: AdaBelief;
+  record: number[] | null;
+}
+
+function optimizerRunner(opt: AdaBelief): OptimizerRunner {
+  const failures: Promise<void>[] = [];
+  const runner: OptimizerRunner = {
+    opt,
+    record: null,
+    step: () => {
+      const t0 = performance.now();
+      const done = opt.step();
+      const t1 = performance.now();
+      runner.record?.push(t1 - t0);
+      failures.push(done);
+    },
+    encode: (e) => opt.encode(e),
+    check: async () => void (await Promise.all(failures.splice(0))),
+    destroy: () => opt.destroy(),
+  };
+  return runner;
+}
+
+/** The optimizer's compute dispatches (a private field, read for the report); null if it is not there. */
+function dispatchesOf(opt: AdaBelief): { workgroups: number }[] | null {
+  const d = (opt as unknown as { dispatches?: unknown }).dispatches;
+  return Array.isArray(d) && d.every((x) => typeof (x as { workgroups?: unknown })?.workgroups === 'number')
+    ? (d as { workgroups: number }[])
+    : null;
+}
+
+/**
+ * Makes every dispatch of `opt` a dispatch of 0 workgroups (valid WebGPU, no GPU work) until the returned
+ * function restores them: `step()` then runs exactly the same JavaScript (scalars, writeBuffer, encoder,
+ * pass, setPipeline / setBindGroup / dispatchWorkgroups, submit, error scopes) while the GPU stays idle.
+ * Null when the optimizer's dispatch list cannot be found.
+ */
+function elideGpuWork(opt: AdaBelief): (() => void) | null {
+  const ds = dispatchesOf(opt);
+  if (!ds) return null;
+  const saved = ds.map((d) => d.workgroups);
+  ds.forEach((d) => (d.workgroups = 0));
+  return () => ds.forEach((d, i) => (d.workgroups = saved[i]!));
+}
+
+/**
+ * `calls` calls of `call` (e.g. `opt.step()`) back to back, then lets the queue drain. Returns each call's JS
+ * time (ms) when `perCall`, else one figure: the batch's time / calls (for a coarse timer).
+ */
+async function hostBatch(
+  device: GPUDevice,
+  call: () => Promise<void> | void,
+  calls: number,
+  perCall: boolean,
+): Promise<number[]> {
+  const done = new Array<Promise<void> | void>(calls);
+  const ms = new Array<number>(perCall ? calls : 1);
+  const start = performance.now();
+  let t0 = start;
+  for (let k = 0; k < calls; k++) {
+    done[k] = call();
+    if (perCall) {
+      const t1 = performance.now();
+      ms[k] = t1 - t0;
+      t0 = t1;
+    }
+  }
+  if (!perCall) ms[0] = (performance.now() - start) / calls;
+  await Promise.all(done);
+  await device.queue.onSubmittedWorkDone();
+  return ms;
+}
+
+/** The smallest nonzero step of performance.now() (coarsened to 0.1 ms in pages that are not cross-origin isolated). */
+function timerResolution(): number {
+  let min = Infinity;
+  let last = performance.now();
+  for (let i = 0, seen = 0; i < 1e7 && seen < 50; i++) {
+    const t = performance.now();
+    if (t !== last) {
+      min = Math.min(min, t - last);
+      last = t;
+      seen++;
+    }
+  }
+  return min;
+}
+
+/**
+ * A whole model against one flat tensor of the same element count: `spec.shapes` in a `ParamArena` (one
+ * optimizer over `arena.entries`) and one tensor in buffers of its own (its own optimizer), both filled
+ * with the same noise. Step time as in `measureGpu` (interleaved); host cost as the JS time of `step()`.
+ */
+export async function measureModel(spec: ModelSpec): Promise<ModelSamples> {
+  const c = await ctx();
+  const { device, report } = c;
+  const t0 = performance.now();
+  const shapes = spec.shapes.map((s) => ({ name: s.name, shape: s.shape }));
+  const sizes = shapes.map((s) => s.shape.reduce((a, b) => a * b, 1));
+  const n = sizes.reduce((a, b) => a + b, 0);
+  const dispatch = { workgroupSize: report.workgroupSize, maxWorkgroups: report.maxWorkgroups };
+  const runners: OptimizerRunner[] = [];
+  let arena: ParamArena | undefined;
+  const flatBuffers: GPUBuffer[] = [];
+  try {
+    arena = new ParamArena(device, shapes, { label: `bench/${spec.model}` });
+    {
+      // The same values in both: params ~ U(-1, 1), gradients ~ U(-0.01, 0.01).
+      const p = fillNoise(new Float32Array(n), 1, 1);
+      const g = fillNoise(new Float32Array(n), 0.01, 2);
+      let at = 0;
+      sizes.forEach((size, i) => {
+        arena!.writeParam(i, p.subarray(at, at + size));
+        arena!.writeGrad(i, g.subarray(at, at + size));
+        at += size;
+      });
+      for (const [name, data] of [
+        ['param', p],
+        ['grad', g],
+      ] as const) {
+        const b = device.createBuffer({
+          label: `bench/flat-${name}`,
+          size: n * 4,
+          usage: STORAGE | COPY_SRC | COPY_DST,
+          mappedAtCreation: true,
+        });
+        new Float32Array(b.getMappedRange()).set(data);
+        b.unmap();
+        flatBuffers.push(b);
+      }
+    }
+    const model = new AdaBelief(device, arena.entries, { dispatch, label: `bench/${spec.model}` });
+    runners.push(optimizerRunner(model));
+    const flat = new AdaBelief(device, [{ param: flatBuffers[0]!, grad: flatBuffers[1]!, size: n }], {
+      dispatch,
+      label: 'bench/flat',
+    });
+    runners.push(optimizerRunner(flat));
+    await Promise.all([model.ready, flat.ready]);
+    await device.queue.onSubmittedWorkDone();
+    checkErrors(c, `${spec.model} setup`);
+    const setupMs = performance.now() - t0;
+
+    // All `spec.reps` repetitions even when a step takes over a second: the ratio needs them.
+    const { K } = await calibrate(device, runners, [spec, spec]);
+    const reps = spec.reps;
+
+    // Host cost: batches of back-to-back step() calls, model and flat interleaved, the queue drained after
+    // each batch. The GPU work is elided (dispatches of 0 workgroups) so that the calls neither queue up
+    // seconds of work on a slow adapter nor compete with it for the CPU; without that, one real step a batch.
+    const restores = runners.map((r) => elideGpuWork(r.opt));
+    const elided = restores.every((r) => r !== null);
+    if (!elided) restores.forEach((r) => r?.());
+    const batchSize = elided ? spec.hostBatchSize : 1;
+    const batches = elided ? spec.hostBatches : Math.min(spec.hostBatches, 10);
+    // Each call timed alone where performance.now() is fine-grained (5 us in a cross-origin isolated page);
+    // with the 100 us timer of other pages, per batch.
+    const resolution = timerResolution();
+    const perCall = resolution <= 0.01 || batchSize === 1;
+    // The floor of any WebGPU step, timed alike: an encoder, an empty compute pass, a submit.
+    const emptyStep = () => {
+      const encoder = device.createCommandEncoder({ label: 'bench/empty-step' });
+      encoder.beginComputePass({ label: 'bench/empty-pass' }).end();
+      device.queue.submit([encoder.finish()]);
+    };
+    const calls = [...runners.map((r) => () => r.opt.step()), emptyStep];
+    const host: number[][] = calls.map(() => []);
+    try {
+      for (const call of calls) await hostBatch(device, call, batchSize, perCall); // untimed: the JIT's first pass
+      for (let b = 0; b < batches; b++)
+        for (const [i, call] of calls.entries())
+          host[i]!.push(...(await hostBatch(device, call, batchSize, perCall)));
+    } finally {
+      if (elided) restores.forEach((r) => r!());
+    }
+    checkErrors(c, `${spec.model} host-cost run`);
+
+    const timed: number[][] = [[], []];
+    const [modelSamples, flatSamples] = await timeInterleaved(
+      c,
+      runners,
+      K,
+      reps,
+      () => runners.forEach((r, i) => (r.record = timed[i]!)),
+      () => runners.forEach((r) => (r.record = null)),
+    );
+    for (const r of runners) await r.check();
+    checkErrors(c, `${spec.model} vs flat`);
+    return {
+      model: spec.model,
+      tensors: shapes.length,
+      elements: n,
+      arenaBuffers: { param: arena.paramBuffers.length, grad: arena.gradBuffers.length },
+      dispatches: {
+        model: dispatchesOf(model)?.length ?? null,
+        flat: dispatchesOf(flat)?.length ?? null,
+      },
+      modelSamples: modelSamples!,
+      flatSamples: flatSamples!,
+      host: {
+        method:
+          (elided
+            ? `${batches} batches of ${batchSize} back-to-back calls each, model and flat interleaved, queue drained between batches, GPU work elided (dispatches of 0 workgroups: same JavaScript, idle GPU)`
+            : `${batches} single calls each with real GPU work (the optimizer's dispatch list was not found: work not elided), queue drained after each`) +
+          (perCall
+            ? `; each call timed alone (timer ${(resolution * 1e3).toFixed(0)} us)`
+            : `; per call = batch time / ${batchSize} (timer ${(resolution * 1e3).toFixed(0)} us)`),
+        perCall,
+        batchSize,
+        model: host[0]!,
+        flat: host[1]!,
+        emptyStep: host[2]!,
+        timedModel: timed[0]!,
+        timedFlat: timed[1]!,
+      },
+      timerResolutionMs: resolution,
+      crossOriginIsolated: globalThis.crossOriginIsolated === true,
+      setupMs,
+    };
+  } finally {
+    runners.forEach((r) => r.destroy());
+    arena?.destroy();
+    flatBuffers.forEach((b) => b.destroy());
     await device.queue.onSubmittedWorkDone();
   }
 }

@@ -6,8 +6,10 @@ import {
   IMPL_LABELS,
   ON_GPU,
   bytesPerElement,
+  mean,
   median,
   type Impl,
+  type ModelSamples,
   type Samples,
   type Variant,
 } from './common.js';
@@ -50,6 +52,50 @@ export interface Target {
   measured: number | null;
   met: boolean | null;
   detail: string;
+  /** Decimals of `measured` in the text and HTML reports (default 2). */
+  digits?: number;
+}
+
+/** The whole-model case, summarised (bench/page.ts `measureModel`; raw figures in `samples`). */
+export interface ModelSummary {
+  model: string;
+  tensors: number;
+  elements: number;
+  arenaBuffers: { param: number; grad: number };
+  dispatches: { model: number | null; flat: number | null };
+  /** How `modelMs` / `flatMs` were measured: GPU time where the adapter has timestamp-query, else wall. */
+  method: 'timestamp-query' | 'wall (queued steps)';
+  modelMs: number;
+  flatMs: number;
+  modelWallMs: number;
+  flatWallMs: number;
+  modelGpuMs: number | null;
+  flatGpuMs: number | null;
+  /** flatMs / modelMs (>= 1: the model is no slower than one flat tensor of the same size). */
+  modelVsFlat: number;
+  /** The same ratio of the wall times. */
+  modelVsFlatWall: number;
+  /** Effective bandwidth at 28 bytes per element (ms above). */
+  modelGBps: number;
+  flatGBps: number;
+  /** JS time inside one `step()` (ms): mean over the host-cost calls (see hostMethod). The target's figure. */
+  hostMsPerStep: number;
+  hostMsPerStepFlat: number;
+  /** Median over the same calls (or batches). */
+  hostMedianMs: { model: number; flat: number };
+  /** Median over batches of the batch's first call, made after the queue drained (null when timed per batch). */
+  hostFirstCallMs: { model: number | null; flat: number | null };
+  /** Mean / median / first call of an encoder + empty compute pass + submit, timed alike: WebGPU's floor. */
+  emptyStepMs: { mean: number; median: number; firstCall: number | null };
+  hostCalls: number;
+  /** Mean JS time of the `step()` calls of the timed wall repetitions (real GPU work), and how many there were. */
+  hostTimedMeanMs: { model: number | null; flat: number | null };
+  hostTimedCalls: number;
+  hostMethod: string;
+  timerResolutionMs: number;
+  stepsPerRep: number;
+  reps: number;
+  samples: ModelSamples;
 }
 
 export interface Report {
@@ -75,6 +121,8 @@ export interface Report {
   } | null;
   targets: Target[];
   rows: Row[];
+  /** The whole-model case; null when skipped (--no-model). */
+  model: ModelSummary | null;
   durationS: number;
 }
 
@@ -172,6 +220,77 @@ export function targets(h: Report['headline']): Target[] {
   ];
 }
 
+export function modelSummary(m: ModelSamples): ModelSummary {
+  const B = m.host.batchSize;
+  const firstCalls = (xs: number[]) =>
+    m.host.perCall && B > 1 ? median(xs.filter((_, i) => i % B === 0)) : null;
+  const wall = (s: Samples) => median(s.wallMs);
+  const gpu = (s: Samples) => (s.gpuMs?.length ? median(s.gpuMs) : null);
+  const [modelGpuMs, flatGpuMs] = [gpu(m.modelSamples), gpu(m.flatSamples)];
+  const [modelWallMs, flatWallMs] = [wall(m.modelSamples), wall(m.flatSamples)];
+  const useGpu = modelGpuMs !== null && flatGpuMs !== null;
+  const modelMs = useGpu ? modelGpuMs : modelWallMs;
+  const flatMs = useGpu ? flatGpuMs : flatWallMs;
+  const gbps = (ms: number) => (m.elements * 28) / (ms / 1e3) / 1e9;
+  const orNull = (x: number) => (Number.isFinite(x) ? x : null);
+  return {
+    model: m.model,
+    tensors: m.tensors,
+    elements: m.elements,
+    arenaBuffers: m.arenaBuffers,
+    dispatches: m.dispatches,
+    method: useGpu ? 'timestamp-query' : 'wall (queued steps)',
+    modelMs,
+    flatMs,
+    modelWallMs,
+    flatWallMs,
+    modelGpuMs,
+    flatGpuMs,
+    modelVsFlat: flatMs / modelMs,
+    modelVsFlatWall: flatWallMs / modelWallMs,
+    modelGBps: gbps(modelMs),
+    flatGBps: gbps(flatMs),
+    hostMsPerStep: mean(m.host.model),
+    hostMsPerStepFlat: mean(m.host.flat),
+    hostMedianMs: { model: median(m.host.model), flat: median(m.host.flat) },
+    hostFirstCallMs: { model: firstCalls(m.host.model), flat: firstCalls(m.host.flat) },
+    emptyStepMs: {
+      mean: mean(m.host.emptyStep),
+      median: median(m.host.emptyStep),
+      firstCall: firstCalls(m.host.emptyStep),
+    },
+    hostCalls: m.host.perCall ? m.host.model.length : m.host.model.length * m.host.batchSize,
+    hostTimedMeanMs: { model: orNull(mean(m.host.timedModel)), flat: orNull(mean(m.host.timedFlat)) },
+    hostTimedCalls: m.host.timedModel.length,
+    hostMethod: m.host.method,
+    timerResolutionMs: m.timerResolutionMs,
+    stepsPerRep: m.modelSamples.stepsPerRep,
+    reps: m.modelSamples.reps,
+    samples: m,
+  };
+}
+
+export function modelTargets(s: ModelSummary | null): Target[] {
+  const what = s ? `${s.model}, ${s.tensors} tensors, ${s.elements.toLocaleString('en-US')} elements` : '';
+  return [
+    {
+      name: 'modelVsFlat',
+      want: '>= 0.9',
+      measured: s?.modelVsFlat ?? null,
+      met: s ? s.modelVsFlat >= 0.9 : null,
+      detail: `flat tensor ms per step / whole model ms per step (${s?.method ?? '-'}), same adapter, same run (${what})`,
+    },
+    {
+      name: 'hostMsPerStep',
+      want: '< 0.2',
+      measured: s?.hostMsPerStep ?? null,
+      met: s ? s.hostMsPerStep < 0.2 : null,
+      detail: `JS time inside step() for the whole model, ms per call, mean over ${s?.hostCalls ?? '-'} calls (${what})`,
+      digits: 3,
+    },
+  ];
+}
+
 // ---------------------------------------------------------------------------------------------- text
 
 export function pow2(n: number): string {
@@ -242,9 +361,46 @@ export function formatTargets(ts: Target[]): string {
   return ts
     .map((t) => {
       const verdict = t.met === null ? 'NOT MEASURED' : t.met ? 'met' : 'NOT MET';
-      return `  ${t.name.padEnd(20)} ${t.want.padEnd(7)} measured ${t.measured === null ? '-' : t.measured.toFixed(2).padStart(6)}  ${verdict.padEnd(12)} ${t.detail}`;
+      return `  ${t.name.padEnd(20)} ${t.want.padEnd(7)} measured ${t.measured === null ? '-' : t.measured.toFixed(t.digits ?? 2).padStart(6)}  ${verdict.padEnd(12)} ${t.detail}`;
     })
     .join('\n');
+}
+
+const arenaBuffers = (s: ModelSummary) =>
+  `${s.arenaBuffers.param} param + ${s.arenaBuffers.grad} grad buffer${s.arenaBuffers.param + s.arenaBuffers.grad > 2 ? 's' : ''}`;
+
+/** The terminal's "Whole model" section (figures only; the targets are printed by formatTargets). */
+export function formatModel(s: ModelSummary): string {
+  const n = s.elements.toLocaleString('en-US');
+  const ms = (x: number | null) => (x === null ? '-' : fmt(x, 3));
+  const count = (x: number | null) => (x === null ? '? dispatches' : `${x} dispatch${x === 1 ? '' : 'es'}`);
+  const buffers = arenaBuffers(s);
+  const host: [string, (number | null)[]][] = [
+    [`${s.model}`, [s.hostMsPerStep, s.hostMedianMs.model, s.hostFirstCallMs.model, s.hostTimedMeanMs.model]],
+    [
+      'flat tensor',
+      [s.hostMsPerStepFlat, s.hostMedianMs.flat, s.hostFirstCallMs.flat, s.hostTimedMeanMs.flat],
+    ],
+    ['empty pass + submit', [s.emptyStepMs.mean, s.emptyStepMs.median, s.emptyStepMs.firstCall, null]],
+  ];
+  const heads = ['mean', 'median', 'after idle', `real work (${s.hostTimedCalls})`];
+  const w = heads.map((h) => Math.max(h.length, 6));
+  const hostTable = [
+    `    ${''.padEnd(20)}  ${heads.map((h, i) => h.padStart(w[i]!)).join('  ')}`,
+    ...host.map(
+      ([name, xs]) => `    ${name.padEnd(20)}  ${xs.map((x, i) => ms(x).padStart(w[i]!)).join('  ')}`,
+    ),
+  ];
+  return [
+    `Whole model: ${s.model} shapes (${s.tensors} tensors, ${n} elements) in a ParamArena vs one flat tensor of as many, default options`,
+    `  model: ${buffers}, ${count(s.dispatches.model)} per step; flat: ${count(s.dispatches.flat)} per step`,
+    `  ms per step (${s.method}, median of ${s.reps} x ${s.stepsPerRep} steps): model ${ms(s.modelMs)}, flat ${ms(s.flatMs)}, flat/model ${fmt(s.modelVsFlat, 3)}`,
+    `  wall ms per step: model ${ms(s.modelWallMs)}, flat ${ms(s.flatWallMs)}, flat/model ${fmt(s.modelVsFlatWall, 3)}; GB/s (28 B/element): model ${fmt(s.modelGBps)}, flat ${fmt(s.flatGBps)}`,
+    `  host ms per step() (JS time inside the call; ${s.hostCalls} calls each; after idle: median of each batch's first call,`,
+    `  made after the queue drained; real work: mean of the timed wall steps' calls):`,
+    ...hostTable,
+    `  host method: ${s.hostMethod}`,
+  ].join('\n');
 }
 
 // ---------------------------------------------------------------------------------------------- HTML
@@ -367,6 +523,27 @@ function speedupChart(rows: Row[], variant: Variant, id: string): string {
   return lineChart(id, `Fused step speedup, ${variant} (dotted: 1x)`, 'speedup, wall time (log)', series, 1);
 }
 
+function modelHtml(s: ModelSummary): string {
+  const ms = (x: number | null) => (x === null ? '-' : fmt(x, 3));
+  const row = (
+    what: string,
+    dispatches: number | null,
+    stepMs: number,
+    wallMs: number,
+    gbps: number,
+    host: (number | null)[],
+  ) =>
+    `<tr><td>${esc(what)}</td><td>${dispatches ?? '?'}</td><td>${ms(stepMs)}</td><td>${ms(wallMs)}</td><td>${fmt(gbps)}</td>${host.map((h) => `<td>${ms(h)}</td>`).join('')}</tr>`;
+  const n = s.elements.toLocaleString('en-US');
+  return `<h2>Whole model</h2>
+<p>${esc(s.model)} shapes (${s.tensors} tensors, ${n} elements) in a ParamArena (${arenaBuffers(s)}) vs one flat tensor of ${n} elements, default options. Step ms: ${esc(s.method)}, median of ${s.reps} repetitions of ${s.stepsPerRep} steps, model and flat interleaved. <b>flat / model = ${fmt(s.modelVsFlat, 3)}</b> (wall: ${fmt(s.modelVsFlatWall, 3)}).</p>
+<table><tr><th></th><th>dispatches per step</th><th>ms per step</th><th>wall ms per step</th><th>GB/s (28 B/elem)</th><th>host ms per step(): mean</th><th>median</th><th>first call after an idle queue</th><th>with real GPU work (mean)</th></tr>
+${row(`${s.model} (${s.tensors} tensors)`, s.dispatches.model, s.modelMs, s.modelWallMs, s.modelGBps, [s.hostMsPerStep, s.hostMedianMs.model, s.hostFirstCallMs.model, s.hostTimedMeanMs.model])}
+${row('flat tensor', s.dispatches.flat, s.flatMs, s.flatWallMs, s.flatGBps, [s.hostMsPerStepFlat, s.hostMedianMs.flat, s.hostFirstCallMs.flat, s.hostTimedMeanMs.flat])}
+<tr><td>empty compute pass + submit (WebGPU's floor)</td><td>0</td><td></td><td></td><td></td><td>${ms(s.emptyStepMs.mean)}</td><td>${ms(s.emptyStepMs.median)}</td><td>${ms(s.emptyStepMs.firstCall)}</td><td></td></tr></table>
+<p>Host ms per step(): JS time inside step(), ${s.hostCalls} calls each: ${esc(s.hostMethod)}. With real GPU work: the ${s.hostTimedCalls} step() calls of the timed wall repetitions (timer resolution ${fmt(s.timerResolutionMs, 3)} ms).</p>`;
+}
+
 export function renderHtml(report: Report, tableText: string): string {
   const a = report.adapter;
   const variants = [...new Set(report.rows.map((r) => r.variant))];
@@ -383,7 +560,7 @@ export function renderHtml(report: Report, tableText: string): string {
     .map((t) => {
       const verdict = t.met === null ? 'not measured' : t.met ? 'met' : 'NOT MET';
       const cls = t.met === null ? '' : t.met ? 'ok' : 'bad';
-      return `<tr><td>${t.name}</td><td>${esc(t.want)}</td><td>${t.measured === null ? '-' : t.measured.toFixed(2)}</td><td class="${cls}">${verdict}</td><td>${esc(t.detail)}</td></tr>`;
+      return `<tr><td>${t.name}</td><td>${esc(t.want)}</td><td>${t.measured === null ? '-' : t.measured.toFixed(t.digits ?? 2)}</td><td class="${cls}">${verdict}</td><td>${esc(t.detail)}</td></tr>`;
     })
     .join('');
   return `<!doctype html>
@@ -397,6 +574,7 @@ pre{background:#f6f6f6;padding:12px;overflow-x:auto;font-size:12px}td,th{padding
 ${a.fallback ? '<p class="warn">This adapter is a CPU fallback (SwiftShader or similar): every "GPU" figure here is a CPU emulating a GPU.</p>' : ''}
 <p>GPU timing: ${esc(report.timing.gpu)}<br>TF.js: ${esc(report.timing.tfjs)}<br>CPU timing: ${esc(report.timing.cpu)}</p>
 <h2>Targets</h2><table><tr><th>ratio</th><th>target</th><th>measured</th><th></th><th>what</th></tr>${targetRows}</table>
+${report.model ? modelHtml(report.model) : ''}
 ${charts}
 <h2>All figures</h2><pre>${esc(tableText)}\n\n${esc(LEGEND.join('\n'))}</pre>
 <p>Raw data: benchmark.json (same folder).</p>

@@ -7,6 +7,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import type { HTTPRequest } from 'puppeteer-core';
 import { openBrowser, REPO_ROOT, type BrowserSession } from '../test/browser/chromium.js';
 import {
   IMPL_LABELS,
@@ -15,22 +16,29 @@ import {
   median,
   type Impl,
   type MeasureSpec,
+  type ModelSamples,
+  type ModelSpec,
   type Repetitions,
   type Samples,
   type Variant,
 } from './common.js';
 import { measureCpu } from './cpu.js';
 import type { AdapterReport } from './page.js';
+import { resnet50Shapes } from './resnet50.js';
 import {
   LEGEND,
+  formatModel,
   formatTable,
   formatTargets,
   headline,
+  modelSummary,
+  modelTargets,
   pow2,
   renderHtml,
   targets,
   toRows,
   type Measurement,
+  type ModelSummary,
   type Report,
 } from './report.js';
 
@@ -38,15 +46,18 @@ const PAGE = '/bench/page.ts';
 const TFJS_DEPS = ['@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-webgpu'];
 
 const HELP = `npm start -- [flags]
-  --quick                 sizes 2^12, 2^16, 2^20, 2^22, default variant, 3 repetitions (under 2 minutes)
+  --quick                 sizes 2^12, 2^16, 2^20, 2^22, default variant, 3 repetitions, a shorter whole-model
+                          case (under 2 minutes)
   --sizes LIST            e.g. 4096,65536 or 2^12,2^20 or 2^12..2^24 (every power of two in the range)
   --variants LIST         default,amsgrad,norectify (default: all three; --quick: default)
   --reps N                timed repetitions per figure (median over them; default 5, --quick 3; at most 3
-                          once a step takes over a second, unless --steps is given)
+                          once a step takes over a second, unless --steps is given; whole model: 5 unless given)
   --steps N               steps per repetition (default: as many as fill --min-rep-ms, at most 200)
   --min-rep-ms MS         target duration of one repetition when --steps is not given (default 200, --quick 100)
   --max-workgroups N      workgroup cap for the fused and copy kernels (default: the optimizer's own)
   --no-tfjs | --no-cpu    skip TF.js / the CPU implementations
+  --no-model              skip the whole-model case (ResNet-50's 161 tensors in a ParamArena vs one flat
+                          tensor of the same 25,557,032 elements; step time ratio and host cost of step())
   --json FILE             where the JSON goes (default results/benchmark.json)
   --out DIR               results folder (default results/)
   --no-html               no HTML report and no PNG`;
@@ -57,11 +68,14 @@ interface Config {
   rep: Repetitions;
   tfjs: boolean;
   cpu: boolean;
+  model: boolean;
   html: boolean;
   out: string;
   json: string;
   maxWorkgroups?: number;
   quick: boolean;
+  /** --reps was given (it then applies to the whole-model case too). */
+  repsGiven: boolean;
 }
 
 function parseSize(s: string): number {
@@ -94,10 +108,12 @@ function parseArgs(argv: string[]): Config {
     },
     tfjs: true,
     cpu: true,
+    model: true,
     html: true,
     out: join(REPO_ROOT, 'results'),
     json: '',
     quick,
+    repsGiven: false,
   };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
@@ -129,6 +145,7 @@ function parseArgs(argv: string[]): Config {
       case '--reps':
       case '--repetitions':
         cfg.rep.reps = int();
+        cfg.repsGiven = true;
         break;
       case '--steps':
         cfg.rep.stepsPerRep = int();
@@ -144,6 +161,9 @@ function parseArgs(argv: string[]): Config {
         break;
       case '--no-cpu':
         cfg.cpu = false;
+        break;
+      case '--no-model':
+        cfg.model = false;
         break;
       case '--no-html':
         cfg.html = false;
@@ -206,6 +226,71 @@ function plan(cfg: Config): Task[] {
   return tasks;
 }
 
+/**
+ * The whole-model case: ResNet-50's shapes. 5 repetitions unless --reps is given (also with --quick: one step
+ * takes most of a second on SwiftShader and 3 are too few for a ratio), fewer warm-up steps and host-cost
+ * batches with --quick.
+ */
+function modelSpec(cfg: Config): ModelSpec {
+  return {
+    model: 'ResNet-50',
+    shapes: resnet50Shapes(),
+    ...cfg.rep,
+    reps: cfg.repsGiven ? cfg.rep.reps : 5,
+    warmupSteps: cfg.quick ? 3 : cfg.rep.warmupSteps,
+    hostBatches: cfg.quick ? 20 : 50,
+    hostBatchSize: 50,
+  };
+}
+
+/**
+ * Reloads the benchmark page as a cross-origin isolated document (COOP same-origin + COEP require-corp, added
+ * to the page's own HTML by request interception), where performance.now() has a 5 us resolution instead of
+ * 100 us: the host cost of one `step()` (tens of us) can then be timed call by call. The vite client script
+ * is left out of that copy (no HMR here; its websocket is refused to a document served that way). Returns
+ * whether the page is isolated; on any failure, reloads the page as it was and returns false.
+ */
+async function isolatePage(session: BrowserSession): Promise<boolean> {
+  const { page, url } = session;
+  const handler = (req: HTTPRequest) => {
+    if (req.isInterceptResolutionHandled()) return;
+    if (!req.isNavigationRequest() || req.url() !== url) {
+      void req.continue();
+      return;
+    }
+    fetch(url)
+      .then(async (r) => {
+        if (!r.ok) throw new Error(`${url}: HTTP ${r.status}`);
+        const body = (await r.text()).replace(/<script[^>]*\/@vite\/client[^>]*><\/script>/, '');
+        await req.respond({
+          status: 200,
+          contentType: 'text/html',
+          headers: {
+            'Cross-Origin-Opener-Policy': 'same-origin',
+            'Cross-Origin-Embedder-Policy': 'require-corp',
+          },
+          body,
+        });
+      })
+      .catch(() => req.continue());
+  };
+  try {
+    await page.setRequestInterception(true);
+    page.on('request', handler);
+    try {
+      await page.reload({ waitUntil: 'load' });
+    } finally {
+      page.off('request', handler);
+      await page.setRequestInterception(false);
+    }
+    if (await page.evaluate('globalThis.crossOriginIsolated === true')) return true;
+  } catch {
+    // fall through: the page as it was
+  }
+  await page.goto(url, { waitUntil: 'load' });
+  return false;
+}
+
 const clock = (ms: number) =>
   `${Math.floor(ms / 60000)}:${String(Math.floor(ms / 1000) % 60).padStart(2, '0')}`;
 
@@ -237,9 +322,11 @@ async function main(): Promise<void> {
   const cfg = parseArgs(process.argv.slice(2));
   const started = performance.now();
   const tasks = plan(cfg);
+  const modelCount = cfg.model ? 2 : 0;
   console.log(
     `adabelief-webgpu benchmark: sizes ${cfg.sizes.map(pow2).join(', ')}; variants ${cfg.variants.join(', ')}; ` +
-      `${cfg.rep.reps} repetitions, median; ${tasks.reduce((n, t) => n + t.length, 0)} measurements`,
+      `${cfg.model ? 'whole model (ResNet-50 vs flat); ' : ''}` +
+      `${cfg.rep.reps} repetitions, median; ${tasks.reduce((n, t) => n + t.length, 0) + modelCount} measurements`,
   );
   const tty = process.stdout.isTTY === true;
   const load = () => loadavg()[0]!;
@@ -252,6 +339,8 @@ async function main(): Promise<void> {
   }
   const session = await openBrowser('/bench/index.html', false, { optimizeDeps: TFJS_DEPS });
   try {
+    // Only the whole-model case needs the fine timer (host cost of step()).
+    const isolated = cfg.model && (await isolatePage(session));
     const adapter = await session.call<AdapterReport>(PAGE, 'init', cfg.maxWorkgroups ?? null);
     describeAdapter(adapter).forEach((l) => console.log(l));
     const tfjs = cfg.tfjs ? await session.call<{ version: string; device: string }>(PAGE, 'tfjsInfo') : null;
@@ -260,10 +349,15 @@ async function main(): Promise<void> {
       ? 'timestamp-query around each step (GB/s, x copy) and wall time over K queued steps (ms, speedups)'
       : 'wall time over K queued steps + queue.onSubmittedWorkDone() (no timestamp-query on this adapter)';
     console.log(`GPU timing: ${gpuTiming}`);
-    console.log('CPU timing: in this Node process (V8), one thread, performance.now() over K steps\n');
+    console.log('CPU timing: in this Node process (V8), one thread, performance.now() over K steps');
+    if (cfg.model)
+      console.log(
+        `Host cost of step(): performance.now() in the page, ${isolated ? 'cross-origin isolated (5 us resolution)' : 'NOT cross-origin isolated (100 us resolution: timed per batch of calls)'}`,
+      );
+    console.log('');
 
     const measurements: Measurement[] = [];
-    const done = { count: 0, total: tasks.reduce((n, t) => n + t.length, 0) };
+    const done = { count: 0, total: tasks.reduce((n, t) => n + t.length, 0) + modelCount };
     const line = (p: Part) =>
       `${pow2(p.spec.size).padEnd(5)} ${p.variants.join('+').padEnd(9)} ${IMPL_LABELS[p.spec.impl]}`;
     for (const task of tasks) {
@@ -294,6 +388,27 @@ async function main(): Promise<void> {
       });
     }
 
+    let model: ModelSummary | null = null;
+    if (cfg.model) {
+      const spec = modelSpec(cfg);
+      const elements = spec.shapes.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0);
+      const head = `[${String(done.count + 1).padStart(3)}/${done.total} ${clock(performance.now() - started)}]`;
+      process.stdout.write(
+        `${head} whole model: ${spec.model} (${spec.shapes.length} tensors, ${elements.toLocaleString('en-US')} elements) and a flat tensor of as many, interleaved: 2 measurements\n`,
+      );
+      const m = await session.call<ModelSamples>(PAGE, 'measureModel', spec);
+      model = modelSummary(m);
+      const pad = (k: number) => `[${String(k).padStart(3)}/${done.total}]`.padEnd(head.length);
+      const gpu = (x: number | null) => (x === null ? '' : `, GPU ${x.toFixed(3)} ms`);
+      const steps = `(${model.stepsPerRep} steps x ${model.reps})`;
+      console.log(
+        `${pad(++done.count)} ${spec.model.padEnd(15)} arena:  ${model.modelWallMs.toFixed(3)} ms/step${gpu(model.modelGpuMs)} ${steps}; step() ${model.hostMsPerStep.toFixed(3)} ms host (mean)`,
+      );
+      console.log(
+        `${pad(++done.count)} ${'flat tensor'.padEnd(15)} alone:  ${model.flatWallMs.toFixed(3)} ms/step${gpu(model.flatGpuMs)} ${steps}; step() ${model.hostMsPerStepFlat.toFixed(3)} ms host (mean)`,
+      );
+    }
+
     const order = (m: Measurement) => [
       cfg.variants.indexOf(m.variant),
       m.size,
@@ -318,30 +433,39 @@ async function main(): Promise<void> {
           ? `wall time over K queued steps + a 1-element read, webgpu backend on the ${tfjs.device}`
           : 'skipped',
       },
-      settings: { sizes: cfg.sizes, variants: cfg.variants, ...cfg.rep, quick: cfg.quick },
+      settings: { sizes: cfg.sizes, variants: cfg.variants, ...cfg.rep, quick: cfg.quick, model: cfg.model },
       loadAverage: { before: loadBefore, after: load() },
       headline: head,
-      targets: targets(head),
+      targets: [...targets(head), ...(cfg.model ? modelTargets(model) : [])],
       rows,
+      model,
       durationS: (performance.now() - started) / 1e3,
     };
     const table = formatTable(rows);
     console.log(`\n${table}\n\n${LEGEND.join('\n')}\n`);
     if (head) {
       console.log(`Targets (${head.variant}, largest size ${pow2(head.size)}, this run):`);
-      console.log(formatTargets(report.targets));
+      console.log(formatTargets(targets(head)));
       const f = (x: number | null) => (x === null ? '-' : `${x.toFixed(2)}x`);
       console.log(
         `  also: fused vs CPU AdaBeliefFastCPU ${f(head.fusedVsCpu)}, vs CPU AdaBeliefCPU (f32 reference) ${f(head.fusedVsCpuReference)}`,
       );
     }
 
+    if (model) {
+      console.log(`\n${formatModel(model)}`);
+      console.log('Whole-model targets (this run):');
+      console.log(formatTargets(modelTargets(model)));
+    }
+
     mkdirSync(dirname(cfg.json), { recursive: true });
-    const ratios = head && {
-      fusedVsCopy: head.fusedVsCopy,
-      fusedVsCpu: head.fusedVsCpu,
-      fusedVsTfjsAdam: head.fusedVsTfjsAdam,
-      fusedVsTfjsAdabelief: head.fusedVsTfjsAdabelief,
+    const ratios = {
+      fusedVsCopy: head?.fusedVsCopy ?? null,
+      fusedVsCpu: head?.fusedVsCpu ?? null,
+      fusedVsTfjsAdam: head?.fusedVsTfjsAdam ?? null,
+      fusedVsTfjsAdabelief: head?.fusedVsTfjsAdabelief ?? null,
+      modelVsFlat: model?.modelVsFlat ?? null,
+      hostMsPerStep: model?.hostMsPerStep ?? null,
     };
     writeFileSync(cfg.json, JSON.stringify({ ...ratios, ...report, samples: measurements }, null, 1));
     console.log(`\nwrote ${cfg.json}`);
