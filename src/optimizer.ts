@@ -11,16 +11,8 @@
  * turned into rejected promises, and make the optimizer refuse further steps.
  */
 import { HYPER_BYTES, packHyper, stepScalars } from './hyper.js';
-import {
-  BINDING_ALIGNMENT,
-  alignUp,
-  encodeWindowTable,
-  planLayout,
-  workgroupsFor,
-  type Layout,
-  type Piece,
-  type Window,
-} from './layout.js';
+import { recordDispatches, writeTables, type Dispatch, type StateName } from './dispatches.js';
+import { planLayout, workgroupsFor, type Layout, type Piece } from './layout.js';
 import {
   mergeOptions,
   resolveOptions,
@@ -55,15 +47,6 @@ export interface AdaBeliefGPUOptions extends Partial<AdaBeliefOptions> {
   dispatch?: DispatchOptions;
   /** Prefix of every GPU object's label. Default 'adabelief'. */
   label?: string;
-}
-
-type StateName = keyof TensorState;
-
-/** One recorded dispatch of a step: a window's vec4s (`main`) or a piece's last count % 4 elements (`tail`). */
-interface Dispatch {
-  pipeline: GPUComputePipeline;
-  bindGroup: GPUBindGroup;
-  workgroups: number;
 }
 
 /** Steps that `encode()` may record into encoders before their submit (see encodeStep). */
@@ -107,7 +90,7 @@ export class AdaBelief {
   private encodeCount = 0;
   private readonly hyperView: DataView;
   private readonly hyperBytes: Uint8Array;
-  private readonly dispatches: Dispatch[] = [];
+  private readonly dispatches: Dispatch[];
   private t = 0;
   private failure: Error | undefined;
   private lostError: Error | undefined;
@@ -178,67 +161,28 @@ export class AdaBelief {
         size: this.hyperData.byteLength,
         usage: Usage.STORAGE | Usage.COPY_DST,
       });
-      return { kernel, state, hyper, tables: this.writeTables() };
+      return { kernel, state, hyper, tables: writeTables(this.layout, label, (desc) => this.own(desc)) };
     });
     checks.push(errors);
     this.kernel = created.kernel;
     this.state = created.state;
     this.hyper = created.hyper;
 
-    // Placeholder for max_exp_avg_var without AMSGrad (bound, never touched).
-    const unusedMax = this.own({ label: `${label}/unused-max_exp_avg_var`, size: 16, usage: Usage.STORAGE });
-    const grid = (w: Window) => workgroupsFor(w.totalVec4, workgroupSize, maxWorkgroups);
-    const bind = (what: string, make: () => Dispatch) => {
-      const { value, errors } = inErrorScopes(device, `${label}: ${what}`, make);
-      this.dispatches.push(value);
-      checks.push(errors.catch((e: Error) => Promise.reject(explainBindError(e))));
-    };
-    this.layout.windows.forEach((w, k) => {
-      if (w.totalVec4 === 0) return;
-      const { pipeline, layout } = this.kernel.body;
-      const table = {
-        buffer: created.tables.buffer,
-        offset: created.tables.windowAt[k]!,
-        size: created.tables.windowBytes[k]!,
-      };
-      const entries = [
-        ...this.sharedEntries(w, unusedMax),
-        { binding: 1, resource: table },
-        {
-          binding: 2,
-          resource: { buffer: this.bufferOf(w, 'param'), offset: w.paramOffset, size: w.paramBytes },
-        },
-        {
-          binding: 3,
-          resource: { buffer: this.bufferOf(w, 'grad'), offset: w.gradOffset, size: w.gradBytes },
-        },
-      ];
-      bind(this.describeWindow(w), () => ({
-        pipeline,
-        bindGroup: device.createBindGroup({ label: `${label}/window${k}`, layout, entries }),
-        workgroups: grid(w),
-      }));
+    const bound = recordDispatches({
+      device,
+      label,
+      layout: this.layout,
+      tensors: this.tensors,
+      kernel: this.kernel,
+      state: this.state,
+      hyper: this.hyper,
+      tables: created.tables,
+      amsgrad: this.opts.amsgrad,
+      grid: (vec4s) => workgroupsFor(vec4s, workgroupSize, maxWorkgroups),
+      own: (desc) => this.own(desc),
     });
-    this.layout.pieces.forEach((p, i) => {
-      if (!p.tail) return;
-      const w = this.layout.windows[p.window]!;
-      const t = this.tensors[p.tensor]!;
-      const { pipeline, layout } = this.kernel.tail;
-      const entries = [
-        ...this.sharedEntries(w, unusedMax),
-        {
-          binding: 7,
-          resource: { buffer: created.tables.buffer, offset: created.tables.tailAt.get(i)!, size: 16 },
-        },
-        { binding: 8, resource: { buffer: t.param.buffer, offset: p.paramOffset, size: p.count * 4 } },
-        { binding: 9, resource: { buffer: t.grad.buffer, offset: p.gradOffset, size: p.count * 4 } },
-      ];
-      bind(`params[${p.tensor}] ('${t.name}')`, () => ({
-        pipeline,
-        bindGroup: device.createBindGroup({ label: `${label}/${t.name}@${p.start}-tail`, layout, entries }),
-        workgroups: 1,
-      }));
-    });
+    this.dispatches = bound.dispatches;
+    checks.push(...bound.checks);
 
     // A lost device (destroyed, driver reset, GPU removed) makes every later call fail with the cause.
     device.lost.then((info) => {
@@ -257,71 +201,6 @@ export class AdaBelief {
     );
     // A caller that never awaits `ready` still sees the error: `step()` throws it.
     this.ready.catch(() => undefined);
-  }
-
-  /** The caller's buffer of a window's param or grad binding. */
-  private bufferOf(w: Window, role: 'param' | 'grad'): GPUBuffer {
-    const p = this.layout.pieces[w.pieces[0]!]!;
-    return this.tensors[p.tensor]![role].buffer;
-  }
-
-  private describeWindow(w: Window): string {
-    const tensors = [...new Set(w.pieces.map((i) => this.layout.pieces[i]!.tensor))];
-    const names = tensors.slice(0, 3).map((t) => `params[${t}] ('${this.tensors[t]!.name}')`);
-    return names.join(', ') + (tensors.length > 3 ? ` and ${tensors.length - 3} more` : '');
-  }
-
-  /** Bindings both entry points share: the per-tensor scalars and the window's state slot. */
-  private sharedEntries(w: Window, unusedMax: GPUBuffer): GPUBindGroupEntry[] {
-    const state = (binding: number, name: StateName): GPUBindGroupEntry => ({
-      binding,
-      resource: { buffer: this.state[name][w.stateBuffer]!, offset: w.stateOffset, size: w.stateBytes },
-    });
-    return [
-      { binding: 0, resource: { buffer: this.hyper } },
-      state(4, 'exp_avg'),
-      state(5, 'exp_avg_var'),
-      this.opts.amsgrad ? state(6, 'max_exp_avg_var') : { binding: 6, resource: { buffer: unusedMax } },
-    ];
-  }
-
-  /**
-   * Builds the one static table buffer: every window's piece table and every tail piece's record, each
-   * at a 256-byte-aligned offset. Written once, here.
-   */
-  private writeTables(): {
-    buffer: GPUBuffer;
-    windowAt: number[];
-    windowBytes: number[];
-    tailAt: Map<number, number>;
-  } {
-    const tables = this.layout.windows.map((_, k) => encodeWindowTable(this.layout, k));
-    const tails = this.layout.pieces.flatMap((p, i) => (p.tail ? [[i, p] as const] : []));
-    let bytes = 0;
-    const windowAt = tables.map((t) => {
-      const at = bytes;
-      bytes = alignUp(at + t.byteLength, BINDING_ALIGNMENT);
-      return at;
-    });
-    const tailAt = new Map<number, number>();
-    for (const [i] of tails) {
-      tailAt.set(i, bytes);
-      bytes += BINDING_ALIGNMENT;
-    }
-    const buffer = this.own({
-      label: `${this.label}/tables`,
-      size: Math.max(bytes, 16),
-      usage: Usage.STORAGE,
-      mappedAtCreation: true,
-    });
-    const words = new Uint32Array(buffer.getMappedRange());
-    tables.forEach((t, k) => words.set(t, windowAt[k]! / 4));
-    for (const [i, p] of tails) {
-      const whole = Math.floor(p.count / 4);
-      words.set([p.tensor, p.count - whole * 4, p.stateIndex + whole, whole * 4], tailAt.get(i)! / 4);
-    }
-    buffer.unmap();
-    return { buffer, windowAt, windowBytes: tables.map((t) => t.byteLength), tailAt };
   }
 
   /** Creates the optimizer and waits until the GPU has accepted its buffers and bind groups. */
@@ -549,13 +428,4 @@ export class AdaBelief {
     for (const b of this.ownedBuffers) b.destroy();
     this.ownedBuffers.length = 0;
   }
-}
-
-/** Adds what most likely went wrong to a bind-group error WebGPU reported. */
-function explainBindError(e: Error): Error {
-  const foreign = /device|associated/i.test(e.message);
-  const hint = foreign
-    ? ' (is a buffer from another GPUDevice?)'
-    : ' (is a buffer destroyed or too large for this device?)';
-  return new Error(`${e.message}${hint}`);
 }

@@ -1,0 +1,168 @@
+/**
+ * The GPU side of a layout (layout.ts): the static table buffer the kernel reads, and one recorded
+ * dispatch (pipeline, bind group, grid) per window and per tail piece. Built once, when the optimizer is
+ * constructed; a step only replays them.
+ */
+import type { Tensor } from './entries.js';
+import { Usage, inErrorScopes, type KernelPipelines } from './gpu.js';
+import { BINDING_ALIGNMENT, alignUp, encodeWindowTable, type Layout, type Window } from './layout.js';
+import type { TensorState } from './state.js';
+
+export type StateName = keyof TensorState;
+
+/** One recorded dispatch of a step: a window's vec4s (`main`) or a piece's last count % 4 elements (`tail`). */
+export interface Dispatch {
+  pipeline: GPUComputePipeline;
+  bindGroup: GPUBindGroup;
+  workgroups: number;
+}
+
+/** Where each window's table and each tail piece's record sit in the one table buffer. */
+export interface Tables {
+  buffer: GPUBuffer;
+  windowAt: number[];
+  windowBytes: number[];
+  tailAt: Map<number, number>;
+}
+
+/**
+ * Builds the one static table buffer: every window's piece table and every tail piece's record
+ * (tensor, rest, state vec4, first element), each at a 256-byte-aligned offset. Written once, here.
+ */
+export function writeTables(
+  layout: Layout,
+  label: string,
+  own: (d: GPUBufferDescriptor) => GPUBuffer,
+): Tables {
+  const tables = layout.windows.map((_, k) => encodeWindowTable(layout, k));
+  const tails = layout.pieces.flatMap((p, i) => (p.tail ? [[i, p] as const] : []));
+  let bytes = 0;
+  const windowAt = tables.map((t) => {
+    const at = bytes;
+    bytes = alignUp(at + t.byteLength, BINDING_ALIGNMENT);
+    return at;
+  });
+  const tailAt = new Map<number, number>();
+  for (const [i] of tails) {
+    tailAt.set(i, bytes);
+    bytes += BINDING_ALIGNMENT;
+  }
+  const buffer = own({
+    label: `${label}/tables`,
+    size: Math.max(bytes, 16),
+    usage: Usage.STORAGE,
+    mappedAtCreation: true,
+  });
+  const words = new Uint32Array(buffer.getMappedRange());
+  tables.forEach((t, k) => words.set(t, windowAt[k]! / 4));
+  for (const [i, p] of tails) {
+    const whole = Math.floor(p.count / 4);
+    words.set([p.tensor, p.count - whole * 4, p.stateIndex + whole, whole * 4], tailAt.get(i)! / 4);
+  }
+  buffer.unmap();
+  return { buffer, windowAt, windowBytes: tables.map((t) => t.byteLength), tailAt };
+}
+
+export interface DispatchContext {
+  device: GPUDevice;
+  label: string;
+  layout: Layout;
+  tensors: Tensor[];
+  kernel: KernelPipelines;
+  state: Record<StateName, GPUBuffer[]>;
+  hyper: GPUBuffer;
+  tables: Tables;
+  amsgrad: boolean;
+  /** Workgroups for a window of `vec4s` work items. */
+  grid: (vec4s: number) => number;
+  own: (d: GPUBufferDescriptor) => GPUBuffer;
+}
+
+/**
+ * Bind groups for every window with work and every tail piece, each created in its own error scope:
+ * `checks` reject with a message naming the tensors when WebGPU refuses one (e.g. a buffer of another
+ * device).
+ */
+export function recordDispatches(ctx: DispatchContext): { dispatches: Dispatch[]; checks: Promise<void>[] } {
+  const { device, label, layout, tensors, kernel, tables } = ctx;
+  const dispatches: Dispatch[] = [];
+  const checks: Promise<void>[] = [];
+  // Placeholder for max_exp_avg_var without AMSGrad (bound, never touched).
+  const unusedMax = ctx.own({ label: `${label}/unused-max_exp_avg_var`, size: 16, usage: Usage.STORAGE });
+
+  /** Bindings both entry points share: the per-tensor scalars and the window's state slot. */
+  const sharedEntries = (w: Window): GPUBindGroupEntry[] => {
+    const state = (binding: number, name: StateName): GPUBindGroupEntry => ({
+      binding,
+      resource: { buffer: ctx.state[name][w.stateBuffer]!, offset: w.stateOffset, size: w.stateBytes },
+    });
+    return [
+      { binding: 0, resource: { buffer: ctx.hyper } },
+      state(4, 'exp_avg'),
+      state(5, 'exp_avg_var'),
+      ctx.amsgrad ? state(6, 'max_exp_avg_var') : { binding: 6, resource: { buffer: unusedMax } },
+    ];
+  };
+  const bind = (what: string, make: () => Dispatch) => {
+    const { value, errors } = inErrorScopes(device, `${label}: ${what}`, make);
+    dispatches.push(value);
+    checks.push(errors.catch((e: Error) => Promise.reject(explainBindError(e))));
+  };
+
+  layout.windows.forEach((w, k) => {
+    if (w.totalVec4 === 0) return;
+    const first = tensors[layout.pieces[w.pieces[0]!]!.tensor]!;
+    const { pipeline, layout: bgl } = kernel.body;
+    const entries = [
+      ...sharedEntries(w),
+      {
+        binding: 1,
+        resource: { buffer: tables.buffer, offset: tables.windowAt[k]!, size: tables.windowBytes[k]! },
+      },
+      { binding: 2, resource: { buffer: first.param.buffer, offset: w.paramOffset, size: w.paramBytes } },
+      { binding: 3, resource: { buffer: first.grad.buffer, offset: w.gradOffset, size: w.gradBytes } },
+    ];
+    bind(describeWindow(layout, tensors, w), () => ({
+      pipeline,
+      bindGroup: device.createBindGroup({ label: `${label}/window${k}`, layout: bgl, entries }),
+      workgroups: ctx.grid(w.totalVec4),
+    }));
+  });
+  layout.pieces.forEach((p, i) => {
+    if (!p.tail) return;
+    const t = tensors[p.tensor]!;
+    const { pipeline, layout: bgl } = kernel.tail;
+    const entries = [
+      ...sharedEntries(layout.windows[p.window]!),
+      { binding: 7, resource: { buffer: tables.buffer, offset: tables.tailAt.get(i)!, size: 16 } },
+      { binding: 8, resource: { buffer: t.param.buffer, offset: p.paramOffset, size: p.count * 4 } },
+      { binding: 9, resource: { buffer: t.grad.buffer, offset: p.gradOffset, size: p.count * 4 } },
+    ];
+    bind(`params[${p.tensor}] ('${t.name}')`, () => ({
+      pipeline,
+      bindGroup: device.createBindGroup({
+        label: `${label}/${t.name}@${p.start}-tail`,
+        layout: bgl,
+        entries,
+      }),
+      workgroups: 1,
+    }));
+  });
+  return { dispatches, checks };
+}
+
+/** "params[0] ('w'), params[1] ('b') and 3 more": the tensors of a window, for error messages. */
+function describeWindow(layout: Layout, tensors: Tensor[], w: Window): string {
+  const ids = [...new Set(w.pieces.map((i) => layout.pieces[i]!.tensor))];
+  const names = ids.slice(0, 3).map((t) => `params[${t}] ('${tensors[t]!.name}')`);
+  return names.join(', ') + (ids.length > 3 ? ` and ${ids.length - 3} more` : '');
+}
+
+/** Adds what most likely went wrong to a bind-group error WebGPU reported. */
+function explainBindError(e: Error): Error {
+  const foreign = /device|associated/i.test(e.message);
+  const hint = foreign
+    ? ' (is a buffer from another GPUDevice?)'
+    : ' (is a buffer destroyed or too large for this device?)';
+  return new Error(`${e.message}${hint}`);
+}
