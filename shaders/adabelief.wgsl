@@ -31,8 +31,8 @@ override AMSGRAD: bool = false;
 const BLOCK_VEC4: u32 = 256u;  // src/layout.ts BLOCK_VEC4
 const PIECE_WORDS: u32 = 8u;   // src/layout.ts PIECE_WORDS
 
+// Hyper.update: 0 none, 1 sgd (p += step_size * m, the default of the select below), 2 adaptive.
 const UPDATE_NONE: u32 = 0u;
-const UPDATE_SGD: u32 = 1u;
 const UPDATE_ADAPTIVE: u32 = 2u;
 
 const FLAG_DENOM_FROM_MAX: u32 = 1u;

@@ -27,7 +27,7 @@ const f32 = Math.fround;
 /**
  * One AdaBelief step over `p` (in place) and its state: the rule of reference.ts `adabeliefStep`, with
  * float64 intermediates and f32 rounding at the stores. `h` holds the unrounded host scalars; each is
- * rounded to f32 here once, as the kernel's uniform does.
+ * rounded to f32 here once, as packHyper does for the kernel.
  */
 export function adabeliefStepFast(
   h: StepScalars,

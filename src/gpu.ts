@@ -18,7 +18,7 @@ export function toRef(b: BufferLike): Required<BufferRef> {
 }
 
 // GPUBufferUsage / GPUShaderStage values, spelled out so the module also loads where the globals are absent.
-export const Usage = { MAP_READ: 0x1, COPY_SRC: 0x4, COPY_DST: 0x8, UNIFORM: 0x40, STORAGE: 0x80 } as const;
+export const Usage = { MAP_READ: 0x1, COPY_SRC: 0x4, COPY_DST: 0x8, STORAGE: 0x80 } as const;
 const COMPUTE_STAGE = 0x4;
 
 export interface KernelPipeline {

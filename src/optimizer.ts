@@ -16,7 +16,6 @@ import { planLayout, workgroupsFor, type Layout, type Piece } from './layout.js'
 import {
   mergeOptions,
   resolveOptions,
-  validateHyper,
   validateOverrides,
   type AdaBeliefOptions,
   type GroupOverrides,
@@ -298,7 +297,7 @@ export class AdaBelief {
   }
 
   private encodeStep(encoder: GPUCommandEncoder, staged: boolean): void {
-    validateHyper(this.opts);
+    // No validateHyper here: every path that changes `opts` (set, accessors, importState) validated it.
     const t = this.t + 1;
     // Tensors without overrides share one record: packed once, then copied.
     let shared = -1;

@@ -1,4 +1,4 @@
-/** Host scalars of a step: rectification phases, decay modes, step sizes, uniform packing. */
+/** Host scalars of a step: rectification phases, decay modes, step sizes, the kernel's record. */
 import { describe, expect, test } from 'vitest';
 import {
   Amsgrad,

@@ -126,7 +126,7 @@ describe('planLayout', () => {
         const mine = l.pieces.filter((p) => p.tensor === t);
         expect(mine.reduce((n, p) => n + p.count, 0)).toBe(size);
         for (const p of mine) {
-          // Main covers min(count, 4 vec4s) elements, the tail the rest: exactly count in all.
+          // The main dispatch covers min(count, 4 * vec4s) elements, the tail dispatch the rest.
           const main = Math.min(p.count, p.vec4s * 4);
           expect(main + (p.tail ? p.count - main : 0)).toBe(p.count);
           expect(p.tail).toBe(p.vec4s * 4 < p.count);
