@@ -1,16 +1,20 @@
 // adabelief.wgsl — one fused AdaBelief step over every tensor piece of one window (see src/layout.ts).
+// The same pass runs the variants (src/rules.ts): Adam / AdamW (FLAG_BELIEF off: the second moment tracks
+// g, eps_s = 0) and SGD with momentum (VARIANCE off, update sgd, optional FLAG_NESTEROV).
 //
 // Per element (f32, in this order; every choice below is made on the host from the options and the step
 // count, see src/hyper.ts, and applied with select(), not branches: the math is cheap, divergence is not):
 //   p  = p * decay_mul                      decoupled / fixed weight decay (decay_mul is exactly 1 otherwise)
 //   g  = g + l2 * p                         L2 weight decay, only when FLAG_L2 is set
 //   m  = m * beta1 + one_minus_beta1 * g
-//   r  = g - m                              the belief residual, with the NEW m
-//   s  = s * beta2 + (one_minus_beta2 * r) * r + eps_s        eps_s: eps, or 0 (torch-optimizer + AMSGrad)
+//   r  = g - m                              the belief residual, with the NEW m (Adam: r = g)
+//   s  = s * beta2 + (one_minus_beta2 * r) * r + eps_s        eps_s: eps, or 0 (torch-optimizer + AMSGrad, Adam)
 //   smax = max(smax, s) + eps_max           AMSGrad only; eps_max: 0, or eps (torch-optimizer)
 //   D  = sqrt(v) [/ sqrt_bc2] + eps         v = smax with FLAG_DENOM_FROM_MAX, else s
-//   adaptive: p = p + step_size * (m / D);  sgd: p = p + step_size * m;  none: p unchanged
-// AMSGRAD is a pipeline constant (fixed per optimizer): without it smax is never read or written.
+//   adaptive: p = p + step_size * (m / D);  sgd: p = p + step_size * u;  none: p unchanged
+//             where u = m, or g + beta1 * m with FLAG_NESTEROV (torch.optim.SGD's nesterov)
+// AMSGRAD and VARIANCE are pipeline constants (fixed per optimizer): without AMSGRAD smax is never read or
+// written, without VARIANCE (SGD) neither is s.
 
 // Dispatch (one per window, the tensors sharing one param buffer and one grad buffer):
 //   `main`: 1D grid of WORKGROUP_SIZE-invocation workgroups over the window's `total_vec4` work vec4s,
@@ -27,6 +31,7 @@
 
 override WORKGROUP_SIZE: u32 = 256u;
 override AMSGRAD: bool = false;
+override VARIANCE: bool = true;
 
 const BLOCK_VEC4: u32 = 256u;  // src/layout.ts BLOCK_VEC4
 const PIECE_WORDS: u32 = 8u;   // src/layout.ts PIECE_WORDS
@@ -38,6 +43,8 @@ const UPDATE_ADAPTIVE: u32 = 2u;
 const FLAG_DENOM_FROM_MAX: u32 = 1u;
 const FLAG_DIVIDE_BC2: u32 = 2u;
 const FLAG_L2: u32 = 4u;
+const FLAG_BELIEF: u32 = 8u;
+const FLAG_NESTEROV: u32 = 16u;
 
 // One tensor's scalars for this step (src/hyper.ts packHyper).
 struct Hyper {
@@ -97,21 +104,25 @@ fn adabelief(h: Hyper, i: u32, p_in: vec4<f32>, g_in: vec4<f32>) -> vec4<f32> {
   let p = p_in * h.decay_mul;
   let g = select(g_in, g_in + h.l2 * p, has(h, FLAG_L2));
   let m = exp_avg[i] * h.beta1 + h.one_minus_beta1 * g;
-  let r = g - m;
-  let s = exp_avg_var[i] * h.beta2 + (h.one_minus_beta2 * r) * r + h.eps_s;
   exp_avg[i] = m;
-  exp_avg_var[i] = s;
 
-  var v = s;
-  if (AMSGRAD) {
-    let smax = max(max_exp_avg_var[i], s) + h.eps_max;
-    max_exp_avg_var[i] = smax;
-    v = select(s, smax, has(h, FLAG_DENOM_FROM_MAX));
+  var v = vec4<f32>(1.0);
+  if (VARIANCE) {
+    let r = select(g, g - m, has(h, FLAG_BELIEF));
+    let s = exp_avg_var[i] * h.beta2 + (h.one_minus_beta2 * r) * r + h.eps_s;
+    exp_avg_var[i] = s;
+    v = s;
+    if (AMSGRAD) {
+      let smax = max(max_exp_avg_var[i], s) + h.eps_max;
+      max_exp_avg_var[i] = smax;
+      v = select(s, smax, has(h, FLAG_DENOM_FROM_MAX));
+    }
   }
 
   let root = sqrt(v);
   let d = select(root, root / h.sqrt_bc2, has(h, FLAG_DIVIDE_BC2)) + h.eps;
-  let direction = select(m, m / d, h.update == UPDATE_ADAPTIVE);
+  let momentum = select(m, g + h.beta1 * m, has(h, FLAG_NESTEROV));
+  let direction = select(momentum, m / d, h.update == UPDATE_ADAPTIVE);
   return select(p, p + h.step_size * direction, h.update != UPDATE_NONE);
 }
 

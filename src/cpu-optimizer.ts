@@ -1,45 +1,45 @@
 /**
- * What the CPU optimizers share (AdaBeliefCPU, AdaBeliefFastCPU): parameters given as typed arrays with
- * optional per-parameter overrides, one state per parameter in the shape of `AdaBelief.exportState()`,
- * the step counter, and input checks. Subclasses supply the element loop (`stepTensor`).
+ * What the CPU optimizers share (AdaBeliefCPU and its variants, AdaBeliefFastCPU): parameters given as
+ * typed arrays with optional per-parameter overrides, one state per parameter in the shape of the GPU
+ * optimizer's `exportState()`, the step counter, and input checks. Subclasses supply the element loop
+ * (`stepTensor`); the rule (rules.ts) supplies options, validation, scalars and state names.
  */
-import { stepScalars, type StepScalars } from './hyper.js';
-import {
-  mergeOptions,
-  resolveOptions,
-  validateHyper,
-  validateOverrides,
-  type AdaBeliefOptions,
-  type GroupOverrides,
-} from './options.js';
-import { checkImportedState, type AdaBeliefState, type TensorState } from './state.js';
+import type { StepScalars } from './hyper.js';
+import { mergeFixed, type Overrides, type Rule, type Slot } from './rules.js';
+import { checkImportedState, type FloatArray, type OptimizerState } from './state.js';
 
-export type FloatArray = Float32Array | Float64Array;
+export type { FloatArray } from './state.js';
 
 /** A CPU parameter: the array itself, or the array with per-parameter overrides. */
-export type CPUParamEntry<T extends FloatArray> = T | ({ param: T } & GroupOverrides);
+export type CPUParamEntry<T extends FloatArray> = T | ({ param: T } & Overrides);
 
-export abstract class CPUOptimizer<T extends FloatArray> {
+/** One parameter's state, by kernel slot (exp_avg, exp_avg_var, max_exp_avg_var): those the rule keeps. */
+export type SlotState<T extends FloatArray> = Partial<Record<Slot, T>>;
+
+export abstract class CPUOptimizer<T extends FloatArray, O extends object> {
   /** The parameters, updated in place by `step()`. */
   readonly params: T[] = [];
-  /** Optimizer-wide options (every field may be changed between steps with `set`, except `amsgrad`). */
-  readonly options: AdaBeliefOptions;
-  private readonly overrides: GroupOverrides[] = [];
-  private tensors: TensorState<T>[];
+  private readonly overrides: Overrides[] = [];
+  private readonly slots: { slot: Slot; name: string }[];
+  private opts: O;
+  private tensors: SlotState<T>[];
   private t = 0;
 
   constructor(
     private readonly name: string,
+    protected readonly rule: Rule<O>,
     params: CPUParamEntry<T>[],
-    options: Partial<AdaBeliefOptions>,
+    options: Partial<O>,
   ) {
-    this.options = resolveOptions(options);
-    if (params.length === 0) throw new RangeError(`${name}: the parameter list is empty`);
+    this.opts = rule.resolve(options);
+    this.slots = rule.slots(this.opts);
+    if (!Array.isArray(params) || params.length === 0)
+      throw new RangeError(`${name}: the parameter list is empty`);
     params.forEach((entry, i) => {
       const { param, ...overrides } = (ArrayBuffer.isView(entry) ? { param: entry } : entry) as {
         param: T;
-      } & GroupOverrides;
-      validateOverrides(overrides, `params[${i}]`);
+      } & Overrides;
+      rule.validateOverrides(overrides, `params[${i}]`);
       this.params.push(param);
       this.overrides.push(overrides);
     });
@@ -53,28 +53,33 @@ export abstract class CPUOptimizer<T extends FloatArray> {
   protected abstract checkArrays(arrays: T[], what: string): void;
 
   /** One step of parameter `p` and its state with the step's scalars `h` (unrounded f64 values). */
-  protected abstract stepTensor(h: StepScalars, p: T, grad: T, state: TensorState<T>): void;
+  protected abstract stepTensor(h: StepScalars, p: T, grad: T, state: SlotState<T>): void;
 
   /** Number of steps taken. */
   get stepCount(): number {
     return this.t;
   }
 
+  /** A copy of the optimizer-wide options. */
+  get options(): O {
+    return this.rule.resolve(this.opts);
+  }
+
   /** Changes optimizer-wide options between steps (validated; `amsgrad` is fixed at construction). */
-  set(changes: Partial<Omit<AdaBeliefOptions, 'amsgrad'>>): void {
-    Object.assign(this.options, mergeOptions(this.options, changes));
+  set(changes: Partial<O>): void {
+    this.opts = mergeFixed(this.rule, this.opts, changes);
   }
 
   /** The scalars of step `t` for parameter `i` (its overrides applied). */
   scalarsFor(i: number, t: number): StepScalars {
-    return stepScalars({ ...this.options, ...this.overrides[i] }, t);
+    return this.rule.scalars({ ...this.opts, ...this.overrides[i] }, t);
   }
 
   /** One step: `grads[i]` has the length of `params[i]`. Parameters and state are updated in place. */
   step(grads: T[]): void {
-    if (grads.length !== this.params.length) {
+    if (!Array.isArray(grads) || grads.length !== this.params.length) {
       throw new RangeError(
-        `${this.name}.step: expected ${this.params.length} gradients, got ${grads.length}`,
+        `${this.name}.step: expected ${this.params.length} gradients, got ${Array.isArray(grads) ? grads.length : String(grads)}`,
       );
     }
     this.checkArrays(grads, 'grads');
@@ -85,35 +90,39 @@ export abstract class CPUOptimizer<T extends FloatArray> {
         );
       }
     });
-    validateHyper(this.options);
     const t = this.t + 1;
     this.params.forEach((p, i) => this.stepTensor(this.scalarsFor(i, t), p, grads[i]!, this.tensors[i]!));
     this.t = t;
   }
 
-  /** A copy of the optimizer state, in the shape of `AdaBelief.exportState()`. */
-  exportState(): AdaBeliefState<T> {
+  /** A copy of the optimizer state, in the shape of the GPU optimizer's `exportState()`. */
+  exportState(): OptimizerState<O, T> {
     return {
       step: this.t,
-      options: { ...this.options, betas: [...this.options.betas] },
-      tensors: this.tensors.map((st) => this.newState((name) => st[name]!.slice() as T)),
+      options: this.options,
+      tensors: this.tensors.map((st) => {
+        const out: Record<string, T> = {};
+        for (const { slot, name } of this.slots) out[name] = st[slot]!.slice() as T;
+        return out;
+      }),
     };
   }
 
   /** Replaces step count, options and state with `state` (validated first; nothing changes on error). */
-  importState(state: AdaBeliefState<FloatArray>): void {
+  importState(state: OptimizerState<O, FloatArray>): void {
     const sizes = this.params.map((p) => p.length);
-    const options = checkImportedState(state, this.options.amsgrad, sizes);
+    const options = checkImportedState(this.rule, state, this.opts, sizes);
     const Ctor = this.params[0]!.constructor as new (a: ArrayLike<number>) => T;
-    this.tensors = state.tensors.map((st) => this.newState((name) => new Ctor(st[name]!)));
-    Object.assign(this.options, options);
+    const names = new Map(this.slots.map((s) => [s.slot, s.name]));
+    this.tensors = state.tensors.map((st) => this.newState((slot) => new Ctor(st[names.get(slot)!]!)));
+    this.opts = options;
     this.t = state.step;
   }
 
-  /** A state record with `make(name)` for every buffer this optimizer keeps. */
-  private newState(make: (name: keyof TensorState) => T): TensorState<T> {
-    const st: TensorState<T> = { exp_avg: make('exp_avg'), exp_avg_var: make('exp_avg_var') };
-    if (this.options.amsgrad) st.max_exp_avg_var = make('max_exp_avg_var');
+  /** A state record with `make(slot)` for every slot this optimizer keeps. */
+  private newState(make: (slot: Slot) => T): SlotState<T> {
+    const st: SlotState<T> = {};
+    for (const { slot } of this.slots) st[slot] = make(slot);
     return st;
   }
 }

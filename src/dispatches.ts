@@ -6,9 +6,7 @@
 import type { Tensor } from './entries.js';
 import { Usage, inErrorScopes, type KernelPipelines } from './gpu.js';
 import { BINDING_ALIGNMENT, alignUp, encodeWindowTable, type Layout, type Window } from './layout.js';
-import type { TensorState } from './state.js';
-
-export type StateName = keyof TensorState;
+import type { Slot } from './rules.js';
 
 /** One recorded dispatch of a step: a window's vec4s (`main`) or a piece's last count % 4 elements (`tail`). */
 export interface Dispatch {
@@ -63,19 +61,23 @@ export function writeTables(
   return { buffer, windowAt, windowBytes: tables.map((t) => t.byteLength), tailAt };
 }
 
+/** Size of the placeholder buffer for unkept state slots: one 16-byte range per slot binding (4, 5, 6). */
+export const UNUSED_STATE_BYTES = 2 * BINDING_ALIGNMENT + 16;
+
 export interface DispatchContext {
   device: GPUDevice;
   label: string;
   layout: Layout;
   tensors: Tensor[];
   kernel: KernelPipelines;
-  state: Record<StateName, GPUBuffer[]>;
+  /** The state buffers of each slot the rule keeps; a slot it does not keep is bound to `unused`. */
+  state: Partial<Record<Slot, GPUBuffer[]>>;
   hyper: GPUBuffer;
   tables: Tables;
-  amsgrad: boolean;
   /** Workgroups for a window of `vec4s` work items. */
   grid: (vec4s: number) => number;
-  own: (d: GPUBufferDescriptor) => GPUBuffer;
+  /** Placeholder (UNUSED_STATE_BYTES) bound for the slots the rule does not keep (never touched: see AMSGRAD, VARIANCE). */
+  unused: GPUBuffer;
 }
 
 /**
@@ -87,20 +89,27 @@ export function recordDispatches(ctx: DispatchContext): { dispatches: Dispatch[]
   const { device, label, layout, tensors, kernel, tables } = ctx;
   const dispatches: Dispatch[] = [];
   const checks: Promise<void>[] = [];
-  // Placeholder for max_exp_avg_var without AMSGrad (bound, never touched).
-  const unusedMax = ctx.own({ label: `${label}/unused-max_exp_avg_var`, size: 16, usage: Usage.STORAGE });
 
   /** Bindings both entry points share: the per-tensor scalars and the window's state slot. */
   const sharedEntries = (w: Window): GPUBindGroupEntry[] => {
-    const state = (binding: number, name: StateName): GPUBindGroupEntry => ({
-      binding,
-      resource: { buffer: ctx.state[name][w.stateBuffer]!, offset: w.stateOffset, size: w.stateBytes },
-    });
+    const state = (binding: number, slot: Slot): GPUBindGroupEntry => {
+      const buffers = ctx.state[slot];
+      // Each unkept slot gets its own 16 bytes of `unused`: writable bindings may not alias.
+      if (!buffers)
+        return {
+          binding,
+          resource: { buffer: ctx.unused, offset: (binding - 4) * BINDING_ALIGNMENT, size: 16 },
+        };
+      return {
+        binding,
+        resource: { buffer: buffers[w.stateBuffer]!, offset: w.stateOffset, size: w.stateBytes },
+      };
+    };
     return [
       { binding: 0, resource: { buffer: ctx.hyper } },
       state(4, 'exp_avg'),
       state(5, 'exp_avg_var'),
-      ctx.amsgrad ? state(6, 'max_exp_avg_var') : { binding: 6, resource: { buffer: unusedMax } },
+      state(6, 'max_exp_avg_var'),
     ];
   };
   const bind = (what: string, make: () => Dispatch) => {

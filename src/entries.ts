@@ -3,11 +3,11 @@
  * synchronously, before any GPU work. Each message names the entry and the offending value.
  */
 import { BINDING_ALIGNMENT } from './layout.js';
-import { validateOverrides, type GroupOverrides } from './options.js';
+import type { Overrides } from './rules.js';
 import { Usage, toRef, type BufferLike } from './gpu.js';
 
 /** One parameter tensor: f32 `param` updated in place from f32 `grad`, both `size` elements. */
-export interface ParamEntry extends GroupOverrides {
+export interface ParamEntry extends Overrides {
   param: BufferLike;
   grad: BufferLike;
   /** Elements. May be left out when `param` and `grad` are whole GPUBuffers of the same size. */
@@ -21,7 +21,7 @@ export interface Tensor {
   size: number;
   param: Required<{ buffer: GPUBuffer; offset: number }>;
   grad: Required<{ buffer: GPUBuffer; offset: number }>;
-  overrides: GroupOverrides;
+  overrides: Overrides;
   /** Whether `overrides` sets anything (tensors without share one scalar record per step). */
   hasOverrides: boolean;
 }
@@ -31,7 +31,11 @@ export function describe(x: unknown): string {
 }
 
 /** Checks one entry against the device's rules; every message names the entry and the value. */
-export function checkEntry(entry: ParamEntry, i: number): Tensor {
+export function checkEntry(
+  entry: ParamEntry,
+  i: number,
+  validateOverrides: (overrides: Overrides, where: string) => void,
+): Tensor {
   const where = `params[${i}]${entry?.name ? ` ('${entry.name}')` : ''}`;
   if (entry === null || typeof entry !== 'object')
     throw new TypeError(`${where}: expected { param, grad, size }`);

@@ -17,10 +17,11 @@
  *   const opt = new AdaBeliefFastCPU([p0, { param: p1, lr: 1e-2 }], { lr: 1e-3 });
  *   opt.step([g0, g1]);            // p0, p1 updated in place
  */
-import { CPUOptimizer, type CPUParamEntry } from './cpu-optimizer.js';
+import { CPUOptimizer, type CPUParamEntry, type SlotState } from './cpu-optimizer.js';
 import { Amsgrad, Update, type StepScalars } from './hyper.js';
 import type { AdaBeliefOptions } from './options.js';
-import type { TensorState } from './state.js';
+import { adabeliefRule } from './rules.js';
+import type { AdaBeliefState, FloatArray, OptimizerState } from './state.js';
 
 const f32 = Math.fround;
 
@@ -106,9 +107,19 @@ export function adabeliefStepFast(
 }
 
 /** The fast CPU optimizer: constructor, `step`, `set`, `exportState`, `importState` as AdaBeliefCPU's. */
-export class AdaBeliefFastCPU extends CPUOptimizer<Float32Array> {
+export class AdaBeliefFastCPU extends CPUOptimizer<Float32Array, AdaBeliefOptions> {
   constructor(params: CPUParamEntry<Float32Array>[], options: Partial<AdaBeliefOptions> = {}) {
-    super('AdaBeliefFastCPU', params, options);
+    super('AdaBeliefFastCPU', adabeliefRule, params, options);
+  }
+
+  override exportState(): AdaBeliefState {
+    return super.exportState() as AdaBeliefState;
+  }
+
+  override importState(
+    state: AdaBeliefState<FloatArray> | OptimizerState<AdaBeliefOptions, FloatArray>,
+  ): void {
+    super.importState(state as OptimizerState<AdaBeliefOptions, FloatArray>);
   }
 
   protected checkArrays(arrays: Float32Array[], what: string): void {
@@ -118,7 +129,12 @@ export class AdaBeliefFastCPU extends CPUOptimizer<Float32Array> {
     });
   }
 
-  protected stepTensor(h: StepScalars, p: Float32Array, grad: Float32Array, st: TensorState): void {
-    adabeliefStepFast(h, p, grad, st.exp_avg, st.exp_avg_var, st.max_exp_avg_var);
+  protected stepTensor(
+    h: StepScalars,
+    p: Float32Array,
+    grad: Float32Array,
+    st: SlotState<Float32Array>,
+  ): void {
+    adabeliefStepFast(h, p, grad, st.exp_avg!, st.exp_avg_var!, st.max_exp_avg_var);
   }
 }

@@ -34,14 +34,22 @@ export interface KernelPipelines {
 
 const pipelineCache = new WeakMap<GPUDevice, Map<string, KernelPipelines>>();
 
-/** The AdaBelief pipelines for `device`, `workgroupSize` and `amsgrad`, built once per device and reused. */
-export function kernelPipelines(device: GPUDevice, workgroupSize: number, amsgrad: boolean): KernelPipelines {
+/**
+ * The fused-step pipelines for `device`, `workgroupSize` and the state kept (`amsgrad`: the running max;
+ * `variance`: the second moment, off for SGD), built once per device and reused.
+ */
+export function kernelPipelines(
+  device: GPUDevice,
+  workgroupSize: number,
+  amsgrad: boolean,
+  variance = true,
+): KernelPipelines {
   let perDevice = pipelineCache.get(device);
   if (!perDevice) {
     perDevice = new Map();
     pipelineCache.set(device, perDevice);
   }
-  const key = `${workgroupSize}/${amsgrad}`;
+  const key = `${workgroupSize}/${amsgrad}/${variance}`;
   const cached = perDevice.get(key);
   if (cached) return cached;
 
@@ -58,7 +66,7 @@ export function kernelPipelines(device: GPUDevice, workgroupSize: number, amsgra
   const build = (entryPoint: 'main' | 'tail', entries: GPUBindGroupLayoutEntry[]): KernelPipeline => {
     const layout = device.createBindGroupLayout({ label: `adabelief/${entryPoint}-layout`, entries });
     const pipeline = device.createComputePipeline({
-      label: `adabelief/${entryPoint}-wg${workgroupSize}${amsgrad ? '-amsgrad' : ''}`,
+      label: `adabelief/${entryPoint}-wg${workgroupSize}${amsgrad ? '-amsgrad' : ''}${variance ? '' : '-novariance'}`,
       layout: device.createPipelineLayout({
         label: `adabelief/${entryPoint}-pipeline-layout`,
         bindGroupLayouts: [layout],
@@ -68,6 +76,7 @@ export function kernelPipelines(device: GPUDevice, workgroupSize: number, amsgra
         entryPoint,
         constants: {
           AMSGRAD: amsgrad ? 1 : 0,
+          VARIANCE: variance ? 1 : 0,
           ...(entryPoint === 'main' ? { WORKGROUP_SIZE: workgroupSize } : {}),
         },
       },

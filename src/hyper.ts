@@ -44,6 +44,10 @@ export interface StepScalars {
   stepSize: number;
   /** RAdam's length of the approximated SMA (NaN without rectify), for inspection and tests. */
   rho: number;
+  /** The second moment tracks the belief `g - m` (AdaBelief) rather than `g` (Adam). */
+  belief: boolean;
+  /** SGD update with Nesterov momentum: `p += stepSize * (g + beta1 * m)` instead of `p += stepSize * m`. */
+  nesterov: boolean;
 }
 
 export type HyperInputs = Pick<
@@ -102,6 +106,8 @@ export function stepScalars(o: HyperInputs, t: number): StepScalars {
     epsS: amsgrad === Amsgrad.epsAfterMax ? 0 : eps,
     epsMax: amsgrad === Amsgrad.epsAfterMax ? eps : 0,
     sqrtBc2: Math.sqrt(bc2),
+    belief: true,
+    nesterov: false,
   };
   // The bias-corrected adaptive step of the non-rectified rule (and of torch-optimizer's rectified one).
   const corrected = { denomFromMax: o.amsgrad, divideBc2: true };
@@ -145,12 +151,17 @@ export const HYPER_BYTES = 64;
 
 /**
  * Writes `s` into `view` at `byteOffset` in the layout of the WGSL struct `Hyper`:
- * u32 update, flags (bit 0 denomFromMax, bit 1 divideBc2, bit 2 apply L2), 2 × pad,
+ * u32 update, flags (bit 0 denomFromMax, bit 1 divideBc2, bit 2 apply L2, bit 3 belief, bit 4 nesterov), 2 × pad,
  * f32 decayMul, l2, beta1, oneMinusBeta1, beta2, oneMinusBeta2, eps, epsS, epsMax, sqrtBc2, stepSize, pad.
  * Every f64 scalar is rounded to f32 exactly once, here.
  */
 export function packHyper(s: StepScalars, view: DataView, byteOffset: number): void {
-  const flags = (s.denomFromMax ? 1 : 0) | (s.divideBc2 ? 2 : 0) | (s.l2 !== 0 ? 4 : 0);
+  const flags =
+    (s.denomFromMax ? 1 : 0) |
+    (s.divideBc2 ? 2 : 0) |
+    (s.l2 !== 0 ? 4 : 0) |
+    (s.belief ? 8 : 0) |
+    (s.nesterov ? 16 : 0);
   view.setUint32(byteOffset, s.update, true);
   view.setUint32(byteOffset + 4, flags, true);
   const f32s = [

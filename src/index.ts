@@ -2,13 +2,21 @@
  * adabelief-webgpu — a fused AdaBelief optimizer step for WebGPU storage buffers, with its CPU reference.
  */
 export { AdaBelief } from './optimizer.js';
+export { Adam, AdamW, SGD } from './variants.js';
+export type { AdamGPUOptions, SGDGPUOptions } from './variants.js';
+export { FusedOptimizer } from './fused-optimizer.js';
+export type { GPUExtras } from './fused-optimizer.js';
 export { ParamArena } from './arena.js';
 export type { ArenaTensor, ArenaOptions, ArenaView } from './arena.js';
 export type { AdaBeliefGPUOptions, DispatchOptions } from './optimizer.js';
 export type { ParamEntry } from './entries.js';
-export { AdaBeliefCPU, adabeliefStep } from './reference.js';
+export { AdaBeliefCPU, AdamCPU, AdamWCPU, SGDCPU, ReferenceCPU, adabeliefStep } from './reference.js';
 export { AdaBeliefFastCPU, adabeliefStepFast } from './fast.js';
-export type { CPUParamEntry, FloatArray } from './cpu-optimizer.js';
+export type { CPUParamEntry, FloatArray, SlotState } from './cpu-optimizer.js';
+export { ADAM_DEFAULTS, ADAMW_DEFAULTS, SGD_DEFAULTS, adamScalars, sgdScalars } from './torch-options.js';
+export type { AdamOptions, SGDOptions } from './torch-options.js';
+export { adabeliefRule, adamRuleTorch, adamwRuleTorch, sgdRule } from './rules.js';
+export type { Rule, Slot, Overrides } from './rules.js';
 export { DEFAULTS, presets, resolveOptions, validateHyper } from './options.js';
 export type { AdaBeliefOptions, GroupOverrides, Semantics } from './options.js';
 export { stepScalars, rectifyRho, Update, Amsgrad } from './hyper.js';
@@ -21,6 +29,6 @@ export {
   BINDING_ALIGNMENT,
 } from './layout.js';
 export type { Layout, Piece, Window, TensorPlacement, LayoutLimits } from './layout.js';
-export type { AdaBeliefState, TensorState } from './state.js';
+export type { AdaBeliefState, TensorState, OptimizerState } from './state.js';
 export type { BufferRef, BufferLike } from './gpu.js';
 export { isFallbackDevice } from './gpu.js';

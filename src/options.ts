@@ -64,7 +64,7 @@ export const presets = Object.freeze({
 });
 
 /** Python's repr of a float, so messages read like the official package's (`1e-16`, `-0.1`, `nan`). */
-function pyRepr(x: unknown): string {
+export function pyRepr(x: unknown): string {
   if (typeof x !== 'number') return String(x);
   if (Number.isNaN(x)) return 'nan';
   if (x === Infinity) return 'inf';
@@ -129,15 +129,4 @@ export function validateOverrides(overrides: GroupOverrides, where: string): voi
     }
   }
   validateHyper(overrides);
-}
-
-/** `current` with `changes` applied, validated; `amsgrad` cannot change (it decides which state exists). */
-export function mergeOptions(
-  current: AdaBeliefOptions,
-  changes: Partial<Omit<AdaBeliefOptions, 'amsgrad'>>,
-): AdaBeliefOptions {
-  if ('amsgrad' in changes && (changes as AdaBeliefOptions).amsgrad !== current.amsgrad) {
-    throw new Error('amsgrad is fixed at construction: it decides which state buffers exist');
-  }
-  return resolveOptions({ ...current, ...changes });
 }

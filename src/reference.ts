@@ -1,16 +1,19 @@
 /**
  * AdaBeliefCPU — the CPU reference. It mirrors shaders/adabelief.wgsl line by line: the same host
  * scalars (hyper.ts), the same order of operations, every f32 operation rounded with Math.fround when the
- * parameters are Float32Array; plain float64 math when they are Float64Array.
+ * parameters are Float32Array; plain float64 math when they are Float64Array. AdamCPU, AdamWCPU and
+ * SGDCPU are the same loop with their rules (rules.ts), as the kernel runs them.
  *
  *   const cpu = new AdaBeliefCPU([p0, { param: p1, lr: 1e-2 }], { lr: 1e-3 });
  *   cpu.step([g0, g1]);            // p0, p1 updated in place
  *   cpu.exportState();             // { step, options, tensors: [{ exp_avg, exp_avg_var, max_exp_avg_var? }] }
  */
-import { CPUOptimizer, type CPUParamEntry, type FloatArray } from './cpu-optimizer.js';
+import { CPUOptimizer, type CPUParamEntry, type FloatArray, type SlotState } from './cpu-optimizer.js';
 import { Amsgrad, Update, type StepScalars } from './hyper.js';
 import type { AdaBeliefOptions } from './options.js';
-import type { TensorState } from './state.js';
+import { adabeliefRule, adamRuleTorch, adamwRuleTorch, sgdRule, type Rule } from './rules.js';
+import type { AdaBeliefState, OptimizerState } from './state.js';
+import type { AdamOptions, SGDOptions } from './torch-options.js';
 
 export type { CPUParamEntry } from './cpu-optimizer.js';
 
@@ -37,15 +40,16 @@ function roundScalars(s: StepScalars, round: Round): StepScalars {
 }
 
 /**
- * One AdaBelief step over `p` (in place) and its state, element by element, as the kernel's
- * `adabelief()` does it. `R` rounds each operation to the working precision.
+ * One fused step over `p` (in place) and its state, element by element, as the kernel's `adabelief()`
+ * does it. `R` rounds each operation to the working precision. Without `expAvgVar` (SGD: the kernel's
+ * VARIANCE off) no second moment is kept.
  */
 export function adabeliefStep(
   h: StepScalars,
   p: FloatArray,
   grad: FloatArray,
   expAvg: FloatArray,
-  expAvgVar: FloatArray,
+  expAvgVar: FloatArray | undefined,
   maxExpAvgVar: FloatArray | undefined,
   R: Round,
 ): void {
@@ -57,31 +61,38 @@ export function adabeliefStep(
     const pi = R(p[i]! * h.decayMul);
     const g = l2 ? R(grad[i]! + R(h.l2 * pi)) : grad[i]!;
     const m = R(R(expAvg[i]! * h.beta1) + R(h.oneMinusBeta1 * g));
-    const r = R(g - m);
-    const s = R(R(R(expAvgVar[i]! * h.beta2) + R(R(h.oneMinusBeta2 * r) * r)) + h.epsS);
     expAvg[i] = m;
-    expAvgVar[i] = s;
 
-    let v = s;
-    if (amsgrad) {
-      const smax = R(Math.max(maxExpAvgVar![i]!, s) + h.epsMax);
-      maxExpAvgVar![i] = smax;
-      v = h.denomFromMax ? smax : s;
+    let v = 1;
+    if (expAvgVar) {
+      const r = h.belief ? R(g - m) : g;
+      const s = R(R(R(expAvgVar[i]! * h.beta2) + R(R(h.oneMinusBeta2 * r) * r)) + h.epsS);
+      expAvgVar[i] = s;
+      v = s;
+      if (amsgrad) {
+        const smax = R(Math.max(maxExpAvgVar![i]!, s) + h.epsMax);
+        maxExpAvgVar![i] = smax;
+        v = h.denomFromMax ? smax : s;
+      }
     }
 
     const root = R(Math.sqrt(v));
     const d = R((h.divideBc2 ? R(root / h.sqrtBc2) : root) + h.eps);
-    const direction = adaptive ? R(m / d) : m;
+    const momentum = h.nesterov ? R(g + R(h.beta1 * m)) : m;
+    const direction = adaptive ? R(m / d) : momentum;
     p[i] = moves ? R(pi + R(h.stepSize * direction)) : pi;
   }
 }
 
-/** The CPU reference: f32 math (every operation rounded) for Float32Array parameters, f64 for Float64Array. */
-export class AdaBeliefCPU<T extends FloatArray = Float32Array> extends CPUOptimizer<T> {
+/**
+ * The CPU reference of any rule: f32 math (every operation rounded) for Float32Array parameters, f64 for
+ * Float64Array.
+ */
+export class ReferenceCPU<T extends FloatArray, O extends object> extends CPUOptimizer<T, O> {
   private readonly round: Round;
 
-  constructor(params: CPUParamEntry<T>[], options: Partial<AdaBeliefOptions> = {}) {
-    super('AdaBeliefCPU', params, options);
+  constructor(name: string, rule: Rule<O>, params: CPUParamEntry<T>[], options: Partial<O>) {
+    super(name, rule, params, options);
     this.round = this.params[0] instanceof Float32Array ? Math.fround : identity;
   }
 
@@ -94,20 +105,58 @@ export class AdaBeliefCPU<T extends FloatArray = Float32Array> extends CPUOptimi
       !(first instanceof Float32Array || first instanceof Float64Array)
     ) {
       throw new TypeError(
-        'AdaBeliefCPU: parameters (and gradients) must all be Float32Array (f32 math) or all Float64Array (f64 math)',
+        `${this.constructor.name}: parameters (and gradients) must all be Float32Array (f32 math) or all Float64Array (f64 math)`,
       );
     }
   }
 
-  protected stepTensor(h: StepScalars, p: T, grad: T, st: TensorState<T>): void {
+  protected stepTensor(h: StepScalars, p: T, grad: T, st: SlotState<T>): void {
     adabeliefStep(
       roundScalars(h, this.round),
       p,
       grad,
-      st.exp_avg,
+      st.exp_avg!,
       st.exp_avg_var,
       st.max_exp_avg_var,
       this.round,
     );
+  }
+}
+
+/** The AdaBelief CPU reference (see the file comment). */
+export class AdaBeliefCPU<T extends FloatArray = Float32Array> extends ReferenceCPU<T, AdaBeliefOptions> {
+  constructor(params: CPUParamEntry<T>[], options: Partial<AdaBeliefOptions> = {}) {
+    super('AdaBeliefCPU', adabeliefRule, params, options);
+  }
+
+  override exportState(): AdaBeliefState<T> {
+    return super.exportState() as AdaBeliefState<T>;
+  }
+
+  override importState(
+    state: AdaBeliefState<FloatArray> | OptimizerState<AdaBeliefOptions, FloatArray>,
+  ): void {
+    super.importState(state as OptimizerState<AdaBeliefOptions, FloatArray>);
+  }
+}
+
+/** torch.optim.Adam as the kernel runs it (the CPU mirror of `Adam`). */
+export class AdamCPU<T extends FloatArray = Float32Array> extends ReferenceCPU<T, AdamOptions> {
+  constructor(params: CPUParamEntry<T>[], options: Partial<AdamOptions> = {}) {
+    super('AdamCPU', adamRuleTorch, params, options);
+  }
+}
+
+/** torch.optim.AdamW as the kernel runs it (the CPU mirror of `AdamW`). */
+export class AdamWCPU<T extends FloatArray = Float32Array> extends ReferenceCPU<T, AdamOptions> {
+  constructor(params: CPUParamEntry<T>[], options: Partial<AdamOptions> = {}) {
+    super('AdamWCPU', adamwRuleTorch, params, options);
+  }
+}
+
+/** torch.optim.SGD as the kernel runs it (the CPU mirror of `SGD`). */
+export class SGDCPU<T extends FloatArray = Float32Array> extends ReferenceCPU<T, SGDOptions> {
+  constructor(params: CPUParamEntry<T>[], options: Partial<SGDOptions> = {}) {
+    super('SGDCPU', sgdRule, params, options);
   }
 }

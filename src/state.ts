@@ -1,17 +1,33 @@
 /**
  * The optimizer state as a plain value: what `exportState()` returns and `importState()` takes, for both
- * the GPU optimizer and the CPU reference. Tensor names are those of PyTorch's `state_dict()`.
+ * the GPU optimizers and the CPU references. Tensor names are those of PyTorch's `state_dict()`
+ * (AdaBelief: exp_avg, exp_avg_var, max_exp_avg_var; Adam: exp_avg, exp_avg_sq, max_exp_avg_sq;
+ * SGD: momentum_buffer).
  */
-import { resolveOptions, type AdaBeliefOptions } from './options.js';
+import type { AdaBeliefOptions } from './options.js';
+import type { Rule } from './rules.js';
 
-export interface TensorState<T extends Float32Array | Float64Array = Float32Array> {
+export type FloatArray = Float32Array | Float64Array;
+
+// A type alias (not an interface) so that it is assignable to OptimizerState's Record<string, T>.
+export type TensorState<T extends FloatArray = Float32Array> = {
   exp_avg: T;
   exp_avg_var: T;
   /** Present exactly when `options.amsgrad` is true. */
   max_exp_avg_var?: T;
+};
+
+/** Any rule's state: per parameter, its tensors by PyTorch name. */
+export interface OptimizerState<O extends object, T extends FloatArray = Float32Array> {
+  /** Steps taken so far (0 before the first step). */
+  step: number;
+  /** Optimizer-wide options at export time. */
+  options: O;
+  /** One entry per parameter, in the order the parameters were given. */
+  tensors: Record<string, T>[];
 }
 
-export interface AdaBeliefState<T extends Float32Array | Float64Array = Float32Array> {
+export interface AdaBeliefState<T extends FloatArray = Float32Array> {
   /** Steps taken so far (0 before the first step). */
   step: number;
   /** Optimizer-wide options at export time. */
@@ -21,36 +37,35 @@ export interface AdaBeliefState<T extends Float32Array | Float64Array = Float32A
 }
 
 /**
- * Checks that `state` fits an optimizer with `amsgrad` and parameters of `sizes` elements, and returns
- * its validated options. Throws (before anything is changed) on any mismatch.
+ * Checks that `state` fits an optimizer of `rule` with options `current` and parameters of `sizes`
+ * elements, and returns its validated options. Throws (before anything is changed) on any mismatch.
  */
-export function checkImportedState(
-  state: AdaBeliefState<Float32Array | Float64Array>,
-  amsgrad: boolean,
+export function checkImportedState<O extends object>(
+  rule: Rule<O>,
+  state: OptimizerState<O, FloatArray>,
+  current: O,
   sizes: readonly number[],
-): AdaBeliefOptions {
+): O {
   if (state === null || typeof state !== 'object')
     throw new TypeError('importState: state must be an object');
   if (!Number.isInteger(state.step) || state.step < 0) {
     throw new RangeError(`importState: step must be a non-negative integer, got ${state.step}`);
   }
-  const options = resolveOptions(state.options);
-  if (options.amsgrad !== amsgrad) {
-    throw new RangeError(
-      `importState: state has amsgrad=${options.amsgrad}, this optimizer amsgrad=${amsgrad}`,
-    );
+  const options = rule.resolve(state.options);
+  for (const key of rule.fixed) {
+    if (options[key] !== current[key]) {
+      throw new RangeError(
+        `importState: state has ${String(key)}=${String(options[key])}, this optimizer ${String(key)}=${String(current[key])}`,
+      );
+    }
   }
   if (!Array.isArray(state.tensors) || state.tensors.length !== sizes.length) {
     throw new RangeError(`importState: expected ${sizes.length} tensor states, got ${state.tensors?.length}`);
   }
+  const names = rule.slots(options).map((s) => s.name);
   state.tensors.forEach((st, i) => {
-    const names: (keyof TensorState)[] = [
-      'exp_avg',
-      'exp_avg_var',
-      ...(amsgrad ? (['max_exp_avg_var'] as const) : []),
-    ];
     for (const name of names) {
-      const a = st[name];
+      const a = st?.[name];
       if (!(a instanceof Float32Array || a instanceof Float64Array)) {
         throw new TypeError(`importState: tensors[${i}].${name} must be a Float32Array`);
       }

@@ -27,8 +27,9 @@ beforeAll(async () => {
 afterAll(async () => session?.close());
 
 /** Prints and checks a report: every element within its tolerance, NaN exactly where the reference has NaN. */
-function expectWithin(label: string, report: Report): void {
-  expect(Object.keys(report).length, `${label}: nothing compared`).toBeGreaterThanOrEqual(3);
+function expectWithin(label: string, report: Report, quantities = 3): void {
+  // param + the state tensors: 3 or 4 for AdaBelief and Adam, 2 for SGD (momentum_buffer).
+  expect(Object.keys(report).length, `${label}: nothing compared`).toBeGreaterThanOrEqual(quantities);
   for (const [q, s] of Object.entries(report)) {
     console.log(
       `${label} ${q}: max |Δ| ${s.maxAbs.toExponential(2)}, max ${s.maxUlp.toFixed(1)} ulp, ` +
@@ -93,6 +94,49 @@ describe('GPU kernel against the golden vectors and the CPU reference', () => {
       const r = await parity({ seed: 77, sizes: [65537, 4099], steps: 3, options: {}, maxWorkgroups });
       expectWithin(`maxWorkgroups=${maxWorkgroups}`, r.report);
     }
+  });
+});
+
+describe('Adam, AdamW and SGD on the same kernel, against their CPU mirrors (f32)', () => {
+  const cases: { optimizer: 'Adam' | 'AdamW' | 'SGD'; label: string; options: Record<string, unknown> }[] = [
+    { optimizer: 'Adam', label: 'defaults', options: {} },
+    {
+      optimizer: 'Adam',
+      label: 'L2 decay + amsgrad',
+      options: { weightDecay: 0.01, amsgrad: true, lr: 1e-2 },
+    },
+    { optimizer: 'AdamW', label: 'defaults (decay 1e-2)', options: {} },
+    {
+      optimizer: 'AdamW',
+      label: 'amsgrad, betas, eps',
+      options: { amsgrad: true, betas: [0.8, 0.99], eps: 1e-4 },
+    },
+    { optimizer: 'SGD', label: 'plain', options: { lr: 0.1 } },
+    {
+      optimizer: 'SGD',
+      label: 'momentum + dampening + decay',
+      options: { lr: 0.05, momentum: 0.9, dampening: 0.2, weightDecay: 1e-3 },
+    },
+    { optimizer: 'SGD', label: 'nesterov', options: { lr: 0.05, momentum: 0.9, nesterov: true } },
+  ];
+  test.each(cases)('$optimizer $label: params and every state buffer at every size, 6 steps', async (c) => {
+    const r = await parity({ seed: 31, sizes: SIZES, steps: 6, optimizer: c.optimizer, options: c.options });
+    expectWithin(`${c.optimizer} ${c.label}`, r.report, c.optimizer === 'SGD' ? 2 : 3);
+  });
+
+  test('SGD in a shared buffer with offsets, lr and momentum changed between steps', async () => {
+    const r = await parity({
+      seed: 32,
+      sizes: [5, 1027, 3, 64],
+      offsets: [0, 256, 0, 512],
+      shared: true,
+      steps: 6,
+      optimizer: 'SGD',
+      options: { lr: 0.01, momentum: 0.5 },
+      changes: { 3: { lr: 0.02, momentum: 0.9 }, 5: { nesterov: true } },
+    });
+    expectWithin('SGD shared', r.report, 2);
+    expect(r.neighboursChanged).toBe(0);
   });
 });
 

@@ -1,0 +1,502 @@
+/**
+ * The fused optimizer on WebGPU, generic over the update rule (rules.ts): one compute pass updates every
+ * parameter (and its state) in place. `AdaBelief` (optimizer.ts), `Adam`, `AdamW` and `SGD` (variants.ts)
+ * are this class with a rule.
+ *
+ *   const opt = new AdaBelief(device, [{ param: pBuf, grad: gBuf, size: n }], { lr: 1e-3 });
+ *   await opt.ready;     // construction checks that need the GPU (e.g. a buffer of another device)
+ *   opt.step();          // one writeBuffer of scalars, one compute pass, one submit; never reads back
+ *
+ * Everything that can be checked without the GPU is checked synchronously before any GPU work; WebGPU
+ * errors of our own calls are caught with error scopes and turned into rejected promises, and make the
+ * optimizer refuse further steps.
+ */
+import { HYPER_BYTES, packHyper } from './hyper.js';
+import {
+  UNUSED_STATE_BYTES,
+  recordDispatches,
+  writeTables,
+  type Dispatch,
+  type Tables,
+} from './dispatches.js';
+import { encodeWindowTable, planLayout, workgroupsFor, type Layout, type Piece } from './layout.js';
+import { mergeFixed, type Overrides, type Rule, type Slot } from './rules.js';
+import { checkImportedState, type FloatArray, type OptimizerState } from './state.js';
+import { checkEntry, checkOverlaps, describe, type ParamEntry, type Tensor } from './entries.js';
+import {
+  Usage,
+  toRef,
+  inErrorScopes,
+  isFallbackDevice,
+  kernelPipelines,
+  readBuffers,
+  type BufferLike,
+  type KernelPipelines,
+} from './gpu.js';
+
+/** How the kernel is dispatched (a tuning knob; the defaults suit the adapter). */
+export interface DispatchOptions {
+  /** Invocations per workgroup: 64, 128 or 256. Default 256. */
+  workgroupSize?: number;
+  /**
+   * Workgroups per dispatch at most; each invocation then loops over vec4s (grid-stride). Default: 64 on a
+   * CPU fallback adapter (SwiftShader is fastest with few, long-running workgroups), else 65535.
+   */
+  maxWorkgroups?: number;
+}
+
+/** What every GPU optimizer takes besides its hyperparameters. */
+export interface GPUExtras {
+  dispatch?: DispatchOptions;
+  /** Prefix of every GPU object's label. Default: the optimizer's name in lower case. */
+  label?: string;
+}
+
+/** Steps that `encode()` may record into encoders before their submit (see encodeStep). */
+const ENCODE_RING = 8;
+
+/**
+ * Defines a get/set accessor on `cls.prototype` for each option in `keys` (`opt.lr = 5e-4`): each may
+ * change between steps, validated like the constructor's options; the next step picks it up through the
+ * per-step scalars, nothing is rebuilt.
+ */
+export function defineOptionAccessors<O extends object>(
+  cls: { prototype: FusedOptimizer<O> },
+  keys: readonly (keyof O & string)[],
+): void {
+  for (const key of keys) {
+    Object.defineProperty(cls.prototype, key, {
+      get(this: FusedOptimizer<O>) {
+        return this.options[key];
+      },
+      set(this: FusedOptimizer<O>, value: unknown) {
+        this.set({ [key]: value } as Partial<O>);
+      },
+    });
+  }
+}
+
+export class FusedOptimizer<O extends object> {
+  readonly device: GPUDevice;
+  /** Resolves when construction passed the GPU's own checks; rejects (and the optimizer refuses to run) otherwise. */
+  readonly ready: Promise<void>;
+  readonly label: string;
+  private readonly rule: Rule<O>;
+  private opts: O;
+  private readonly slots: { slot: Slot; name: string }[];
+  private tensors: Tensor[];
+  private layout: Layout;
+  private readonly kernel: KernelPipelines;
+  private readonly tables: Tables;
+  private readonly unused: GPUBuffer;
+  private readonly grid: (vec4s: number) => number;
+  private readonly ownedBuffers: GPUBuffer[] = [];
+  private readonly state: Partial<Record<Slot, GPUBuffer[]>>;
+  /** One `Hyper` record per tensor, rewritten every step from `hyperData`. */
+  private readonly hyper: GPUBuffer;
+  private readonly hyperData: ArrayBuffer;
+  private encodeStaging: GPUBuffer | undefined;
+  private encodeCount = 0;
+  private readonly hyperView: DataView;
+  private readonly hyperBytes: Uint8Array;
+  private dispatches: Dispatch[];
+  private t = 0;
+  private failure: Error | undefined;
+  private lostError: Error | undefined;
+  private destroyed = false;
+
+  protected constructor(
+    rule: Rule<O>,
+    device: GPUDevice,
+    params: ParamEntry[],
+    options: Partial<O> & GPUExtras = {},
+  ) {
+    const name = rule.name;
+    if (!device || typeof device.createBuffer !== 'function')
+      throw new TypeError(`${name}: expected a GPUDevice`);
+    if (!Array.isArray(params) || params.length === 0)
+      throw new RangeError(`${name}: the parameter list is empty`);
+    const { dispatch = {}, label = name.toLowerCase(), ...hyper } = options;
+    this.rule = rule;
+    this.device = device;
+    this.label = label;
+    this.opts = rule.resolve(hyper as Partial<O>);
+    this.slots = rule.slots(this.opts);
+    this.tensors = params.map((entry, i) => checkEntry(entry, i, rule.validateOverrides));
+    checkOverlaps(this.tensors);
+
+    const workgroupSize = dispatch.workgroupSize ?? 256;
+    if (![64, 128, 256].includes(workgroupSize)) {
+      throw new RangeError(`dispatch.workgroupSize must be 64, 128 or 256, got ${describe(workgroupSize)}`);
+    }
+    const limit = device.limits.maxComputeWorkgroupsPerDimension;
+    const maxWorkgroups = dispatch.maxWorkgroups ?? (isFallbackDevice(device) ? 64 : limit);
+    if (!Number.isSafeInteger(maxWorkgroups) || maxWorkgroups < 1 || maxWorkgroups > limit) {
+      throw new RangeError(
+        `dispatch.maxWorkgroups must be an integer in [1, ${limit}], got ${describe(maxWorkgroups)}`,
+      );
+    }
+    if (device.limits.maxStorageBuffersPerShaderStage < 7) {
+      throw new RangeError(
+        `${name} needs 7 storage buffers per shader stage; the device allows ${device.limits.maxStorageBuffersPerShaderStage}`,
+      );
+    }
+    this.layout = this.plan(this.tensors);
+    this.grid = (vec4s) => workgroupsFor(vec4s, workgroupSize, maxWorkgroups);
+    this.hyperData = new ArrayBuffer(this.tensors.length * HYPER_BYTES);
+    this.hyperView = new DataView(this.hyperData);
+    this.hyperBytes = new Uint8Array(this.hyperData);
+
+    // Everything below talks to the GPU; its errors arrive asynchronously through `ready`.
+    const checks: Promise<void>[] = [];
+    const { value: created, errors } = inErrorScopes(device, `${label}: allocating optimizer state`, () => {
+      const kernel = kernelPipelines(device, workgroupSize, rule.amsgrad(this.opts), rule.variance);
+      const state: Partial<Record<Slot, GPUBuffer[]>> = {};
+      for (const { slot, name } of this.slots) {
+        state[slot] = this.layout.stateBufferBytes.map((size, k) =>
+          this.own({
+            label: `${label}/${name}#${k}`,
+            size,
+            usage: Usage.STORAGE | Usage.COPY_SRC | Usage.COPY_DST,
+          }),
+        );
+      }
+      const hyper = this.own({
+        label: `${label}/hyper`,
+        size: this.hyperData.byteLength,
+        usage: Usage.STORAGE | Usage.COPY_DST,
+      });
+      const tables = writeTables(this.layout, label, (desc) => this.own(desc));
+      const unused = this.own({
+        label: `${label}/unused-state`,
+        size: UNUSED_STATE_BYTES,
+        usage: Usage.STORAGE,
+      });
+      return { kernel, state, hyper, tables, unused };
+    });
+    checks.push(errors);
+    this.kernel = created.kernel;
+    this.state = created.state;
+    this.hyper = created.hyper;
+    this.tables = created.tables;
+    this.unused = created.unused;
+
+    const bound = this.record(this.tensors, this.layout);
+    this.dispatches = bound.dispatches;
+    checks.push(...bound.checks);
+
+    // A lost device (destroyed, driver reset, GPU removed) makes every later call fail with the cause.
+    device.lost.then((info) => {
+      this.lostError = new Error(
+        `the GPUDevice was lost (${info.reason}): ${info.message.replace(/\.*$/, '') || 'no message'}. Create a new device and optimizer, then importState() the last exported state`,
+      );
+      this.failure ??= this.lostError;
+    });
+
+    this.ready = Promise.all(checks).then(
+      () => undefined,
+      (e: Error) => {
+        this.failure ??= e;
+        throw e;
+      },
+    );
+    // A caller that never awaits `ready` still sees the error: `step()` throws it.
+    this.ready.catch(() => undefined);
+  }
+
+  /** The layout of `tensors` on this device (buffers numbered in order of first use). */
+  private plan(tensors: Tensor[]): Layout {
+    const ids = new Map<GPUBuffer, number>();
+    const place = (r: Tensor['param']) => {
+      if (!ids.has(r.buffer)) ids.set(r.buffer, ids.size);
+      return { buffer: ids.get(r.buffer)!, offset: r.offset, bufferSize: r.buffer.size };
+    };
+    return planLayout(
+      tensors.map((t) => ({ size: t.size, param: place(t.param), grad: place(t.grad) })),
+      this.device.limits,
+    );
+  }
+
+  private record(tensors: Tensor[], layout: Layout): ReturnType<typeof recordDispatches> {
+    return recordDispatches({
+      device: this.device,
+      label: this.label,
+      layout,
+      tensors,
+      kernel: this.kernel,
+      state: this.state,
+      hyper: this.hyper,
+      tables: this.tables,
+      grid: this.grid,
+      unused: this.unused,
+    });
+  }
+
+  /**
+   * Points the optimizer at other param / grad buffers (same sizes, same order), keeping its state: for
+   * stacks whose tensors move between buffers from step to step (TF.js' gradients are new tensors every
+   * step). Regions are checked like the constructor's entries; the new buffers must group the tensors the
+   * same way (each window keeps its pieces and relative offsets: the table and state layout are reused), or it
+   * throws and nothing changes. Buffers that did not change cost nothing; otherwise the bind groups are
+   * recorded again (no buffer is created). Bind-group errors (e.g. a buffer of another device) reject the
+   * returned promise and make the optimizer refuse further steps.
+   */
+  rebind(buffers: readonly { param: BufferLike; grad: BufferLike }[]): Promise<void> {
+    this.checkUsable('rebind');
+    if (!Array.isArray(buffers) || buffers.length !== this.tensors.length) {
+      throw new RangeError(
+        `${this.rule.name}.rebind: expected ${this.tensors.length} { param, grad } entries, got ${Array.isArray(buffers) ? buffers.length : describe(buffers)}`,
+      );
+    }
+    const same = buffers.every((b, i) => {
+      const t = this.tensors[i]!;
+      const p = toRef(b.param);
+      const g = toRef(b.grad);
+      return (
+        p.buffer === t.param.buffer &&
+        p.offset === t.param.offset &&
+        g.buffer === t.grad.buffer &&
+        g.offset === t.grad.offset
+      );
+    });
+    if (same) return Promise.resolve();
+    const tensors = buffers.map((b, i) => {
+      const t = this.tensors[i]!;
+      return checkEntry(
+        { ...t.overrides, name: t.name, size: t.size, param: b.param, grad: b.grad },
+        i,
+        this.rule.validateOverrides,
+      );
+    });
+    checkOverlaps(tensors);
+    const layout = this.plan(tensors);
+    const mismatch = layoutMismatch(this.layout, layout);
+    if (mismatch) {
+      throw new RangeError(
+        `${this.rule.name}.rebind: the new buffers group the tensors differently (${mismatch}); create a new optimizer and importState() this one's exported state`,
+      );
+    }
+    const bound = this.record(tensors, layout);
+    this.tensors = tensors;
+    this.layout = layout;
+    this.dispatches = bound.dispatches;
+    return this.watch(
+      Promise.all(bound.checks).then(() => undefined),
+      this.t,
+    );
+  }
+
+  private own(desc: GPUBufferDescriptor): GPUBuffer {
+    const b = this.device.createBuffer(desc);
+    this.ownedBuffers.push(b);
+    return b;
+  }
+
+  /** Steps taken so far. */
+  get stepCount(): number {
+    return this.t;
+  }
+
+  /** A copy of the current optimizer-wide options. */
+  get options(): O {
+    return this.rule.resolve(this.opts);
+  }
+
+  /**
+   * Changes several optimizer-wide options at once (all validated before any is applied). Options fixed at
+   * construction (`amsgrad`: it decides which state buffers exist) cannot change.
+   */
+  set(changes: Partial<O>): void {
+    this.checkUsable('set');
+    this.opts = mergeFixed(this.rule, this.opts, changes);
+  }
+
+  /** Replaces the per-parameter overrides of parameter `i` (lr, betas, eps, weightDecay: what the rule allows). */
+  setOverrides(i: number, overrides: Overrides): void {
+    this.checkUsable('setOverrides');
+    const tensor = this.tensors[i];
+    if (!tensor) throw new RangeError(`setOverrides: no parameter ${i} (have ${this.tensors.length})`);
+    this.rule.validateOverrides(overrides, `params[${i}]`);
+    tensor.overrides = { ...overrides };
+    tensor.hasOverrides = Object.keys(overrides).length > 0;
+  }
+
+  /**
+   * One step for every parameter: one write of the scalars, one compute pass, one submit. Returns a promise that
+   * rejects if WebGPU reported an error for this step (awaiting it is optional; it never waits for the
+   * GPU to finish the work).
+   */
+  step(): Promise<void> {
+    this.checkUsable('step');
+    const before = this.t;
+    const { errors } = inErrorScopes(this.device, `${this.label}: step ${before + 1}`, () => {
+      const encoder = this.device.createCommandEncoder({ label: `${this.label}/step` });
+      this.encodeStep(encoder, false);
+      this.device.queue.submit([encoder.finish()]);
+    });
+    return this.watch(errors, before);
+  }
+
+  /**
+   * Encodes one step into the caller's encoder (the caller submits). The step's scalars go through a ring
+   * of 8 staging slots copied inside the encoder, so up to 8 steps may be recorded (into one encoder or
+   * several) before they are submitted, in the order they were encoded. WebGPU errors of the encoded pass
+   * surface at the caller's `finish()` / `submit()`.
+   */
+  encode(encoder: GPUCommandEncoder): void {
+    this.checkUsable('encode');
+    const before = this.t;
+    const { errors } = inErrorScopes(this.device, `${this.label}: encode step ${before + 1}`, () =>
+      this.encodeStep(encoder, true),
+    );
+    void this.watch(errors, before).catch(() => undefined);
+  }
+
+  private encodeStep(encoder: GPUCommandEncoder, staged: boolean): void {
+    // No validateHyper here: every path that changes `opts` (set, accessors, importState) validated it.
+    const t = this.t + 1;
+    // Tensors without overrides share one record: packed once, then copied.
+    let shared = -1;
+    this.tensors.forEach((tensor, i) => {
+      const at = i * HYPER_BYTES;
+      if (tensor.hasOverrides) {
+        packHyper(this.rule.scalars({ ...this.opts, ...tensor.overrides }, t), this.hyperView, at);
+      } else if (shared < 0) {
+        packHyper(this.rule.scalars(this.opts, t), this.hyperView, at);
+        shared = at;
+      } else {
+        this.hyperBytes.copyWithin(at, shared, shared + HYPER_BYTES);
+      }
+    });
+    if (staged) {
+      // Through a ring of staging slots copied inside the encoder: several steps recorded into one
+      // encoder before its submit each see their own scalars.
+      const bytes = this.hyperData.byteLength;
+      this.encodeStaging ??= this.own({
+        label: `${this.label}/hyper-staging`,
+        size: bytes * ENCODE_RING,
+        usage: Usage.COPY_SRC | Usage.COPY_DST,
+      });
+      const offset = (this.encodeCount++ % ENCODE_RING) * bytes;
+      this.device.queue.writeBuffer(this.encodeStaging, offset, this.hyperData);
+      encoder.copyBufferToBuffer(this.encodeStaging, offset, this.hyper, 0, bytes);
+    } else {
+      this.device.queue.writeBuffer(this.hyper, 0, this.hyperData);
+    }
+    const pass = encoder.beginComputePass({ label: `${this.label}/pass` });
+    for (const d of this.dispatches) {
+      pass.setPipeline(d.pipeline);
+      pass.setBindGroup(0, d.bindGroup);
+      pass.dispatchWorkgroups(d.workgroups);
+    }
+    pass.end();
+    this.t = t;
+  }
+
+  /** Records a later WebGPU error as this optimizer's failure and rolls the step count back to before it. */
+  private watch(errors: Promise<void>, stepBefore: number): Promise<void> {
+    // Not raced against device.lost: that would add a reaction to a promise that may never settle, per step.
+    const checked = errors.then(() => {
+      if (this.lostError) throw new Error(`${this.rule.name}: ${this.lostError.message}`);
+    });
+    return checked.catch((e: Error) => {
+      if (!this.failure) {
+        this.failure = e;
+        this.t = stepBefore;
+      }
+      throw e;
+    });
+  }
+
+  private checkUsable(what: string): void {
+    if (this.destroyed) throw new Error(`${this.rule.name}.${what}: this optimizer was destroyed`);
+    if (this.failure)
+      throw new Error(
+        `${this.rule.name}.${what}: the optimizer is unusable after an earlier error: ${this.failure.message}`,
+      );
+  }
+
+  /** Where piece `p`'s state of kind `slot` lives. */
+  private stateRegion(slot: Slot, p: Piece): { buffer: GPUBuffer; offset: number } {
+    const w = this.layout.windows[p.window]!;
+    return { buffer: this.state[slot]![w.stateBuffer]!, offset: w.stateOffset + p.stateIndex * 16 };
+  }
+
+  /** Reads the state back: `{ step, options, tensors }`, each tensor's state by its PyTorch name. */
+  async exportState(): Promise<OptimizerState<O>> {
+    const name = this.rule.name;
+    if (this.destroyed) throw new Error(`${name}.exportState: this optimizer was destroyed`);
+    if (this.lostError) throw new Error(`${name}.exportState: ${this.lostError.message}`);
+    const step = this.t;
+    const options = this.options;
+    const pieces = this.layout.pieces;
+    const regions = this.slots.flatMap(({ slot }) =>
+      pieces.map((p) => ({ ...this.stateRegion(slot, p), bytes: p.count * 4 })),
+    );
+    const bytes = await readBuffers(this.device, regions, `${this.label}/exportState`);
+    const tensors = this.tensors.map((t) => {
+      const st: Record<string, Float32Array> = {};
+      for (const s of this.slots) st[s.name] = new Float32Array(t.size);
+      return st;
+    });
+    this.slots.forEach((s, k) =>
+      pieces.forEach((p, j) =>
+        tensors[p.tensor]![s.name]!.set(new Float32Array(bytes[k * pieces.length + j]!), p.start),
+      ),
+    );
+    return { step, options, tensors };
+  }
+
+  /**
+   * Replaces the step count, options and state (validated first: nothing changes when it throws).
+   * The writes are queued, so the next `step()` sees them.
+   */
+  importState(state: OptimizerState<O, FloatArray>): void {
+    this.checkUsable('importState');
+    const options = checkImportedState(
+      this.rule,
+      state,
+      this.opts,
+      this.tensors.map((t) => t.size),
+    );
+    const { errors } = inErrorScopes(this.device, `${this.label}: importState`, () => {
+      for (const p of this.layout.pieces) {
+        for (const { slot, name } of this.slots) {
+          const src = state.tensors[p.tensor]![name]!;
+          const data = (
+            src instanceof Float32Array ? src : Float32Array.from(src)
+          ) as Float32Array<ArrayBuffer>;
+          const { buffer, offset } = this.stateRegion(slot, p);
+          this.device.queue.writeBuffer(buffer, offset, data, p.start, p.count);
+        }
+      }
+    });
+    this.opts = options;
+    this.t = state.step;
+    void this.watch(errors, state.step).catch(() => undefined);
+  }
+
+  /** Releases the GPU buffers this optimizer owns (never the caller's param / grad buffers). */
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    for (const b of this.ownedBuffers) b.destroy();
+    this.ownedBuffers.length = 0;
+  }
+}
+
+/** Why `next` cannot reuse the tables and state placement of `prev` (undefined when it can). */
+function layoutMismatch(prev: Layout, next: Layout): string | undefined {
+  if (prev.windows.length !== next.windows.length)
+    return `${prev.windows.length} windows before, ${next.windows.length} now`;
+  for (let k = 0; k < prev.windows.length; k++) {
+    const a = encodeWindowTable(prev, k);
+    const b = encodeWindowTable(next, k);
+    if (a.length !== b.length || a.some((x, i) => x !== b[i])) return `window ${k} holds other pieces`;
+  }
+  for (let i = 0; i < prev.pieces.length; i++) {
+    if (prev.pieces[i]!.tail !== next.pieces[i]!.tail)
+      return `piece ${i} of tensor ${prev.pieces[i]!.tensor} changes its tail`;
+  }
+  return undefined;
+}
