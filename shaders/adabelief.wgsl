@@ -4,6 +4,7 @@
 //
 // Per element (f32, in this order; every choice below is made on the host from the options and the step
 // count, see src/hyper.ts, and applied with select(), not branches: the math is cheap, divergence is not):
+//   g  = (g * inv_scale) * clip_coef         from `control` (grad-stats.wgsl); both exactly 1 when unguarded
 //   p  = p * decay_mul                      decoupled / fixed weight decay (decay_mul is exactly 1 otherwise)
 //   g  = g + l2 * p                         L2 weight decay, only when FLAG_L2 is set
 //   m  = m * beta1 + one_minus_beta1 * g
@@ -26,8 +27,10 @@
 //   `tail`: one invocation for the last count % 4 elements of a piece whose buffer ends inside that vec4,
 //           through scalar views (`param_tail`, `grad_tail`) of that piece only. A separate dispatch:
 //           one dispatch may not bind overlapping writable ranges.
-// `hyper` holds one record per tensor (param groups); state (m, s, smax) is padded to whole vec4s. Without
-// AMSGrad, `max_exp_avg_var` is bound to a 16-byte placeholder and never touched.
+// `hyper` holds one record per tensor (param groups) per candidate step count: row `control.row` is this
+// step's (one row unless guarded: see grad-stats.wgsl and src/guard.ts). When `control.skip` is set (a
+// guarded step with a non-finite gradient) nothing is read or written. State (m, s, smax) is padded to whole
+// vec4s. A slot the rule does not keep is bound to a 16-byte placeholder and never touched.
 
 override WORKGROUP_SIZE: u32 = 256u;
 override AMSGRAD: bool = false;
@@ -76,6 +79,22 @@ struct Table {
   words: array<u32>,
 }
 
+// The step's guard decision (grad-stats.wgsl writes it; read-only here).
+struct Control {
+  scale: f32,
+  max_norm: f32,
+  skip_nonfinite: u32,
+  lo: u32,
+  tensor_count: u32,
+  inv_scale: f32,
+  clip_coef: f32,
+  skip: u32,
+  norm: f32,
+  applied: u32,
+  row: u32,
+  found_nonfinite: u32,
+}
+
 // The piece a `tail` dispatch finishes.
 struct TailPiece {
   tensor: u32,
@@ -94,13 +113,15 @@ struct TailPiece {
 @group(0) @binding(7) var<storage, read> tail_piece: TailPiece;
 @group(0) @binding(8) var<storage, read_write> param_tail: array<f32>;
 @group(0) @binding(9) var<storage, read> grad_tail: array<f32>;
+@group(0) @binding(10) var<storage, read> control: Control;
 
 fn has(h: Hyper, flag: u32) -> bool {
   return (h.flags & flag) != 0u;
 }
 
 // Updates the state at vec4 `i` in place and returns the new parameter values.
-fn adabelief(h: Hyper, i: u32, p_in: vec4<f32>, g_in: vec4<f32>) -> vec4<f32> {
+fn adabelief(h: Hyper, i: u32, p_in: vec4<f32>, g_raw: vec4<f32>) -> vec4<f32> {
+  let g_in = (g_raw * control.inv_scale) * control.clip_coef;
   let p = p_in * h.decay_mul;
   let g = select(g_in, g_in + h.l2 * p, has(h, FLAG_L2));
   let m = exp_avg[i] * h.beta1 + h.one_minus_beta1 * g;
@@ -132,6 +153,10 @@ fn piece_word(j: u32, field: u32) -> u32 {
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  if (control.skip != 0u) {
+    return;
+  }
+  let row_base = control.row * control.tensor_count;
   let stride = groups.x * WORKGROUP_SIZE;
   // The current piece, kept across iterations of the grid-stride loop: in a large tensor consecutive
   // iterations stay in one piece, and its table words and scalars are loaded once.
@@ -154,7 +179,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
       param_base = piece_word(j, 2u);
       grad_base = piece_word(j, 3u);
       state_base = piece_word(j, 4u);
-      h = hyper[piece_word(j, 5u)];
+      h = hyper[row_base + piece_word(j, 5u)];
     }
     let local = w - begin;
     let pi = param_base + local;
@@ -172,13 +197,17 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 
 @compute @workgroup_size(1)
 fn tail() {
+  if (control.skip != 0u) {
+    return;
+  }
   var p = vec4<f32>(0.0);
   var g = vec4<f32>(0.0);
   for (var k = 0u; k < tail_piece.rest; k = k + 1u) {
     p[k] = param_tail[tail_piece.first + k];
     g[k] = grad_tail[tail_piece.first + k];
   }
-  let updated = adabelief(hyper[tail_piece.tensor], tail_piece.state_index, p, g);
+  let h = hyper[control.row * control.tensor_count + tail_piece.tensor];
+  let updated = adabelief(h, tail_piece.state_index, p, g);
   for (var k = 0u; k < tail_piece.rest; k = k + 1u) {
     param_tail[tail_piece.first + k] = updated[k];
   }

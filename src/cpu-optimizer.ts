@@ -7,6 +7,27 @@
 import type { StepScalars } from './hyper.js';
 import { mergeFixed, type Overrides, type Rule, type Slot } from './rules.js';
 import { checkImportedState, type FloatArray, type OptimizerState } from './state.js';
+import { checkGradScale, checkMaxGradNorm, guardDecision } from './guard.js';
+
+/** The guard of one CPU step, as the GPU optimizer's guard options (see guard.ts). */
+export interface CPUGuard {
+  /** Gradients are multiplied by f32(1 / gradScale). Default 1. */
+  gradScale?: number;
+  /** Clip to this global L2 norm. Default Infinity (none). */
+  maxGradNorm?: number;
+  /** Skip the step on any inf/NaN gradient. Default: true when gradScale is given. */
+  skipNonFinite?: boolean;
+  /** Use this norm instead of computing it (e.g. the GPU's, to compare the clipped update exactly). */
+  gradNorm?: number;
+}
+
+/** What a guarded CPU step decided. */
+export interface CPUGuardResult {
+  skipped: boolean;
+  foundNonFinite: boolean;
+  gradNorm: number;
+  clipCoef: number;
+}
 
 export type { FloatArray } from './state.js';
 
@@ -75,8 +96,12 @@ export abstract class CPUOptimizer<T extends FloatArray, O extends object> {
     return this.rule.scalars({ ...this.opts, ...this.overrides[i] }, t);
   }
 
-  /** One step: `grads[i]` has the length of `params[i]`. Parameters and state are updated in place. */
-  step(grads: T[]): void {
+  /**
+   * One step: `grads[i]` has the length of `params[i]`. Parameters and state are updated in place. With
+   * `guard`, the step mirrors the GPU optimizer's guard passes (loss scale, skip on inf/NaN, clipping) and
+   * returns what it decided; a skipped step changes nothing, not even the step count.
+   */
+  step(grads: T[], guard?: CPUGuard): CPUGuardResult | undefined {
     if (!Array.isArray(grads) || grads.length !== this.params.length) {
       throw new RangeError(
         `${this.name}.step: expected ${this.params.length} gradients, got ${Array.isArray(grads) ? grads.length : String(grads)}`,
@@ -90,9 +115,32 @@ export abstract class CPUOptimizer<T extends FloatArray, O extends object> {
         );
       }
     });
+    let decision: CPUGuardResult | undefined;
+    if (guard) {
+      const { gradScale = 1, maxGradNorm = Infinity, skipNonFinite = guard.gradScale !== undefined } = guard;
+      checkGradScale(gradScale);
+      checkMaxGradNorm(maxGradNorm);
+      const d = guardDecision(grads, {
+        scale: gradScale,
+        maxNorm: maxGradNorm,
+        skipNonFinite,
+        gradNorm: guard.gradNorm,
+      });
+      decision = {
+        skipped: d.skipped,
+        foundNonFinite: d.foundNonFinite,
+        gradNorm: d.gradNorm,
+        clipCoef: d.clipCoef,
+      };
+      if (d.skipped) return decision;
+      // (g * invScale) * clipCoef, rounded per operation in the working precision, as the kernel does.
+      const R = this.params[0] instanceof Float32Array ? Math.fround : (x: number) => x;
+      grads = grads.map((g) => g.map((x) => R(R(x * d.invScale) * d.clipCoef)) as T);
+    }
     const t = this.t + 1;
     this.params.forEach((p, i) => this.stepTensor(this.scalarsFor(i, t), p, grads[i]!, this.tensors[i]!));
     this.t = t;
+    return decision;
   }
 
   /** A copy of the optimizer state, in the shape of the GPU optimizer's `exportState()`. */

@@ -4,7 +4,8 @@
  * constructed; a step only replays them.
  */
 import type { Tensor } from './entries.js';
-import { Usage, inErrorScopes, type KernelPipelines } from './gpu.js';
+import { TAIL_PARTIALS_BYTES, WINDOW_PARTIALS_BYTES } from './guard.js';
+import { Usage, inErrorScopes, type KernelPipelines, type StatsPipelines } from './gpu.js';
 import { BINDING_ALIGNMENT, alignUp, encodeWindowTable, type Layout, type Window } from './layout.js';
 import type { Slot } from './rules.js';
 
@@ -73,6 +74,8 @@ export interface DispatchContext {
   /** The state buffers of each slot the rule keeps; a slot it does not keep is bound to `unused`. */
   state: Partial<Record<Slot, GPUBuffer[]>>;
   hyper: GPUBuffer;
+  /** The step's guard decision (shaders/grad-stats.wgsl `Control`), read by the update kernel. */
+  control: GPUBuffer;
   tables: Tables;
   /** Workgroups for a window of `vec4s` work items. */
   grid: (vec4s: number) => number;
@@ -110,6 +113,7 @@ export function recordDispatches(ctx: DispatchContext): { dispatches: Dispatch[]
       state(4, 'exp_avg'),
       state(5, 'exp_avg_var'),
       state(6, 'max_exp_avg_var'),
+      { binding: 10, resource: { buffer: ctx.control } },
     ];
   };
   const bind = (what: string, make: () => Dispatch) => {
@@ -174,4 +178,86 @@ function explainBindError(e: Error): Error {
     ? ' (is a buffer from another GPUDevice?)'
     : ' (is a buffer destroyed or too large for this device?)';
   return new Error(`${e.message}${hint}`);
+}
+
+/** Bytes of the partials buffer the guard passes of `layout` need (a slot per window with work and per tail). */
+export function partialsBytes(layout: Layout): number {
+  const windows = layout.windows.filter((w) => w.totalVec4 > 0).length;
+  const tails = layout.pieces.filter((p) => p.tail).length;
+  return Math.max(windows * WINDOW_PARTIALS_BYTES + tails * TAIL_PARTIALS_BYTES, 16);
+}
+
+/**
+ * The guard passes of a step (shaders/grad-stats.wgsl): `stats` per window with work, `stats_tail` per tail
+ * piece, each writing its own slot of `partials`, then one `finalize`. Run before the update dispatches.
+ */
+export function recordGuardDispatches(
+  ctx: Pick<DispatchContext, 'device' | 'label' | 'layout' | 'tensors' | 'control' | 'tables'> & {
+    pipelines: StatsPipelines;
+    partials: GPUBuffer;
+    statsGroups: number;
+  },
+): { dispatches: Dispatch[]; checks: Promise<void>[] } {
+  const { device, label, layout, tensors, tables, pipelines, partials } = ctx;
+  const dispatches: Dispatch[] = [];
+  const checks: Promise<void>[] = [];
+  const bind = (what: string, make: () => Dispatch) => {
+    const { value, errors } = inErrorScopes(device, `${label}: ${what}`, make);
+    dispatches.push(value);
+    checks.push(errors.catch((e: Error) => Promise.reject(explainBindError(e))));
+  };
+  const control = { binding: 0, resource: { buffer: ctx.control } };
+  let at = 0;
+  layout.windows.forEach((w, k) => {
+    if (w.totalVec4 === 0) return;
+    const first = tensors[layout.pieces[w.pieces[0]!]!.tensor]!;
+    const entries = [
+      control,
+      {
+        binding: 1,
+        resource: { buffer: tables.buffer, offset: tables.windowAt[k]!, size: tables.windowBytes[k]! },
+      },
+      { binding: 2, resource: { buffer: first.grad.buffer, offset: w.gradOffset, size: w.gradBytes } },
+      { binding: 3, resource: { buffer: partials, offset: at, size: WINDOW_PARTIALS_BYTES } },
+    ];
+    at += WINDOW_PARTIALS_BYTES;
+    const { pipeline, layout: bgl } = pipelines.stats;
+    bind(`grad stats of ${describeWindow(layout, tensors, w)}`, () => ({
+      pipeline,
+      bindGroup: device.createBindGroup({ label: `${label}/stats-window${k}`, layout: bgl, entries }),
+      workgroups: ctx.statsGroups,
+    }));
+  });
+  layout.pieces.forEach((p, i) => {
+    if (!p.tail) return;
+    const t = tensors[p.tensor]!;
+    const entries = [
+      control,
+      { binding: 3, resource: { buffer: partials, offset: at, size: 16 } },
+      { binding: 4, resource: { buffer: tables.buffer, offset: tables.tailAt.get(i)!, size: 16 } },
+      { binding: 5, resource: { buffer: t.grad.buffer, offset: p.gradOffset, size: p.count * 4 } },
+    ];
+    at += TAIL_PARTIALS_BYTES;
+    const { pipeline, layout: bgl } = pipelines.statsTail;
+    bind(`grad stats of params[${p.tensor}] ('${t.name}')`, () => ({
+      pipeline,
+      bindGroup: device.createBindGroup({
+        label: `${label}/stats-${t.name}@${p.start}-tail`,
+        layout: bgl,
+        entries,
+      }),
+      workgroups: 1,
+    }));
+  });
+  const { pipeline, layout: bgl } = pipelines.finalize;
+  bind('guard finalize', () => ({
+    pipeline,
+    bindGroup: device.createBindGroup({
+      label: `${label}/finalize`,
+      layout: bgl,
+      entries: [control, { binding: 3, resource: { buffer: partials } }],
+    }),
+    workgroups: 1,
+  }));
+  return { dispatches, checks };
 }

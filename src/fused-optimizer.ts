@@ -21,6 +21,8 @@ import {
 } from './dispatches.js';
 import { encodeWindowTable, planLayout, workgroupsFor, type Layout, type Piece } from './layout.js';
 import { mergeFixed, type Overrides, type Rule, type Slot } from './rules.js';
+import { CONTROL_BYTES, MAX_ROWS, readControl, type GuardOptions, type GuardReport } from './guard.js';
+import { StepGuard } from './step-guard.js';
 import { checkImportedState, type FloatArray, type OptimizerState } from './state.js';
 import { checkEntry, checkOverlaps, describe, type ParamEntry, type Tensor } from './entries.js';
 import {
@@ -45,12 +47,15 @@ export interface DispatchOptions {
   maxWorkgroups?: number;
 }
 
-/** What every GPU optimizer takes besides its hyperparameters. */
-export interface GPUExtras {
+/** What every GPU optimizer takes besides its hyperparameters (guard options: see guard.ts). */
+export interface GPUExtras extends GuardOptions {
   dispatch?: DispatchOptions;
   /** Prefix of every GPU object's label. Default: the optimizer's name in lower case. */
   label?: string;
 }
+
+/** Bytes of the guard's host inputs at the start of `Control` (5 words). */
+const CONTROL_INPUT_BYTES = 20;
 
 /** Steps that `encode()` may record into encoders before their submit (see encodeStep). */
 const ENCODE_RING = 8;
@@ -92,15 +97,16 @@ export class FusedOptimizer<O extends object> {
   private readonly grid: (vec4s: number) => number;
   private readonly ownedBuffers: GPUBuffer[] = [];
   private readonly state: Partial<Record<Slot, GPUBuffer[]>>;
-  /** One `Hyper` record per tensor, rewritten every step from `hyperData`. */
+  /** One `Hyper` record per tensor per candidate step count (row), rewritten every step from `hyperData`. */
   private readonly hyper: GPUBuffer;
+  private readonly guard: StepGuard;
   private readonly hyperData: ArrayBuffer;
   private encodeStaging: GPUBuffer | undefined;
+  private readonly controlInputs = new DataView(new ArrayBuffer(CONTROL_INPUT_BYTES));
   private encodeCount = 0;
   private readonly hyperView: DataView;
   private readonly hyperBytes: Uint8Array;
   private dispatches: Dispatch[];
-  private t = 0;
   private failure: Error | undefined;
   private lostError: Error | undefined;
   private destroyed = false;
@@ -116,7 +122,14 @@ export class FusedOptimizer<O extends object> {
       throw new TypeError(`${name}: expected a GPUDevice`);
     if (!Array.isArray(params) || params.length === 0)
       throw new RangeError(`${name}: the parameter list is empty`);
-    const { dispatch = {}, label = name.toLowerCase(), ...hyper } = options;
+    const {
+      dispatch = {},
+      label = name.toLowerCase(),
+      skipNonFinite,
+      gradScale,
+      maxGradNorm,
+      ...hyper
+    } = options;
     this.rule = rule;
     this.device = device;
     this.label = label;
@@ -136,14 +149,17 @@ export class FusedOptimizer<O extends object> {
         `dispatch.maxWorkgroups must be an integer in [1, ${limit}], got ${describe(maxWorkgroups)}`,
       );
     }
-    if (device.limits.maxStorageBuffersPerShaderStage < 7) {
+    if (device.limits.maxStorageBuffersPerShaderStage < 8) {
       throw new RangeError(
-        `${name} needs 7 storage buffers per shader stage; the device allows ${device.limits.maxStorageBuffersPerShaderStage}`,
+        `${name} needs 8 storage buffers per shader stage; the device allows ${device.limits.maxStorageBuffersPerShaderStage}`,
       );
     }
     this.layout = this.plan(this.tensors);
     this.grid = (vec4s) => workgroupsFor(vec4s, workgroupSize, maxWorkgroups);
-    this.hyperData = new ArrayBuffer(this.tensors.length * HYPER_BYTES);
+    const guardOptions = { skipNonFinite, gradScale, maxGradNorm };
+    const guarded = Object.values(guardOptions).some((v) => v !== undefined);
+    const rows = guarded ? MAX_ROWS : 1;
+    this.hyperData = new ArrayBuffer(rows * this.tensors.length * HYPER_BYTES);
     this.hyperView = new DataView(this.hyperData);
     this.hyperBytes = new Uint8Array(this.hyperData);
 
@@ -172,7 +188,8 @@ export class FusedOptimizer<O extends object> {
         size: UNUSED_STATE_BYTES,
         usage: Usage.STORAGE,
       });
-      return { kernel, state, hyper, tables, unused };
+      const guard = new StepGuard(device, label, guardOptions, this.tensors.length, (d) => this.own(d));
+      return { kernel, state, hyper, tables, unused, guard };
     });
     checks.push(errors);
     this.kernel = created.kernel;
@@ -180,10 +197,11 @@ export class FusedOptimizer<O extends object> {
     this.hyper = created.hyper;
     this.tables = created.tables;
     this.unused = created.unused;
+    this.guard = created.guard;
 
     const bound = this.record(this.tensors, this.layout);
     this.dispatches = bound.dispatches;
-    checks.push(...bound.checks);
+    checks.push(...bound.checks, ...this.guard.record(this.layout, this.tensors, this.tables));
 
     // A lost device (destroyed, driver reset, GPU removed) makes every later call fail with the cause.
     device.lost.then((info) => {
@@ -226,6 +244,7 @@ export class FusedOptimizer<O extends object> {
       kernel: this.kernel,
       state: this.state,
       hyper: this.hyper,
+      control: this.guard.control,
       tables: this.tables,
       grid: this.grid,
       unused: this.unused,
@@ -277,13 +296,11 @@ export class FusedOptimizer<O extends object> {
       );
     }
     const bound = this.record(tensors, layout);
+    const guardChecks = this.guard.record(layout, tensors, this.tables);
     this.tensors = tensors;
     this.layout = layout;
     this.dispatches = bound.dispatches;
-    return this.watch(
-      Promise.all(bound.checks).then(() => undefined),
-      this.t,
-    );
+    return this.watch(Promise.all([...bound.checks, ...guardChecks]).then(() => undefined));
   }
 
   private own(desc: GPUBufferDescriptor): GPUBuffer {
@@ -292,9 +309,69 @@ export class FusedOptimizer<O extends object> {
     return b;
   }
 
-  /** Steps taken so far. */
+  /**
+   * Steps taken so far. With the guard on, skipped steps do not count and the host learns of them
+   * asynchronously: this is then the count if no step since the last readback was skipped, exact after
+   * `await step()` or `await lastStepSkipped()`.
+   */
   get stepCount(): number {
-    return this.t;
+    return this.guard.tracker.upper;
+  }
+
+  /** The loss scale gradients are divided by (a number, or the caller's GPUBuffer). Settable when a number. */
+  get gradScale(): number | GPUBuffer {
+    return this.guard.gradScale;
+  }
+
+  set gradScale(scale: number) {
+    this.checkUsable('gradScale');
+    this.guard.gradScale = scale;
+  }
+
+  /** The global gradient norm gradients are clipped to (Infinity: none). Settable with the guard on. */
+  get maxGradNorm(): number {
+    return this.guard.maxGradNorm;
+  }
+
+  set maxGradNorm(max: number) {
+    this.checkUsable('maxGradNorm');
+    this.guard.maxGradNorm = max;
+  }
+
+  /**
+   * The `Control` record of the guard (shaders/grad-stats.wgsl), for callers that want the decision on the
+   * GPU: u32 at byte 28 = skipped (1) or applied (0), f32 at 32 = gradient norm, u32 at 36 = steps applied.
+   */
+  get controlBuffer(): GPUBuffer {
+    return this.guard.control;
+  }
+
+  /**
+   * What the GPU decided for the latest step (skipped, non-finite found, gradient norm, clip coefficient,
+   * steps applied): one small readback after the work submitted so far. Needs the guard on.
+   */
+  async lastStepReport(): Promise<GuardReport> {
+    this.checkUsable('lastStepReport');
+    return this.guard.report(
+      async (buffer) =>
+        (
+          await readBuffers(
+            this.device,
+            [{ buffer, offset: 0, bytes: CONTROL_BYTES }],
+            `${this.label}/control`,
+          )
+        )[0]!,
+    );
+  }
+
+  /** Whether the latest step was skipped for a non-finite gradient (for a loss scaler). */
+  async lastStepSkipped(): Promise<boolean> {
+    return (await this.lastStepReport()).skipped;
+  }
+
+  /** The global L2 norm of the latest step's unscaled gradients, computed on the GPU. */
+  async lastGradNorm(): Promise<number> {
+    return (await this.lastStepReport()).gradNorm;
   }
 
   /** A copy of the current optimizer-wide options. */
@@ -328,13 +405,19 @@ export class FusedOptimizer<O extends object> {
    */
   step(): Promise<void> {
     this.checkUsable('step');
-    const before = this.t;
-    const { errors } = inErrorScopes(this.device, `${this.label}: step ${before + 1}`, () => {
-      const encoder = this.device.createCommandEncoder({ label: `${this.label}/step` });
-      this.encodeStep(encoder, false);
-      this.device.queue.submit([encoder.finish()]);
-    });
-    return this.watch(errors, before);
+    const { value: readback, errors } = inErrorScopes(
+      this.device,
+      `${this.label}: step ${this.stepCount + 1}`,
+      () => {
+        const encoder = this.device.createCommandEncoder({ label: `${this.label}/step` });
+        const seq = this.encodeStep(encoder, false);
+        const readback = this.guard.readbackAfter(encoder, seq);
+        this.device.queue.submit([encoder.finish()]);
+        return readback?.();
+      },
+    );
+    // With the guard on, the promise also waits for the step's readback (so stepCount is exact after it).
+    return Promise.all([this.watch(errors), readback]).then(() => undefined);
   }
 
   /**
@@ -345,20 +428,65 @@ export class FusedOptimizer<O extends object> {
    */
   encode(encoder: GPUCommandEncoder): void {
     this.checkUsable('encode');
-    const before = this.t;
-    const { errors } = inErrorScopes(this.device, `${this.label}: encode step ${before + 1}`, () =>
+    const { errors } = inErrorScopes(this.device, `${this.label}: encode step ${this.stepCount + 1}`, () =>
       this.encodeStep(encoder, true),
     );
-    void this.watch(errors, before).catch(() => undefined);
+    void this.watch(errors).catch(() => undefined);
   }
 
-  private encodeStep(encoder: GPUCommandEncoder, staged: boolean): void {
+  /** Records one step into `encoder` (scalars, guard passes, update); returns the step call's number. */
+  private encodeStep(encoder: GPUCommandEncoder, staged: boolean): number {
     // No validateHyper here: every path that changes `opts` (set, accessors, importState) validated it.
-    const t = this.t + 1;
+    const rows = this.guard.rowsForNextStep(this.rule.name);
+    const first = this.guard.firstRowStep;
+    const perRow = this.tensors.length * HYPER_BYTES;
+    for (let r = 0; r < rows; r++) this.packRow(first + r, r * perRow);
+    const bytes = rows * perRow;
+    const guarded = this.guard.enabled;
+    if (staged) {
+      // Through a ring of staging slots copied inside the encoder: several steps recorded into one
+      // encoder before its submit each see their own scalars (and guard inputs).
+      const slotBytes = CONTROL_INPUT_BYTES + this.hyperData.byteLength;
+      this.encodeStaging ??= this.own({
+        label: `${this.label}/hyper-staging`,
+        size: slotBytes * ENCODE_RING,
+        usage: Usage.COPY_SRC | Usage.COPY_DST,
+      });
+      const offset = (this.encodeCount++ % ENCODE_RING) * slotBytes;
+      if (guarded) {
+        const inputs = new DataView(new ArrayBuffer(CONTROL_INPUT_BYTES));
+        this.guard.writeInputs(inputs, 0);
+        this.device.queue.writeBuffer(this.encodeStaging, offset, inputs.buffer);
+        encoder.copyBufferToBuffer(this.encodeStaging, offset, this.guard.control, 0, CONTROL_INPUT_BYTES);
+      }
+      const at = offset + CONTROL_INPUT_BYTES;
+      this.device.queue.writeBuffer(this.encodeStaging, at, this.hyperData, 0, bytes);
+      encoder.copyBufferToBuffer(this.encodeStaging, at, this.hyper, 0, bytes);
+    } else {
+      if (guarded) {
+        this.guard.writeInputs(this.controlInputs, 0);
+        this.device.queue.writeBuffer(this.guard.control, 0, this.controlInputs.buffer);
+      }
+      this.device.queue.writeBuffer(this.hyper, 0, this.hyperData, 0, bytes);
+    }
+    if (guarded) this.guard.copyScale(encoder);
+    const pass = encoder.beginComputePass({ label: `${this.label}/pass` });
+    this.guard.dispatch(pass);
+    for (const d of this.dispatches) {
+      pass.setPipeline(d.pipeline);
+      pass.setBindGroup(0, d.bindGroup);
+      pass.dispatchWorkgroups(d.workgroups);
+    }
+    pass.end();
+    return this.guard.tracker.push(guarded);
+  }
+
+  /** Packs the records of step `t` (one per tensor) at `base` bytes into `hyperData`. */
+  private packRow(t: number, base: number): void {
     // Tensors without overrides share one record: packed once, then copied.
     let shared = -1;
     this.tensors.forEach((tensor, i) => {
-      const at = i * HYPER_BYTES;
+      const at = base + i * HYPER_BYTES;
       if (tensor.hasOverrides) {
         packHyper(this.rule.scalars({ ...this.opts, ...tensor.overrides }, t), this.hyperView, at);
       } else if (shared < 0) {
@@ -368,42 +496,16 @@ export class FusedOptimizer<O extends object> {
         this.hyperBytes.copyWithin(at, shared, shared + HYPER_BYTES);
       }
     });
-    if (staged) {
-      // Through a ring of staging slots copied inside the encoder: several steps recorded into one
-      // encoder before its submit each see their own scalars.
-      const bytes = this.hyperData.byteLength;
-      this.encodeStaging ??= this.own({
-        label: `${this.label}/hyper-staging`,
-        size: bytes * ENCODE_RING,
-        usage: Usage.COPY_SRC | Usage.COPY_DST,
-      });
-      const offset = (this.encodeCount++ % ENCODE_RING) * bytes;
-      this.device.queue.writeBuffer(this.encodeStaging, offset, this.hyperData);
-      encoder.copyBufferToBuffer(this.encodeStaging, offset, this.hyper, 0, bytes);
-    } else {
-      this.device.queue.writeBuffer(this.hyper, 0, this.hyperData);
-    }
-    const pass = encoder.beginComputePass({ label: `${this.label}/pass` });
-    for (const d of this.dispatches) {
-      pass.setPipeline(d.pipeline);
-      pass.setBindGroup(0, d.bindGroup);
-      pass.dispatchWorkgroups(d.workgroups);
-    }
-    pass.end();
-    this.t = t;
   }
 
-  /** Records a later WebGPU error as this optimizer's failure and rolls the step count back to before it. */
-  private watch(errors: Promise<void>, stepBefore: number): Promise<void> {
+  /** Records a later WebGPU error as this optimizer's failure (it then refuses further steps). */
+  private watch(errors: Promise<void>): Promise<void> {
     // Not raced against device.lost: that would add a reaction to a promise that may never settle, per step.
     const checked = errors.then(() => {
       if (this.lostError) throw new Error(`${this.rule.name}: ${this.lostError.message}`);
     });
     return checked.catch((e: Error) => {
-      if (!this.failure) {
-        this.failure = e;
-        this.t = stepBefore;
-      }
+      this.failure ??= e;
       throw e;
     });
   }
@@ -427,13 +529,18 @@ export class FusedOptimizer<O extends object> {
     const name = this.rule.name;
     if (this.destroyed) throw new Error(`${name}.exportState: this optimizer was destroyed`);
     if (this.lostError) throw new Error(`${name}.exportState: ${this.lostError.message}`);
-    const step = this.t;
     const options = this.options;
     const pieces = this.layout.pieces;
     const regions = this.slots.flatMap(({ slot }) =>
       pieces.map((p) => ({ ...this.stateRegion(slot, p), bytes: p.count * 4 })),
     );
-    const bytes = await readBuffers(this.device, regions, `${this.label}/exportState`);
+    // With the guard on, the GPU's own step counter (read with the state) says how many steps were applied.
+    const seq = this.guard.tracker.latest;
+    const control = { buffer: this.guard.control, offset: 0, bytes: CONTROL_BYTES };
+    const bytes = await readBuffers(this.device, [...regions, control], `${this.label}/exportState`);
+    const applied = readControl(bytes.pop()!).applied;
+    if (this.guard.enabled) this.guard.tracker.confirm(seq, applied);
+    const step = this.guard.enabled ? applied : this.stepCount;
     const tensors = this.tensors.map((t) => {
       const st: Record<string, Float32Array> = {};
       for (const s of this.slots) st[s.name] = new Float32Array(t.size);
@@ -472,8 +579,8 @@ export class FusedOptimizer<O extends object> {
       }
     });
     this.opts = options;
-    this.t = state.step;
-    void this.watch(errors, state.step).catch(() => undefined);
+    this.guard.resetApplied(state.step);
+    void this.watch(errors).catch(() => undefined);
   }
 
   /** Releases the GPU buffers this optimizer owns (never the caller's param / grad buffers). */

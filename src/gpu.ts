@@ -3,6 +3,7 @@
  * readback. Nothing here knows the optimizer's math.
  */
 import kernelSource from '../shaders/adabelief.wgsl?raw';
+import statsSource from '../shaders/grad-stats.wgsl?raw';
 
 /** A buffer, or a region of one starting `offset` bytes in. */
 export interface BufferRef {
@@ -59,9 +60,9 @@ export function kernelPipelines(
     buffer: { type },
   });
   const readOnly = (binding: number) => entry(binding, 'read-only-storage');
-  // 0 hyper, 4 exp_avg, 5 exp_avg_var, 6 max_exp_avg_var: both entry points. 1 table, 2 param, 3 grad: main.
-  // 7 tail_piece, 8 param_tail, 9 grad_tail: tail.
-  const shared = [readOnly(0), entry(4), entry(5), entry(6)];
+  // 0 hyper, 4 exp_avg, 5 exp_avg_var, 6 max_exp_avg_var, 10 control: both entry points. 1 table, 2 param,
+  // 3 grad: main. 7 tail_piece, 8 param_tail, 9 grad_tail: tail.
+  const shared = [readOnly(0), entry(4), entry(5), entry(6), readOnly(10)];
   const module = device.createShaderModule({ label: 'adabelief/shader', code: kernelSource });
   const build = (entryPoint: 'main' | 'tail', entries: GPUBindGroupLayoutEntry[]): KernelPipeline => {
     const layout = device.createBindGroupLayout({ label: `adabelief/${entryPoint}-layout`, entries });
@@ -88,6 +89,65 @@ export function kernelPipelines(
     tail: build('tail', [...shared, readOnly(7), entry(8), readOnly(9)]),
   };
   perDevice.set(key, built);
+  return built;
+}
+
+/** The three entry points of shaders/grad-stats.wgsl (the guard passes). */
+export interface StatsPipelines {
+  stats: KernelPipeline;
+  statsTail: KernelPipeline;
+  finalize: KernelPipeline;
+}
+
+const statsCache = new WeakMap<GPUDevice, StatsPipelines>();
+
+/** The guard-pass pipelines for `device`, built once per device and reused. */
+export function statsPipelines(device: GPUDevice): StatsPipelines {
+  const cached = statsCache.get(device);
+  if (cached) return cached;
+  const entry = (binding: number, type: GPUBufferBindingType): GPUBindGroupLayoutEntry => ({
+    binding,
+    visibility: COMPUTE_STAGE,
+    buffer: { type },
+  });
+  const module = device.createShaderModule({ label: 'adabelief/grad-stats-shader', code: statsSource });
+  // 0 control, 3 partials (read-write); 1 table, 2 grad: stats; 4 tail_piece, 5 grad_tail: stats_tail.
+  const build = (entryPoint: string, bindings: [number, GPUBufferBindingType][]): KernelPipeline => {
+    const layout = device.createBindGroupLayout({
+      label: `adabelief/${entryPoint}-layout`,
+      entries: bindings.map(([b, t]) => entry(b, t)),
+    });
+    const pipeline = device.createComputePipeline({
+      label: `adabelief/${entryPoint}`,
+      layout: device.createPipelineLayout({
+        label: `adabelief/${entryPoint}-pipeline-layout`,
+        bindGroupLayouts: [layout],
+      }),
+      compute: { module, entryPoint },
+    });
+    return { layout, pipeline };
+  };
+  const rw = 'storage' as const;
+  const ro = 'read-only-storage' as const;
+  const built = {
+    stats: build('stats', [
+      [0, rw],
+      [1, ro],
+      [2, ro],
+      [3, rw],
+    ]),
+    statsTail: build('stats_tail', [
+      [0, rw],
+      [3, rw],
+      [4, ro],
+      [5, ro],
+    ]),
+    finalize: build('finalize', [
+      [0, rw],
+      [3, rw],
+    ]),
+  };
+  statsCache.set(device, built);
   return built;
 }
 

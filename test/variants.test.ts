@@ -31,10 +31,10 @@ function torchAdam(o: AdamOptions, decoupled: boolean, p: Float64Array, grads: F
 
 /** torch.optim.SGD (single tensor, f64), as documented. */
 function torchSGD(o: SGDOptions, p: Float64Array, grads: Float64Array[]) {
-  let buf: Float64Array | undefined;
+  let buf: Float64Array<ArrayBufferLike> | undefined;
   for (const grad of grads) {
     const d = grad.map((g, i) => g + o.weightDecay * p[i]!);
-    let step = d;
+    let step: Float64Array<ArrayBufferLike> = d;
     if (o.momentum !== 0) {
       buf = buf ? buf.map((b, i) => o.momentum * b + (1 - o.dampening) * d[i]!) : d.slice();
       step = o.nesterov ? d.map((x, i) => x + o.momentum * buf![i]!) : buf;

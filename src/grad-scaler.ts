@@ -1,0 +1,75 @@
+/**
+ * GradScaler — dynamic loss scaling with torch.amp.GradScaler's semantics, driven by the GPU optimizer's
+ * skip flag:
+ *
+ *   const opt = new AdaBelief(device, entries, { gradScale: 1 });   // any gradScale turns the guard on
+ *   const scaler = new GradScaler();
+ *   // each step: backward with the loss multiplied by scaler.scale, then
+ *   await scaler.step(opt);     // opt.gradScale = scale; opt.step(): skipped on the GPU if a grad is inf/NaN
+ *   await scaler.update(opt);   // skipped: scale *= backoffFactor; else every growthInterval steps *= growthFactor
+ *
+ * Defaults are torch's: initScale 2^16, growthFactor 2, backoffFactor 0.5, growthInterval 2000.
+ */
+/** What GradScaler needs of an optimizer: any of AdaBelief, Adam, AdamW, SGD constructed with the guard on. */
+export interface LossScaledOptimizer {
+  /** Set to a number by GradScaler before each step (the optimizer may also report a GPUBuffer). */
+  gradScale: number | GPUBuffer;
+  step(): Promise<void>;
+  lastStepSkipped(): Promise<boolean>;
+}
+
+export interface GradScalerOptions {
+  initScale?: number;
+  growthFactor?: number;
+  backoffFactor?: number;
+  growthInterval?: number;
+}
+
+export class GradScaler {
+  /** The current loss scale: multiply the loss (or the seed gradient of the backward pass) by it. */
+  scale: number;
+  readonly growthFactor: number;
+  readonly backoffFactor: number;
+  readonly growthInterval: number;
+  /** Consecutive applied steps since the last change of scale. */
+  private growthTracker = 0;
+
+  constructor(options: GradScalerOptions = {}) {
+    const { initScale = 2 ** 16, growthFactor = 2, backoffFactor = 0.5, growthInterval = 2000 } = options;
+    if (!(initScale > 0 && Number.isFinite(initScale)))
+      throw new RangeError(`GradScaler: initScale must be a finite number > 0, got ${initScale}`);
+    if (!(growthFactor > 1)) throw new RangeError(`The growth factor must be > 1.0. Got ${growthFactor}`);
+    if (!(backoffFactor > 0 && backoffFactor < 1))
+      throw new RangeError(`The backoff factor must be < 1.0. Got ${backoffFactor}`);
+    if (!(Number.isInteger(growthInterval) && growthInterval > 0))
+      throw new RangeError(`GradScaler: growthInterval must be a positive integer, got ${growthInterval}`);
+    this.scale = initScale;
+    this.growthFactor = growthFactor;
+    this.backoffFactor = backoffFactor;
+    this.growthInterval = growthInterval;
+  }
+
+  /** Steps `opt` with its gradients divided by the current scale (skipped on the GPU on inf/NaN). */
+  step(opt: LossScaledOptimizer): Promise<void> {
+    opt.gradScale = this.scale;
+    return opt.step();
+  }
+
+  /** Updates the scale from whether `opt`'s latest step was skipped (one small readback). Returns it. */
+  async update(opt: LossScaledOptimizer): Promise<boolean> {
+    const skipped = await opt.lastStepSkipped();
+    this.record(skipped);
+    return skipped;
+  }
+
+  /** The scale update itself (torch's _amp_update_scale_), for a skip flag obtained elsewhere. */
+  record(skipped: boolean): void {
+    if (skipped) {
+      this.scale *= this.backoffFactor;
+      this.growthTracker = 0;
+    } else if (++this.growthTracker === this.growthInterval) {
+      this.scale *= this.growthFactor;
+      this.growthTracker = 0;
+    }
+  }
+}

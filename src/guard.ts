@@ -1,0 +1,192 @@
+/**
+ * The guard of a step — loss-scale division, skipping on non-finite gradients, clipping by global norm —
+ * as pure host code: the layout of the `Control` record the guard passes share with the update kernel
+ * (shaders/grad-stats.wgsl, shaders/adabelief.wgsl), the options' checks, the CPU reference's version of
+ * the decision, and the bookkeeping that lets the host keep computing exact f64 step scalars while the GPU
+ * alone decides whether a step is applied.
+ *
+ * Why rows: a skipped step does not advance the step count, and the host only learns of it later (an
+ * asynchronous readback; `step()` never waits). So each guarded step uploads one record row per step count
+ * it may turn out to be — from `applied + 1` (every unconfirmed guarded step was skipped) to `upper + 1`
+ * (none was) — and the GPU picks its row from its own counter. Confirmed readbacks shrink the range again.
+ */
+import { pyRepr } from './options.js';
+
+/** Bytes of `Control` (12 words). */
+export const CONTROL_BYTES = 48;
+/** Rows of step records a guarded optimizer can hold: guarded steps in flight without a confirmed readback + 1. */
+export const MAX_ROWS = 32;
+/** Workgroups of one window's `stats` dispatch (shaders/grad-stats.wgsl STATS_GROUPS). */
+export const STATS_GROUPS = 64;
+/** Bytes of a window's slot of partials (STATS_GROUPS vec2<f32>, a multiple of 256). */
+export const WINDOW_PARTIALS_BYTES = STATS_GROUPS * 8;
+/** Bytes of a tail piece's slot of partials (one vec2<f32> used, padded to the binding alignment). */
+export const TAIL_PARTIALS_BYTES = 256;
+
+/** The guard options of a GPU optimizer (fixed at construction: they decide whether the guard passes run). */
+export interface GuardOptions {
+  /**
+   * Skip the whole step (every parameter, state and the step count untouched) when any gradient element is
+   * inf or NaN. Default: true with `gradScale`, else false (non-finite values then propagate as in PyTorch).
+   */
+  skipNonFinite?: boolean;
+  /**
+   * Loss scale: gradients are divided by it (multiplied by f32(1 / scale)) before anything else. A number
+   * (settable between steps: `opt.gradScale = s`), or a GPUBuffer / { buffer, offset } whose first f32 the
+   * caller writes (read by the GPU at each step).
+   */
+  gradScale?: number | GPUBuffer | { buffer: GPUBuffer; offset?: number };
+  /** Clip gradients to this global L2 norm (torch.nn.utils.clip_grad_norm_). Infinity: no clipping. */
+  maxGradNorm?: number;
+}
+
+/** What the host writes into `Control` before each guarded step (the first five words). */
+export interface ControlInputs {
+  scale: number;
+  /** 0: no clipping. */
+  maxNorm: number;
+  skipNonFinite: boolean;
+  /** Step count of row 0, minus 1. */
+  lo: number;
+  tensorCount: number;
+}
+
+/** What the GPU decided for a step (the rest of `Control`, read back). */
+export interface GuardReport {
+  /** The step was skipped (non-finite gradient with skipping on). */
+  skipped: boolean;
+  /** Some gradient element was inf or NaN. */
+  foundNonFinite: boolean;
+  /** Global L2 norm of the unscaled gradients (before clipping), as computed in f32 on the GPU. */
+  gradNorm: number;
+  /** The clipping coefficient applied (1: none). */
+  clipCoef: number;
+  /** Steps applied so far (the GPU's step count). */
+  applied: number;
+}
+
+/** Throws unless `scale` is a usable loss scale. */
+export function checkGradScale(scale: unknown): asserts scale is number {
+  if (!(typeof scale === 'number' && scale > 0 && Number.isFinite(scale))) {
+    throw new RangeError(`gradScale must be a finite number > 0, got ${pyRepr(scale)}`);
+  }
+}
+
+/** Throws unless `max` is a usable clipping norm (Infinity allowed: no clipping). */
+export function checkMaxGradNorm(max: unknown): asserts max is number {
+  if (!(typeof max === 'number' && max > 0)) {
+    throw new RangeError(`maxGradNorm must be a number > 0 (Infinity: no clipping), got ${pyRepr(max)}`);
+  }
+}
+
+/** The initial `Control`: an unguarded step (scale 1, no clipping, row 0, nothing applied). */
+export function initialControl(tensorCount: number): ArrayBuffer {
+  const bytes = new ArrayBuffer(CONTROL_BYTES);
+  const v = new DataView(bytes);
+  writeControlInputs(v, 0, { scale: 1, maxNorm: 0, skipNonFinite: false, lo: 0, tensorCount });
+  v.setFloat32(20, 1, true); // inv_scale
+  v.setFloat32(24, 1, true); // clip_coef
+  return bytes;
+}
+
+/** Writes the host's five words of `Control` at `byteOffset`. */
+export function writeControlInputs(view: DataView, byteOffset: number, c: ControlInputs): void {
+  view.setFloat32(byteOffset, c.scale, true);
+  view.setFloat32(byteOffset + 4, Number.isFinite(c.maxNorm) ? c.maxNorm : 0, true);
+  view.setUint32(byteOffset + 8, c.skipNonFinite ? 1 : 0, true);
+  view.setUint32(byteOffset + 12, c.lo, true);
+  view.setUint32(byteOffset + 16, c.tensorCount, true);
+}
+
+/** Decodes a read-back `Control`. */
+export function readControl(bytes: ArrayBuffer): GuardReport {
+  const v = new DataView(bytes);
+  return {
+    clipCoef: v.getFloat32(24, true),
+    skipped: v.getUint32(28, true) !== 0,
+    gradNorm: v.getFloat32(32, true),
+    applied: v.getUint32(36, true),
+    foundNonFinite: v.getUint32(44, true) !== 0,
+  };
+}
+
+/**
+ * The step count as the host knows it: `base` steps applied as of step call `baseSeq` (confirmed by a
+ * readback), then one entry per later step call (guarded: may have been skipped; unguarded: applied).
+ */
+export class AppliedTracker {
+  private base = 0;
+  private baseSeq = 0;
+  private seq = 0;
+  private later: boolean[] = [];
+
+  /** The step count if no unconfirmed guarded step was skipped. */
+  get upper(): number {
+    return this.base + this.later.length;
+  }
+
+  /** Unconfirmed guarded steps. */
+  get unsure(): number {
+    return this.later.reduce((n, guarded) => n + (guarded ? 1 : 0), 0);
+  }
+
+  /** The number of the latest step call. */
+  get latest(): number {
+    return this.seq;
+  }
+
+  /** Records a step call; returns its number. */
+  push(guarded: boolean): number {
+    this.seq++;
+    if (!guarded && this.later.length === 0) {
+      // Nothing unconfirmed before it and it cannot be skipped: known at once (the unguarded case, always).
+      this.base++;
+      this.baseSeq = this.seq;
+    } else {
+      this.later.push(guarded);
+    }
+    return this.seq;
+  }
+
+  /** A readback: after step call `seq`, `applied` steps had been applied. Stale readbacks are ignored. */
+  confirm(seq: number, applied: number): void {
+    if (seq <= this.baseSeq) return;
+    this.later = this.later.slice(seq - this.baseSeq);
+    this.base = applied;
+    this.baseSeq = seq;
+  }
+
+  /** Starts over at `applied` steps (importState). */
+  reset(applied: number): void {
+    this.base = applied;
+    this.baseSeq = this.seq;
+    this.later = [];
+  }
+}
+
+/**
+ * The CPU reference's guard decision, mirroring grad-stats.wgsl: invScale = f32(1 / scale), the norm of the
+ * unscaled gradients (f64 sum of the f32 products, or `gradNorm` when given, e.g. the GPU's own), the clip
+ * coefficient f32(maxNorm / f32(norm + 1e-6)) clamped to 1, and skip = skipNonFinite && any non-finite.
+ */
+export function guardDecision(
+  grads: ArrayLike<number>[],
+  o: { scale: number; maxNorm: number; skipNonFinite: boolean; gradNorm?: number },
+): { invScale: number; clipCoef: number; skipped: boolean; foundNonFinite: boolean; gradNorm: number } {
+  const f = Math.fround;
+  const invScale = f(1 / o.scale);
+  let sum = 0;
+  let found = false;
+  for (const g of grads) {
+    for (let i = 0; i < g.length; i++) {
+      const x = g[i]!;
+      if (!Number.isFinite(x)) found = true;
+      const v = f(x * invScale);
+      sum += v * v;
+    }
+  }
+  const gradNorm = o.gradNorm ?? f(Math.sqrt(sum));
+  const clipCoef =
+    o.maxNorm > 0 && Number.isFinite(o.maxNorm) ? Math.min(1, f(o.maxNorm / f(gradNorm + f(1e-6)))) : 1;
+  return { invScale, clipCoef, skipped: o.skipNonFinite && found, foundNonFinite: found, gradNorm };
+}
