@@ -36,3 +36,28 @@ export type { Layout, Piece, Window, TensorPlacement, LayoutLimits } from './lay
 export type { AdaBeliefState, TensorState, OptimizerState } from './state.js';
 export type { BufferRef, BufferLike } from './gpu.js';
 export { isFallbackDevice } from './gpu.js';
+export {
+  saveCheckpoint,
+  loadCheckpoint,
+  readCheckpoint,
+  adabeliefCheckpoint,
+  adamCheckpoint,
+  adamwCheckpoint,
+  sgdCheckpoint,
+} from './checkpoint.js';
+export type {
+  CheckpointSpec,
+  CheckpointState,
+  CheckpointExpect,
+  CheckpointContents,
+  SaveCheckpointInfo,
+  LoadedState,
+} from './checkpoint.js';
+export {
+  encodeSafetensors,
+  decodeSafetensors,
+  readFloat32,
+  readNumbers,
+  MAX_HEADER_BYTES,
+} from './safetensors.js';
+export type { Dtype, SafetensorsTensor, DecodedTensor, SafetensorsFile } from './safetensors.js';

@@ -202,27 +202,33 @@ describe('GPU optimizer API', () => {
     },
   );
 
-  test('exportState → importState into a new optimizer → continue equals an uninterrupted run', async () => {
-    for (const options of [{}, { amsgrad: true, semantics: 'torch-optimizer' as const }]) {
-      const r = await session.call<{ maxDiff: number; step: number; cpuMaxDiff: number }>(
-        PARITY,
-        'exportImport',
-        {
+  test.each([false, true])(
+    'exportState → importState (through a safetensors checkpoint: %s) into a new optimizer → continue equals an uninterrupted run',
+    async (viaCheckpoint) => {
+      for (const options of [{}, { amsgrad: true, semantics: 'torch-optimizer' as const }]) {
+        const r = await session.call<{
+          maxDiff: number;
+          step: number;
+          cpuMaxDiff: number;
+          checkpointBytes: number;
+        }>(PARITY, 'exportImport', {
           seed: 21,
           sizes: [1, 130, 4099],
           steps: 9,
           splitAt: 4,
           options,
-        },
-      );
-      console.log(
-        `export/import ${JSON.stringify(options)}: GPU max diff ${r.maxDiff}, CPU max diff ${r.cpuMaxDiff}`,
-      );
-      expect(r.step).toBe(9);
-      expect(r.maxDiff).toBe(0);
-      expect(r.cpuMaxDiff).toBe(0);
-    }
-  });
+          viaCheckpoint,
+        });
+        console.log(
+          `export/import ${JSON.stringify(options)}${viaCheckpoint ? ` via a ${r.checkpointBytes}-byte checkpoint` : ''}: GPU max diff ${r.maxDiff}, CPU max diff ${r.cpuMaxDiff}`,
+        );
+        expect(r.checkpointBytes > 0).toBe(viaCheckpoint);
+        expect(r.step).toBe(9);
+        expect(r.maxDiff).toBe(0);
+        expect(r.cpuMaxDiff).toBe(0);
+      }
+    },
+  );
 });
 
 describe('bad input', () => {

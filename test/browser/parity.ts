@@ -16,6 +16,8 @@ import {
   type GroupOverrides,
   type ParamEntry,
   type ReferenceCPU,
+  loadCheckpoint,
+  saveCheckpoint,
 } from '../../src/index.js';
 import { compareArrays, type ErrorStats } from '../compare.js';
 import type { GoldenCase } from '../golden.js';
@@ -277,7 +279,9 @@ export async function exportImport(cfg: {
   steps: number;
   splitAt: number;
   options: Partial<AdaBeliefOptions>;
-}): Promise<{ maxDiff: number; step: number; cpuMaxDiff: number }> {
+  /** Pass the state through a safetensors checkpoint (saveCheckpoint → bytes → loadCheckpoint). */
+  viaCheckpoint?: boolean;
+}): Promise<{ maxDiff: number; step: number; cpuMaxDiff: number; checkpointBytes: number }> {
   return withGpu(async (gpu) => {
     const r = rng(cfg.seed);
     const p0 = cfg.sizes.map((n) => randomArray(r, n, 1));
@@ -301,7 +305,11 @@ export async function exportImport(cfg: {
 
     const b1 = await makeRun();
     for (let t = 0; t < cfg.splitAt; t++) await doStep(b1, t);
-    const saved = await b1.opt.exportState();
+    const exported = await b1.opt.exportState();
+    const file = cfg.viaCheckpoint ? saveCheckpoint(exported) : undefined;
+    const saved = file
+      ? loadCheckpoint(file, { sizes: cfg.sizes, amsgrad: !!cfg.options.amsgrad })
+      : exported;
     const b2 = {
       entries: b1.entries,
       opt: gpu.track(await AdaBelief.create(gpu.device, b1.entries, cfg.options)),
@@ -346,6 +354,6 @@ export async function exportImport(cfg: {
     cpuA.params.forEach((p, k) =>
       p.forEach((v, i) => (cpuMaxDiff = Math.max(cpuMaxDiff, Math.abs(v - cpuC.params[k]![i]!)))),
     );
-    return { maxDiff, step: sb.step, cpuMaxDiff };
+    return { maxDiff, step: sb.step, cpuMaxDiff, checkpointBytes: file?.byteLength ?? 0 };
   });
 }
