@@ -10,7 +10,7 @@
 //   m  = m * beta1 + one_minus_beta1 * g
 //   r  = g - m                              the belief residual, with the NEW m (Adam: r = g)
 //   s  = s * beta2 + (one_minus_beta2 * r) * r + eps_s        eps_s: eps, or 0 (torch-optimizer + AMSGrad, Adam)
-//   smax = max(smax, s) + eps_max           AMSGrad only; eps_max: 0, or eps (torch-optimizer)
+//   smax = max(smax, s) + eps_max           AMSGrad only; eps_max: 0, or eps (torch-optimizer); NaN wins
 //   D  = sqrt(v) [/ sqrt_bc2] + eps         v = smax with FLAG_DENOM_FROM_MAX, else s
 //   adaptive: p = p + step_size * (m / D);  sgd: p = p + step_size * u;  none: p unchanged
 //             where u = m, or g + beta1 * m with FLAG_NESTEROV (torch.optim.SGD's nesterov)
@@ -115,6 +115,14 @@ struct TailPiece {
 @group(0) @binding(9) var<storage, read> grad_tail: array<f32>;
 @group(0) @binding(10) var<storage, read> control: Control;
 
+// max() that returns NaN when either operand is NaN (torch.maximum; JS Math.max). WGSL's max() may return
+// the other operand, and may assume finite math, so NaN is found from the bits.
+fn max_keeping_nan(a: vec4<f32>, b: vec4<f32>) -> vec4<f32> {
+  let a_nan = (bitcast<vec4<u32>>(a) & vec4<u32>(0x7fffffffu)) > vec4<u32>(0x7f800000u);
+  let b_nan = (bitcast<vec4<u32>>(b) & vec4<u32>(0x7fffffffu)) > vec4<u32>(0x7f800000u);
+  return select(select(max(a, b), b, b_nan), a, a_nan);
+}
+
 fn has(h: Hyper, flag: u32) -> bool {
   return (h.flags & flag) != 0u;
 }
@@ -134,7 +142,7 @@ fn adabelief(h: Hyper, i: u32, p_in: vec4<f32>, g_raw: vec4<f32>) -> vec4<f32> {
     exp_avg_var[i] = s;
     v = s;
     if (AMSGRAD) {
-      let smax = max(max_exp_avg_var[i], s) + h.eps_max;
+      let smax = max_keeping_nan(max_exp_avg_var[i], s) + h.eps_max;
       max_exp_avg_var[i] = smax;
       v = select(s, smax, has(h, FLAG_DENOM_FROM_MAX));
     }

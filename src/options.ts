@@ -63,13 +63,24 @@ export const presets = Object.freeze({
   }) as Readonly<AdaBeliefOptions>,
 });
 
-/** Python's repr of a float, so messages read like the official package's (`1e-16`, `-0.1`, `nan`). */
+/**
+ * Python's repr of the value, so messages read like the official package's: floats as CPython prints them
+ * (`1e-16`, `-1e-05`, `-1e-08`, `-0.001`, `nan`, `-inf`), whole numbers as Python ints (`-1`: what
+ * Python prints for the int a user would type).
+ */
 export function pyRepr(x: unknown): string {
   if (typeof x !== 'number') return String(x);
   if (Number.isNaN(x)) return 'nan';
   if (x === Infinity) return 'inf';
   if (x === -Infinity) return '-inf';
-  return String(x);
+  if (Number.isInteger(x) && Math.abs(x) < 1e16) return Object.is(x, -0) ? '-0.0' : String(x);
+  const [digits, exponentText] = x.toExponential().split('e') as [string, string];
+  const exponent = Number(exponentText);
+  // CPython switches to exponent notation below 1e-4 and from 1e16, with at least two exponent digits.
+  if (exponent < -4 || exponent >= 16) {
+    return `${digits}e${exponent < 0 ? '-' : '+'}${String(Math.abs(exponent)).padStart(2, '0')}`;
+  }
+  return String(x); // positional, with the same shortest round-trip digits
 }
 
 /** Throws the official package's message for an invalid hyperparameter. */

@@ -259,7 +259,7 @@ describe('bad input', () => {
     ['invalid beta1 setter', /^Invalid beta parameter at index 0: 1$/, true],
     ['invalid beta2 setter', /^Invalid beta parameter at index 1: -0\.5$/, true],
     ['invalid weight decay setter', /^Invalid weight_decay value: -0\.0001$/, true],
-    ['invalid eps setter', /^Invalid epsilon value: -1e-8$/, true],
+    ['invalid eps setter', /^Invalid epsilon value: -1e-08$/, true],
     ['amsgrad change', /amsgrad is fixed at construction/, true],
     [
       'importState wrong size',

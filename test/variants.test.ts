@@ -141,7 +141,7 @@ describe('validation uses torch.optim wording', () => {
   const p = () => [new Float32Array(4)];
   test.each([
     [() => new AdamCPU(p(), { lr: -1 }), 'Invalid learning rate: -1'],
-    [() => new AdamCPU(p(), { eps: -1e-8 }), 'Invalid epsilon value: -1e-8'],
+    [() => new AdamCPU(p(), { eps: -1e-8 }), 'Invalid epsilon value: -1e-08'],
     [() => new AdamWCPU(p(), { betas: [1, 0.999] }), 'Invalid beta parameter at index 0: 1'],
     [() => new AdamWCPU(p(), { weightDecay: -0.1 }), 'Invalid weight_decay value: -0.1'],
     [() => new SGDCPU(p(), { momentum: -0.5 }), 'Invalid momentum value: -0.5'],
