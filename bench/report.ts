@@ -405,7 +405,7 @@ export function formatModel(s: ModelSummary): string {
 
 // ---------------------------------------------------------------------------------------------- HTML
 
-const COLORS: Record<Impl, string> = {
+export const COLORS: Record<Impl, string> = {
   fused: '#d62728',
   copy: '#555555',
   'tfjs-adam': '#1f77b4',

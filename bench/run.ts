@@ -1,14 +1,21 @@
 /**
  * `npm start [-- flags]`: one optimizer step, measured side by side on this machine's WebGPU adapter (headless
- * Chromium), on the CPU (Node) and with TF.js on the same adapter, for a range of sizes. Prints the adapter,
- * progress and a table; writes results/benchmark.json, results/benchmark.html and results/benchmark.png.
+ * Chromium, or Node.js on Dawn with `--runtime node`), on the CPU (Node) and with TF.js on the same adapter,
+ * for a range of sizes. Prints the adapter, progress and a table; writes results/benchmark.json,
+ * results/benchmark.html and results/benchmark.png (benchmark-node.* with `--runtime node`).
  * `npm start -- --help` lists the flags.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import type { HTTPRequest } from 'puppeteer-core';
-import { openBrowser, REPO_ROOT, type BrowserSession } from '../test/browser/chromium.js';
+import puppeteer, { type Browser, type HTTPRequest } from 'puppeteer-core';
+import {
+  chromiumArgs,
+  findChromium,
+  openBrowser,
+  REPO_ROOT,
+  type BrowserSession,
+} from '../test/browser/chromium.js';
 import {
   IMPL_LABELS,
   VARIANTS,
@@ -23,6 +30,7 @@ import {
   type Variant,
 } from './common.js';
 import { measureCpu } from './cpu.js';
+import { openDawnSession } from './node.js';
 import type { AdapterReport } from './page.js';
 import { resnet50Shapes } from './resnet50.js';
 import {
@@ -46,6 +54,9 @@ const PAGE = '/bench/page.ts';
 const TFJS_DEPS = ['@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-webgpu'];
 
 const HELP = `npm start -- [flags]
+  --runtime browser|node  where the GPU side runs: headless Chromium (default), or this Node.js process on
+                          Dawn (the optional 'webgpu' package; SwiftShader from Chromium where there is no
+                          GPU); node writes benchmark-node.json / .html / .png
   --quick                 sizes 2^12, 2^16, 2^20, 2^22, default variant, 3 repetitions, a shorter whole-model
                           case (under 2 minutes)
   --sizes LIST            e.g. 4096,65536 or 2^12,2^20 or 2^12..2^24 (every power of two in the range)
@@ -58,11 +69,14 @@ const HELP = `npm start -- [flags]
   --no-tfjs | --no-cpu    skip TF.js / the CPU implementations
   --no-model              skip the whole-model case (ResNet-50's 161 tensors in a ParamArena vs one flat
                           tensor of the same 25,557,032 elements; step time ratio and host cost of step())
-  --json FILE             where the JSON goes (default results/benchmark.json)
+  --json FILE             where the JSON goes (default results/benchmark.json, or benchmark-node.json)
   --out DIR               results folder (default results/)
   --no-html               no HTML report and no PNG`;
 
+type Runtime = 'browser' | 'node';
+
 interface Config {
+  runtime: Runtime;
   sizes: number[];
   variants: Variant[];
   rep: Repetitions;
@@ -97,6 +111,7 @@ function parseSizes(text: string): number[] {
 function parseArgs(argv: string[]): Config {
   const quick = argv.includes('--quick');
   const cfg: Config = {
+    runtime: 'browser',
     sizes: quick ? [2 ** 12, 2 ** 16, 2 ** 20, 2 ** 22] : [12, 14, 16, 18, 20, 22, 24].map((k) => 2 ** k),
     variants: quick ? ['default'] : ['default', 'amsgrad', 'norectify'],
     rep: {
@@ -130,6 +145,13 @@ function parseArgs(argv: string[]): Config {
     switch (flag) {
       case '--quick':
         break;
+      case '--runtime': {
+        const runtime = value();
+        if (runtime !== 'browser' && runtime !== 'node')
+          throw new Error(`--runtime must be 'browser' or 'node', got '${runtime}'`);
+        cfg.runtime = runtime;
+        break;
+      }
       case '--sizes':
         cfg.sizes = parseSizes(value());
         break;
@@ -183,8 +205,49 @@ function parseArgs(argv: string[]): Config {
         throw new Error(`unknown flag '${flag}'\n${HELP}`);
     }
   }
-  cfg.json ||= join(cfg.out, 'benchmark.json');
+  cfg.json ||= join(cfg.out, `benchmark${fileSuffix(cfg)}.json`);
   return cfg;
+}
+
+/** Results of the Node runtime go to benchmark-node.* beside the browser's benchmark.*. */
+const fileSuffix = (cfg: Config) => (cfg.runtime === 'node' ? '-node' : '');
+
+/** Where the GPU side runs: a page in headless Chromium, or this Node process on Dawn (no `page`). */
+type GpuSession = Pick<BrowserSession, 'call' | 'close'> &
+  Partial<Pick<BrowserSession, 'page' | 'url'>> & { runtime: string };
+
+async function openGpuSession(cfg: Config): Promise<GpuSession> {
+  if (cfg.runtime === 'node') {
+    // Dawn rounds timestamps to a coarse grid by default (as browsers do); exact ones here.
+    return openDawnSession({ dawnFlags: ['disable-dawn-features=timestamp_quantization'] });
+  }
+  const session = await openBrowser('/bench/index.html', false, { optimizeDeps: TFJS_DEPS });
+  const version = await session.page.browser().version();
+  return { ...session, runtime: `headless Chromium (${version})` };
+}
+
+/** Screenshots the report's main chart into `png` with the session's browser, or a headless Chromium of its own. */
+async function writeChartPng(session: GpuSession, html: string, png: string): Promise<string> {
+  let own: Browser | undefined;
+  try {
+    const browser =
+      session.page?.browser() ??
+      (own = await puppeteer.launch({
+        executablePath: findChromium(),
+        headless: true,
+        args: chromiumArgs(),
+      }));
+    const page = await browser.newPage();
+    await page.setContent(html, { waitUntil: 'load' });
+    const chart = await page.$('#main-chart');
+    if (chart) await chart.screenshot({ path: png as `${string}.png` });
+    await page.close();
+    return chart ? ` and ${png}` : ' (no chart: no PNG)';
+  } catch (e) {
+    return ` (no PNG: ${(e as Error).message})`;
+  } finally {
+    await own?.close();
+  }
 }
 
 /** One thing to measure, and the variants whose tables it appears in (a 28-byte copy serves two). */
@@ -250,7 +313,7 @@ function modelSpec(cfg: Config): ModelSpec {
  * is left out of that copy (no HMR here; its websocket is refused to a document served that way). Returns
  * whether the page is isolated; on any failure, reloads the page as it was and returns false.
  */
-async function isolatePage(session: BrowserSession): Promise<boolean> {
+async function isolatePage(session: Pick<BrowserSession, 'page' | 'url'>): Promise<boolean> {
   const { page, url } = session;
   const handler = (req: HTTPRequest) => {
     if (req.isInterceptResolutionHandled()) return;
@@ -294,7 +357,7 @@ async function isolatePage(session: BrowserSession): Promise<boolean> {
 const clock = (ms: number) =>
   `${Math.floor(ms / 60000)}:${String(Math.floor(ms / 1000) % 60).padStart(2, '0')}`;
 
-async function measure(session: BrowserSession, task: Task): Promise<Samples[]> {
+async function measure(session: GpuSession, task: Task): Promise<Samples[]> {
   const specs = task.map((p) => p.spec);
   const impl = specs[0]!.impl;
   if (impl === 'fused' || impl === 'copy') return session.call<Samples[]>(PAGE, 'measureGpu', specs);
@@ -337,22 +400,30 @@ async function main(): Promise<void> {
       `NOTE: the machine is busy (1-minute load average ${loadBefore.toFixed(2)} on ${cpus().length} CPUs): figures will be noisy.`,
     );
   }
-  const session = await openBrowser('/bench/index.html', false, { optimizeDeps: TFJS_DEPS });
+  const session = await openGpuSession(cfg);
   try {
-    // Only the whole-model case needs the fine timer (host cost of step()).
-    const isolated = cfg.model && (await isolatePage(session));
+    // Only the whole-model case needs the fine timer (host cost of step()); Node's is fine already.
+    const isolated =
+      cfg.model && session.page && session.url
+        ? await isolatePage({ page: session.page, url: session.url })
+        : false;
     const adapter = await session.call<AdapterReport>(PAGE, 'init', cfg.maxWorkgroups ?? null);
+    console.log(`Runtime (GPU side): ${session.runtime}`);
     describeAdapter(adapter).forEach((l) => console.log(l));
     const tfjs = cfg.tfjs ? await session.call<{ version: string; device: string }>(PAGE, 'tfjsInfo') : null;
     if (tfjs) console.log(`TF.js ${tfjs.version}, webgpu backend on the ${tfjs.device}`);
-    const gpuTiming = adapter.timestampQuery
-      ? 'timestamp-query around each step (GB/s, x copy) and wall time over K queued steps (ms, speedups)'
-      : 'wall time over K queued steps + queue.onSubmittedWorkDone() (no timestamp-query on this adapter)';
+    const gpuTiming =
+      `${session.runtime}: ` +
+      (adapter.timestampQuery
+        ? 'timestamp-query around each step (GB/s, x copy) and wall time over K queued steps (ms, speedups)'
+        : 'wall time over K queued steps + queue.onSubmittedWorkDone() (no timestamp-query on this adapter)');
     console.log(`GPU timing: ${gpuTiming}`);
     console.log('CPU timing: in this Node process (V8), one thread, performance.now() over K steps');
     if (cfg.model)
       console.log(
-        `Host cost of step(): performance.now() in the page, ${isolated ? 'cross-origin isolated (5 us resolution)' : 'NOT cross-origin isolated (100 us resolution: timed per batch of calls)'}`,
+        cfg.runtime === 'node'
+          ? 'Host cost of step(): performance.now() in this Node process'
+          : `Host cost of step(): performance.now() in the page, ${isolated ? 'cross-origin isolated (5 us resolution)' : 'NOT cross-origin isolated (100 us resolution: timed per batch of calls)'}`,
       );
     console.log('');
 
@@ -467,20 +538,19 @@ async function main(): Promise<void> {
       modelVsFlat: model?.modelVsFlat ?? null,
       hostMsPerStep: model?.hostMsPerStep ?? null,
     };
-    writeFileSync(cfg.json, JSON.stringify({ ...ratios, ...report, samples: measurements }, null, 1));
+    const runtime = { runtime: cfg.runtime, runtimeDetail: session.runtime };
+    writeFileSync(
+      cfg.json,
+      JSON.stringify({ ...ratios, ...runtime, ...report, samples: measurements }, null, 1),
+    );
     console.log(`\nwrote ${cfg.json}`);
     if (cfg.html) {
       mkdirSync(cfg.out, { recursive: true });
       const html = renderHtml({ ...report, durationS: (performance.now() - started) / 1e3 }, `${table}`);
-      const htmlPath = join(cfg.out, 'benchmark.html');
+      const htmlPath = join(cfg.out, `benchmark${fileSuffix(cfg)}.html`);
       writeFileSync(htmlPath, html);
-      const png = join(cfg.out, 'benchmark.png');
-      const page = await session.page.browser().newPage();
-      await page.setContent(html, { waitUntil: 'load' });
-      const chart = await page.$('#main-chart');
-      if (chart) await chart.screenshot({ path: png as `${string}.png` });
-      await page.close();
-      console.log(`wrote ${htmlPath}${chart ? ` and ${png}` : ''}`);
+      const png = join(cfg.out, `benchmark${fileSuffix(cfg)}.png`);
+      console.log(`wrote ${htmlPath}${await writeChartPng(session, html, png)}`);
     }
     console.log(`done in ${clock(performance.now() - started)}`);
   } finally {
