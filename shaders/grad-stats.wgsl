@@ -61,6 +61,9 @@ struct TailPiece {
 @group(0) @binding(3) var<storage, read_write> partials: array<vec2<f32>>;
 @group(0) @binding(4) var<storage, read> tail_piece: TailPiece;
 @group(0) @binding(5) var<storage, read> grad_tail: array<f32>;
+@group(0) @binding(6) var<storage, read> grad_words: array<u32>;
+
+override GRAD_F16: bool = false;
 
 var<workgroup> sums: array<f32, STATS_WG>;
 var<workgroup> flags: array<u32, STATS_WG>;
@@ -121,6 +124,73 @@ fn stats(
     let v = select(vec4<f32>(0.0), g * inv_scale, lanes);
     sum = sum + dot(v, v);
     flag = flag | u32(non_finite(g, lanes));
+  }
+  let total = reduce(local, sum, flag);
+  if (local == 0u) {
+    partials[group.x] = total;
+  }
+}
+
+// f16 bits (low 16 bits of each lane) → the value, exactly: the same as adabelief.wgsl's f16_value.
+fn f16_value(h: vec4<u32>) -> vec4<f32> {
+  let sign = (h & vec4<u32>(0x8000u)) << vec4<u32>(16u);
+  let e = (h >> vec4<u32>(10u)) & vec4<u32>(0x1fu);
+  let man = h & vec4<u32>(0x3ffu);
+  let normal = sign | ((e + 112u) << vec4<u32>(23u)) | (man << vec4<u32>(13u));
+  let special = sign | vec4<u32>(0x7f800000u) | (man << vec4<u32>(13u));
+  let t = vec4<u32>(31u) - countLeadingZeros(man);
+  let sub = sign | ((t + 103u) << vec4<u32>(23u)) | ((man << (vec4<u32>(23u) - t)) & vec4<u32>(0x7fffffu));
+  let tiny = select(sign, sub, man != vec4<u32>(0u));
+  return bitcast<vec4<f32>>(select(select(normal, special, e == vec4<u32>(31u)), tiny, e == vec4<u32>(0u)));
+}
+
+@compute @workgroup_size(STATS_WG)
+fn stats_packed(
+  @builtin(global_invocation_id) gid: vec3<u32>,
+  @builtin(local_invocation_index) local: u32,
+  @builtin(workgroup_id) group: vec3<u32>,
+) {
+  let inv_scale = 1.0 / control.scale;
+  let stride = STATS_GROUPS * STATS_WG;
+  let words = select(4u, 2u, GRAD_F16);
+  var sum = 0.0;
+  var flag = 0u;
+  var begin = 1u;
+  var end = 0u;
+  var count = 0u;
+  var grad_base = 0u;
+  for (var w = gid.x; w < table.total_vec4; w = w + stride) {
+    if (w < begin || w >= end) {
+      var j = table.words[table.blocks_at + w / BLOCK_VEC4];
+      while (j + 1u < table.piece_count && piece_word(j + 1u, 0u) <= w) {
+        j = j + 1u;
+      }
+      begin = piece_word(j, 0u);
+      end = select(table.total_vec4, piece_word(j + 1u, 0u), j + 1u < table.piece_count);
+      count = piece_word(j, 1u);
+      grad_base = piece_word(j, 3u);
+    }
+    let local_vec4 = w - begin;
+    let rest = count - local_vec4 * 4u;
+    let lanes = vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(rest);
+    let at = grad_base * 4u + local_vec4 * words;
+    var g: vec4<f32>;
+    var bad: bool;
+    if (GRAD_F16) {
+      let a = grad_words[at];
+      let b = grad_words[at + 1u];
+      let h = vec4<u32>(a & 0xffffu, a >> 16u, b & 0xffffu, b >> 16u);
+      g = f16_value(h);
+      bad = any(((h & vec4<u32>(0x7c00u)) == vec4<u32>(0x7c00u)) & lanes);
+    } else {
+      g = bitcast<vec4<f32>>(
+        vec4<u32>(grad_words[at], grad_words[at + 1u], grad_words[at + 2u], grad_words[at + 3u]),
+      );
+      bad = non_finite(g, lanes);
+    }
+    let v = select(vec4<f32>(0.0), g * inv_scale, lanes);
+    sum = sum + dot(v, v);
+    flag = flag | u32(bad);
   }
   let total = reduce(local, sum, flag);
   if (local == 0u) {

@@ -8,6 +8,14 @@ import type { StepScalars } from './hyper.js';
 import { mergeFixed, type Overrides, type Rule, type Slot } from './rules.js';
 import { checkImportedState, type FloatArray, type OptimizerState } from './state.js';
 import { checkGradScale, checkMaxGradNorm, guardDecision } from './guard.js';
+import {
+  checkDtype,
+  resolvePrecision,
+  roundF16,
+  type ParamDtype,
+  type Precision,
+  type PrecisionOptions,
+} from './precision.js';
 
 /** The guard of one CPU step, as the GPU optimizer's guard options (see guard.ts). */
 export interface CPUGuard {
@@ -31,8 +39,11 @@ export interface CPUGuardResult {
 
 export type { FloatArray } from './state.js';
 
-/** A CPU parameter: the array itself, or the array with per-parameter overrides. */
-export type CPUParamEntry<T extends FloatArray> = T | ({ param: T } & Overrides);
+/**
+ * A CPU parameter: the array itself, or the array with per-parameter overrides and (CPU reference only)
+ * `dtype: 'f16'`: the array then holds f16 values (rounded to them at construction and after every step).
+ */
+export type CPUParamEntry<T extends FloatArray> = T | ({ param: T; dtype?: ParamDtype } & Overrides);
 
 /** One parameter's state, by kernel slot (exp_avg, exp_avg_var, max_exp_avg_var): those the rule keeps. */
 export type SlotState<T extends FloatArray> = Partial<Record<Slot, T>>;
@@ -41,27 +52,46 @@ export abstract class CPUOptimizer<T extends FloatArray, O extends object> {
   /** The parameters, updated in place by `step()`. */
   readonly params: T[] = [];
   private readonly overrides: Overrides[] = [];
-  private readonly slots: { slot: Slot; name: string }[];
+  /** Each parameter's element type ('f16' only where the subclass supports lower precision). */
+  protected readonly dtypes: ParamDtype[] = [];
+  /** The optimizer-wide precision options (defaults unless the subclass supports lower precision). */
+  protected readonly precision: Precision;
+  protected readonly slots: { slot: Slot; name: string }[];
   private opts: O;
-  private tensors: SlotState<T>[];
+  protected tensors: SlotState<T>[];
   private t = 0;
 
+  /** `lowPrecision`: whether this optimizer takes `dtype: 'f16'` entries and `stateDtype` / `masterWeights`. */
   constructor(
     private readonly name: string,
     protected readonly rule: Rule<O>,
     params: CPUParamEntry<T>[],
-    options: Partial<O>,
+    options: Partial<O> & PrecisionOptions,
+    lowPrecision = false,
   ) {
-    this.opts = rule.resolve(options);
+    const { stateDtype, masterWeights, ...hyper } = options ?? {};
+    if (!lowPrecision && (stateDtype !== undefined || masterWeights !== undefined)) {
+      throw new TypeError(`${name} has no lower-precision modes: use the CPU reference (e.g. AdaBeliefCPU)`);
+    }
+    this.precision = resolvePrecision({ stateDtype, masterWeights });
+    this.opts = rule.resolve(hyper as Partial<O>);
     this.slots = rule.slots(this.opts);
     if (!Array.isArray(params) || params.length === 0)
       throw new RangeError(`${name}: the parameter list is empty`);
     params.forEach((entry, i) => {
-      const { param, ...overrides } = (ArrayBuffer.isView(entry) ? { param: entry } : entry) as {
+      const { param, dtype, ...overrides } = (ArrayBuffer.isView(entry) ? { param: entry } : entry) as {
         param: T;
+        dtype?: unknown;
       } & Overrides;
+      const checked = checkDtype(dtype, `params[${i}]`);
+      if (checked === 'f16' && !lowPrecision) {
+        throw new TypeError(
+          `params[${i}]: ${name} has no f16 parameters: use the CPU reference (e.g. AdaBeliefCPU)`,
+        );
+      }
       rule.validateOverrides(overrides, `params[${i}]`);
       this.params.push(param);
+      this.dtypes.push(checked);
       this.overrides.push(overrides);
     });
     this.checkArrays(this.params, 'params');
@@ -73,8 +103,8 @@ export abstract class CPUOptimizer<T extends FloatArray, O extends object> {
   /** Throws unless `arrays` are of the kind this optimizer computes with. */
   protected abstract checkArrays(arrays: T[], what: string): void;
 
-  /** One step of parameter `p` and its state with the step's scalars `h` (unrounded f64 values). */
-  protected abstract stepTensor(h: StepScalars, p: T, grad: T, state: SlotState<T>): void;
+  /** One step of parameter `index`, `p`, and its state with the step's scalars `h` (unrounded f64 values). */
+  protected abstract stepTensor(h: StepScalars, p: T, grad: T, state: SlotState<T>, index: number): void;
 
   /** Number of steps taken. */
   get stepCount(): number {
@@ -115,6 +145,8 @@ export abstract class CPUOptimizer<T extends FloatArray, O extends object> {
         );
       }
     });
+    // f16 gradients: the values an f16 buffer would hold (the guard and the update see those).
+    grads = grads.map((g, i) => (this.dtypes[i] === 'f16' ? (g.map(roundF16) as T) : g));
     let decision: CPUGuardResult | undefined;
     if (guard) {
       const { gradScale = 1, maxGradNorm = Infinity, skipNonFinite = guard.gradScale !== undefined } = guard;
@@ -138,7 +170,7 @@ export abstract class CPUOptimizer<T extends FloatArray, O extends object> {
       grads = grads.map((g) => g.map((x) => R(R(x * d.invScale) * d.clipCoef)) as T);
     }
     const t = this.t + 1;
-    this.params.forEach((p, i) => this.stepTensor(this.scalarsFor(i, t), p, grads[i]!, this.tensors[i]!));
+    this.params.forEach((p, i) => this.stepTensor(this.scalarsFor(i, t), p, grads[i]!, this.tensors[i]!, i));
     this.t = t;
     return decision;
   }

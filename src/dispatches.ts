@@ -5,7 +5,13 @@
  */
 import type { Tensor } from './entries.js';
 import { TAIL_PARTIALS_BYTES, WINDOW_PARTIALS_BYTES } from './guard.js';
-import { Usage, inErrorScopes, type KernelPipelines, type StatsPipelines } from './gpu.js';
+import {
+  Usage,
+  inErrorScopes,
+  type KernelPipelines,
+  type PackedPipelines,
+  type StatsPipelines,
+} from './gpu.js';
 import { BINDING_ALIGNMENT, alignUp, encodeWindowTable, type Layout, type Window } from './layout.js';
 import type { Slot } from './rules.js';
 
@@ -70,7 +76,8 @@ export interface DispatchContext {
   label: string;
   layout: Layout;
   tensors: Tensor[];
-  kernel: KernelPipelines;
+  /** The f32 entry points (needed unless every window is packed). */
+  kernel: KernelPipelines | undefined;
   /** The state buffers of each slot the rule keeps; a slot it does not keep is bound to `unused`. */
   state: Partial<Record<Slot, GPUBuffer[]>>;
   hyper: GPUBuffer;
@@ -81,16 +88,27 @@ export interface DispatchContext {
   grid: (vec4s: number) => number;
   /** Placeholder (UNUSED_STATE_BYTES) bound for the slots the rule does not keep (never touched: see AMSGRAD, VARIANCE). */
   unused: GPUBuffer;
+  /**
+   * The lower-precision modes (layout windows with `packed`): the state region buffers (every slot of a
+   * window in one region, see shaders/adabelief.wgsl) and the pipelines of a window.
+   */
+  packed?: { state: GPUBuffer[]; pipelines: (w: Window) => PackedPipelines };
 }
 
 /**
  * Bind groups for every window with work and every tail piece, each created in its own error scope:
  * `checks` reject with a message naming the tensors when WebGPU refuses one (e.g. a buffer of another
- * device).
+ * device). `inits`: the master-weight initialisation dispatches (packed f16 windows with master weights),
+ * run before a step's update when the master copies must be taken from the params.
  */
-export function recordDispatches(ctx: DispatchContext): { dispatches: Dispatch[]; checks: Promise<void>[] } {
+export function recordDispatches(ctx: DispatchContext): {
+  dispatches: Dispatch[];
+  inits: Dispatch[];
+  checks: Promise<void>[];
+} {
   const { device, label, layout, tensors, kernel, tables } = ctx;
   const dispatches: Dispatch[] = [];
+  const inits: Dispatch[] = [];
   const checks: Promise<void>[] = [];
 
   /** Bindings both entry points share: the per-tensor scalars and the window's state slot. */
@@ -125,13 +143,40 @@ export function recordDispatches(ctx: DispatchContext): { dispatches: Dispatch[]
   layout.windows.forEach((w, k) => {
     if (w.totalVec4 === 0) return;
     const first = tensors[layout.pieces[w.pieces[0]!]!.tensor]!;
-    const { pipeline, layout: bgl } = kernel.body;
+    const table = {
+      binding: 1,
+      resource: { buffer: tables.buffer, offset: tables.windowAt[k]!, size: tables.windowBytes[k]! },
+    };
+    if (w.packed) {
+      const packed = ctx.packed!;
+      const pipelines = packed.pipelines(w);
+      const entries: GPUBindGroupEntry[] = [
+        { binding: 0, resource: { buffer: ctx.hyper } },
+        table,
+        { binding: 10, resource: { buffer: ctx.control } },
+        { binding: 11, resource: { buffer: first.param.buffer, offset: w.paramOffset, size: w.paramBytes } },
+        { binding: 12, resource: { buffer: first.grad.buffer, offset: w.gradOffset, size: w.gradBytes } },
+        {
+          binding: 13,
+          resource: { buffer: packed.state[w.stateBuffer]!, offset: w.stateOffset, size: w.stateBytes },
+        },
+      ];
+      bind(describeWindow(layout, tensors, w), () => {
+        const bindGroup = device.createBindGroup({
+          label: `${label}/window${k}`,
+          layout: pipelines.layout,
+          entries,
+        });
+        const workgroups = ctx.grid(w.totalVec4);
+        if (pipelines.init) inits.push({ pipeline: pipelines.init, bindGroup, workgroups });
+        return { pipeline: pipelines.body, bindGroup, workgroups };
+      });
+      return;
+    }
+    const { pipeline, layout: bgl } = kernel!.body;
     const entries = [
       ...sharedEntries(w),
-      {
-        binding: 1,
-        resource: { buffer: tables.buffer, offset: tables.windowAt[k]!, size: tables.windowBytes[k]! },
-      },
+      table,
       { binding: 2, resource: { buffer: first.param.buffer, offset: w.paramOffset, size: w.paramBytes } },
       { binding: 3, resource: { buffer: first.grad.buffer, offset: w.gradOffset, size: w.gradBytes } },
     ];
@@ -144,7 +189,7 @@ export function recordDispatches(ctx: DispatchContext): { dispatches: Dispatch[]
   layout.pieces.forEach((p, i) => {
     if (!p.tail) return;
     const t = tensors[p.tensor]!;
-    const { pipeline, layout: bgl } = kernel.tail;
+    const { pipeline, layout: bgl } = kernel!.tail;
     const entries = [
       ...sharedEntries(layout.windows[p.window]!),
       { binding: 7, resource: { buffer: tables.buffer, offset: tables.tailAt.get(i)!, size: 16 } },
@@ -161,7 +206,7 @@ export function recordDispatches(ctx: DispatchContext): { dispatches: Dispatch[]
       workgroups: 1,
     }));
   });
-  return { dispatches, checks };
+  return { dispatches, inits, checks };
 }
 
 /** "params[0] ('w'), params[1] ('b') and 3 more": the tensors of a window, for error messages. */
@@ -211,17 +256,23 @@ export function recordGuardDispatches(
   layout.windows.forEach((w, k) => {
     if (w.totalVec4 === 0) return;
     const first = tensors[layout.pieces[w.pieces[0]!]!.tensor]!;
+    // Packed windows (lower precision) read their gradients as words: `stats_packed` at binding 6.
     const entries = [
       control,
       {
         binding: 1,
         resource: { buffer: tables.buffer, offset: tables.windowAt[k]!, size: tables.windowBytes[k]! },
       },
-      { binding: 2, resource: { buffer: first.grad.buffer, offset: w.gradOffset, size: w.gradBytes } },
+      {
+        binding: w.packed ? 6 : 2,
+        resource: { buffer: first.grad.buffer, offset: w.gradOffset, size: w.gradBytes },
+      },
       { binding: 3, resource: { buffer: partials, offset: at, size: WINDOW_PARTIALS_BYTES } },
     ];
     at += WINDOW_PARTIALS_BYTES;
-    const { pipeline, layout: bgl } = pipelines.stats;
+    const { pipeline, layout: bgl } = w.packed
+      ? pipelines.statsPacked(w.elementBytes === 2)
+      : pipelines.stats;
     bind(`grad stats of ${describeWindow(layout, tensors, w)}`, () => ({
       pipeline,
       bindGroup: device.createBindGroup({ label: `${label}/stats-window${k}`, layout: bgl, entries }),

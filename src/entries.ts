@@ -5,13 +5,16 @@
 import { BINDING_ALIGNMENT } from './layout.js';
 import type { Overrides } from './rules.js';
 import { Usage, toRef, type BufferLike } from './gpu.js';
+import { checkDtype, dtypeBytes, type ParamDtype } from './precision.js';
 
-/** One parameter tensor: f32 `param` updated in place from f32 `grad`, both `size` elements. */
+/** One parameter tensor: `param` updated in place from `grad`, both `size` elements of `dtype`. */
 export interface ParamEntry extends Overrides {
   param: BufferLike;
   grad: BufferLike;
   /** Elements. May be left out when `param` and `grad` are whole GPUBuffers of the same size. */
   size?: number;
+  /** Element type of param and grad: 'f32' (default) or 'f16' (see precision.ts). */
+  dtype?: ParamDtype;
   /** Used in labels and error messages. */
   name?: string;
 }
@@ -19,6 +22,9 @@ export interface ParamEntry extends Overrides {
 export interface Tensor {
   name: string;
   size: number;
+  dtype: ParamDtype;
+  /** Bytes per element of param and grad (4 or 2). */
+  elementBytes: 2 | 4;
   param: Required<{ buffer: GPUBuffer; offset: number }>;
   grad: Required<{ buffer: GPUBuffer; offset: number }>;
   overrides: Overrides;
@@ -39,7 +45,9 @@ export function checkEntry(
   const where = `params[${i}]${entry?.name ? ` ('${entry.name}')` : ''}`;
   if (entry === null || typeof entry !== 'object')
     throw new TypeError(`${where}: expected { param, grad, size }`);
-  const { param, grad, name, size: given, ...overrides } = entry;
+  const { param, grad, name, size: given, dtype: givenDtype, ...overrides } = entry;
+  const dtype = checkDtype(givenDtype, where);
+  const bytes = dtypeBytes(dtype);
   let size = given;
   const whole = (b: BufferLike): b is GPUBuffer => !!b && typeof b === 'object' && !('buffer' in b);
   if (size === undefined && whole(param) && whole(grad)) {
@@ -48,7 +56,7 @@ export function checkEntry(
         `${where}: size mismatch: param buffer '${param.label}' has ${param.size} bytes, grad buffer '${grad.label}' has ${grad.size}`,
       );
     }
-    size = Math.floor(param.size / 4);
+    size = Math.floor(param.size / bytes);
   }
   if (size === undefined || !Number.isSafeInteger(size) || size < 1) {
     throw new RangeError(`${where}: size must be a positive integer, got ${describe(size)}`);
@@ -79,9 +87,11 @@ export function checkEntry(
         `${where}.${role}: offset ${describe(ref.offset)} is not a non-negative multiple of ${BINDING_ALIGNMENT} bytes`,
       );
     }
-    if (ref.offset + elements * 4 > buf.size) {
+    // f16: whole 4-byte words (the kernel reads words; an odd count's last word keeps its other half).
+    const needed = ref.offset + Math.ceil((elements * bytes) / 4) * 4;
+    if (needed > buf.size) {
       throw new RangeError(
-        `${where}.${role}: ${elements} f32 elements at offset ${ref.offset} need ${ref.offset + elements * 4} bytes; buffer '${buf.label}' has ${buf.size}`,
+        `${where}.${role}: ${elements} ${dtype} elements at offset ${ref.offset} need ${needed} bytes${dtype === 'f16' && elements % 2 ? ' (whole 4-byte words)' : ''}; buffer '${buf.label}' has ${buf.size}`,
       );
     }
     out[role] = ref;
@@ -94,6 +104,8 @@ export function checkEntry(
   return {
     name: name ?? `param${i}`,
     size: elements,
+    dtype,
+    elementBytes: bytes,
     param: out.param,
     grad: out.grad,
     overrides,
@@ -104,8 +116,8 @@ export function checkEntry(
 /** Rejects a parameter region that overlaps another parameter's or gradient's region. */
 export function checkOverlaps(tensors: Tensor[]): void {
   const regions = tensors.flatMap((t, i) => [
-    { i, role: 'param', ...t.param, end: t.param.offset + t.size * 4 },
-    { i, role: 'grad', ...t.grad, end: t.grad.offset + t.size * 4 },
+    { i, role: 'param', ...t.param, end: t.param.offset + t.size * t.elementBytes },
+    { i, role: 'grad', ...t.grad, end: t.grad.offset + t.size * t.elementBytes },
   ]);
   for (const a of regions) {
     if (a.role !== 'param') continue;

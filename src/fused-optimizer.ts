@@ -31,10 +31,20 @@ import {
   inErrorScopes,
   isFallbackDevice,
   kernelPipelines,
+  packedPipelines,
   readBuffers,
   type BufferLike,
   type KernelPipelines,
+  type PackedPipelines,
 } from './gpu.js';
+import {
+  fromBf16Array,
+  resolvePrecision,
+  toBf16Array,
+  type MasterWeightsState,
+  type Precision,
+  type PrecisionOptions,
+} from './precision.js';
 
 /** How the kernel is dispatched (a tuning knob; the defaults suit the adapter). */
 export interface DispatchOptions {
@@ -47,8 +57,11 @@ export interface DispatchOptions {
   maxWorkgroups?: number;
 }
 
-/** What every GPU optimizer takes besides its hyperparameters (guard options: see guard.ts). */
-export interface GPUExtras extends GuardOptions {
+/**
+ * What every GPU optimizer takes besides its hyperparameters (guard options: see guard.ts; `stateDtype`
+ * and `masterWeights`: see precision.ts).
+ */
+export interface GPUExtras extends GuardOptions, PrecisionOptions {
   dispatch?: DispatchOptions;
   /** Prefix of every GPU object's label. Default: the optimizer's name in lower case. */
   label?: string;
@@ -91,12 +104,23 @@ export class FusedOptimizer<O extends object> {
   private readonly slots: { slot: Slot; name: string }[];
   private tensors: Tensor[];
   private layout: Layout;
-  private readonly kernel: KernelPipelines;
+  /** The f32 entry points' pipelines (undefined in the packed mode, which never uses them). */
+  private readonly kernel: KernelPipelines | undefined;
   private readonly tables: Tables;
   private readonly unused: GPUBuffer;
   private readonly grid: (vec4s: number) => number;
   private readonly ownedBuffers: GPUBuffer[] = [];
   private readonly state: Partial<Record<Slot, GPUBuffer[]>>;
+  private readonly precision: Precision;
+  /** Lower-precision mode: every window goes to the packed entry points, its state in one region. */
+  private readonly packed: boolean;
+  /** The state region buffers of the packed mode (empty otherwise). */
+  private readonly packedState: GPUBuffer[];
+  /** Packed pipelines by element bytes of the window (2: f16, 4: f32). */
+  private readonly packedKernels: Partial<Record<2 | 4, PackedPipelines>>;
+  /** Master-weight initialisation dispatches, run before the next step's update while `masterPending`. */
+  private inits: Dispatch[];
+  private masterPending: boolean;
   /** One `Hyper` record per tensor per candidate step count (row), rewritten every step from `hyperData`. */
   private readonly hyper: GPUBuffer;
   private readonly guard: StepGuard;
@@ -128,6 +152,8 @@ export class FusedOptimizer<O extends object> {
       skipNonFinite,
       gradScale,
       maxGradNorm,
+      stateDtype,
+      masterWeights,
       ...hyper
     } = options;
     this.rule = rule;
@@ -135,8 +161,10 @@ export class FusedOptimizer<O extends object> {
     this.label = label;
     this.opts = rule.resolve(hyper as Partial<O>);
     this.slots = rule.slots(this.opts);
+    this.precision = resolvePrecision({ stateDtype, masterWeights });
     this.tensors = params.map((entry, i) => checkEntry(entry, i, rule.validateOverrides));
     checkOverlaps(this.tensors);
+    this.packed = this.precision.stateDtype === 'bf16' || this.tensors.some((t) => t.dtype === 'f16');
 
     const workgroupSize = dispatch.workgroupSize ?? 256;
     if (![64, 128, 256].includes(workgroupSize)) {
@@ -166,16 +194,33 @@ export class FusedOptimizer<O extends object> {
     // Everything below talks to the GPU; its errors arrive asynchronously through `ready`.
     const checks: Promise<void>[] = [];
     const { value: created, errors } = inErrorScopes(device, `${label}: allocating optimizer state`, () => {
-      const kernel = kernelPipelines(device, workgroupSize, rule.amsgrad(this.opts), rule.variance);
+      const amsgrad = rule.amsgrad(this.opts);
+      const kernel = this.packed ? undefined : kernelPipelines(device, workgroupSize, amsgrad, rule.variance);
       const state: Partial<Record<Slot, GPUBuffer[]>> = {};
-      for (const { slot, name } of this.slots) {
-        state[slot] = this.layout.stateBufferBytes.map((size, k) =>
-          this.own({
-            label: `${label}/${name}#${k}`,
-            size,
-            usage: Usage.STORAGE | Usage.COPY_SRC | Usage.COPY_DST,
-          }),
+      const stateUsage = Usage.STORAGE | Usage.COPY_SRC | Usage.COPY_DST;
+      const packedState: GPUBuffer[] = [];
+      const packedKernels: Partial<Record<2 | 4, PackedPipelines>> = {};
+      if (this.packed) {
+        this.layout.stateBufferBytes.forEach((size, k) =>
+          packedState.push(this.own({ label: `${label}/state#${k}`, size, usage: stateUsage })),
         );
+        for (const w of this.layout.windows) {
+          const f16 = w.elementBytes === 2;
+          packedKernels[w.elementBytes] ??= packedPipelines(device, {
+            workgroupSize,
+            amsgrad,
+            variance: rule.variance,
+            paramF16: f16,
+            stateBf16: this.precision.stateDtype === 'bf16',
+            master: f16 && this.precision.masterWeights,
+          });
+        }
+      } else {
+        for (const { slot, name } of this.slots) {
+          state[slot] = this.layout.stateBufferBytes.map((size, k) =>
+            this.own({ label: `${label}/${name}#${k}`, size, usage: stateUsage }),
+          );
+        }
       }
       const hyper = this.own({
         label: `${label}/hyper`,
@@ -189,11 +234,13 @@ export class FusedOptimizer<O extends object> {
         usage: Usage.STORAGE,
       });
       const guard = new StepGuard(device, label, guardOptions, this.tensors.length, (d) => this.own(d));
-      return { kernel, state, hyper, tables, unused, guard };
+      return { kernel, state, packedState, packedKernels, hyper, tables, unused, guard };
     });
     checks.push(errors);
     this.kernel = created.kernel;
     this.state = created.state;
+    this.packedState = created.packedState;
+    this.packedKernels = created.packedKernels;
     this.hyper = created.hyper;
     this.tables = created.tables;
     this.unused = created.unused;
@@ -201,6 +248,8 @@ export class FusedOptimizer<O extends object> {
 
     const bound = this.record(this.tensors, this.layout);
     this.dispatches = bound.dispatches;
+    this.inits = bound.inits;
+    this.masterPending = this.inits.length > 0;
     checks.push(...bound.checks, ...this.guard.record(this.layout, this.tensors, this.tables));
 
     // A lost device (destroyed, driver reset, GPU removed) makes every later call fail with the cause.
@@ -230,9 +279,31 @@ export class FusedOptimizer<O extends object> {
       return { buffer: ids.get(r.buffer)!, offset: r.offset, bufferSize: r.buffer.size };
     };
     return planLayout(
-      tensors.map((t) => ({ size: t.size, param: place(t.param), grad: place(t.grad) })),
+      tensors.map((t) => ({
+        size: t.size,
+        param: place(t.param),
+        grad: place(t.grad),
+        elementBytes: t.elementBytes,
+        packed: this.packed,
+        stateGroupBytes: this.packed ? this.stateGroupBytes(t.elementBytes === 2) : 16,
+      })),
       this.device.limits,
     );
+  }
+
+  /** Bytes of one moment (m, s or smax) per vec4 of work: 16 in f32, 8 in bf16. */
+  private get momentBytes(): number {
+    return this.precision.stateDtype === 'bf16' ? 8 : 16;
+  }
+
+  /** Whether an f16 tensor's update runs on an f32 master copy. */
+  private hasMaster(t: Tensor): boolean {
+    return t.dtype === 'f16' && this.precision.masterWeights;
+  }
+
+  /** Packed state region bytes per vec4 of work: every kept moment, plus the f32 master copy of an f16 tensor. */
+  private stateGroupBytes(f16: boolean): number {
+    return this.slots.length * this.momentBytes + (f16 && this.precision.masterWeights ? 16 : 0);
   }
 
   private record(tensors: Tensor[], layout: Layout): ReturnType<typeof recordDispatches> {
@@ -248,6 +319,9 @@ export class FusedOptimizer<O extends object> {
       tables: this.tables,
       grid: this.grid,
       unused: this.unused,
+      packed: this.packed
+        ? { state: this.packedState, pipelines: (w) => this.packedKernels[w.elementBytes]! }
+        : undefined,
     });
   }
 
@@ -282,7 +356,7 @@ export class FusedOptimizer<O extends object> {
     const tensors = buffers.map((b, i) => {
       const t = this.tensors[i]!;
       return checkEntry(
-        { ...t.overrides, name: t.name, size: t.size, param: b.param, grad: b.grad },
+        { ...t.overrides, name: t.name, size: t.size, dtype: t.dtype, param: b.param, grad: b.grad },
         i,
         this.rule.validateOverrides,
       );
@@ -300,6 +374,7 @@ export class FusedOptimizer<O extends object> {
     this.tensors = tensors;
     this.layout = layout;
     this.dispatches = bound.dispatches;
+    this.inits = bound.inits;
     return this.watch(Promise.all([...bound.checks, ...guardChecks]).then(() => undefined));
   }
 
@@ -472,11 +547,16 @@ export class FusedOptimizer<O extends object> {
     if (guarded) this.guard.copyScale(encoder);
     const pass = encoder.beginComputePass({ label: `${this.label}/pass` });
     this.guard.dispatch(pass);
-    for (const d of this.dispatches) {
+    // Master weights are taken from the f16 params before the first update (after construction, an
+    // importState() without them, or syncMasterWeights()), whether or not the guard skips the step.
+    const record = (d: Dispatch) => {
       pass.setPipeline(d.pipeline);
       pass.setBindGroup(0, d.bindGroup);
       pass.dispatchWorkgroups(d.workgroups);
-    }
+    };
+    if (this.masterPending) this.inits.forEach(record);
+    this.masterPending = false;
+    this.dispatches.forEach(record);
     pass.end();
     return this.guard.tracker.push(guarded);
   }
@@ -518,22 +598,56 @@ export class FusedOptimizer<O extends object> {
       );
   }
 
-  /** Where piece `p`'s state of kind `slot` lives. */
-  private stateRegion(slot: Slot, p: Piece): { buffer: GPUBuffer; offset: number } {
+  /**
+   * Where piece `p`'s state of kind `slot` lives, and its bytes. Packed mode: the slot's part of the window's
+   * region (see shaders/adabelief.wgsl), `k`-th kept moment, bf16 or f32.
+   */
+  private stateRegion(slot: Slot, p: Piece): { buffer: GPUBuffer; offset: number; bytes: number } {
     const w = this.layout.windows[p.window]!;
-    return { buffer: this.state[slot]![w.stateBuffer]!, offset: w.stateOffset + p.stateIndex * 16 };
+    if (!this.packed) {
+      const buffer = this.state[slot]![w.stateBuffer]!;
+      return { buffer, offset: w.stateOffset + p.stateIndex * 16, bytes: p.count * 4 };
+    }
+    const k = this.slots.findIndex((s) => s.slot === slot);
+    const mb = this.momentBytes;
+    const offset = w.stateOffset + k * w.totalVec4 * mb + p.stateIndex * mb;
+    return { buffer: this.packedState[w.stateBuffer]!, offset, bytes: (p.count * mb) / 4 };
   }
 
-  /** Reads the state back: `{ step, options, tensors }`, each tensor's state by its PyTorch name. */
-  async exportState(): Promise<OptimizerState<O>> {
+  /** Where piece `p`'s f32 master copy lives (packed f16 tensors with master weights). */
+  private masterRegion(p: Piece): { buffer: GPUBuffer; offset: number; bytes: number } {
+    const w = this.layout.windows[p.window]!;
+    const offset = w.stateOffset + this.slots.length * w.totalVec4 * this.momentBytes + p.stateIndex * 16;
+    return { buffer: this.packedState[w.stateBuffer]!, offset, bytes: p.count * 4 };
+  }
+
+  /**
+   * Takes the f32 master copies of the f16 parameters from the parameters again, before the next step's
+   * update: after writing new values into f16 param buffers yourself. (Done automatically at the first
+   * step after construction, and after an importState() without `masterParams`.) No-op without them.
+   */
+  syncMasterWeights(): void {
+    this.checkUsable('syncMasterWeights');
+    this.masterPending = this.inits.length > 0;
+  }
+
+  /**
+   * Reads the state back: `{ step, options, tensors }`, each tensor's state by its PyTorch name, as f32
+   * (bf16 state widened exactly). With f16 master weights also `masterParams` (per parameter, its f32
+   * master copy or undefined); not while the copies are still to be taken from the params.
+   */
+  async exportState(): Promise<OptimizerState<O> & MasterWeightsState> {
     const name = this.rule.name;
     if (this.destroyed) throw new Error(`${name}.exportState: this optimizer was destroyed`);
     if (this.lostError) throw new Error(`${name}.exportState: ${this.lostError.message}`);
     const options = this.options;
     const pieces = this.layout.pieces;
-    const regions = this.slots.flatMap(({ slot }) =>
-      pieces.map((p) => ({ ...this.stateRegion(slot, p), bytes: p.count * 4 })),
-    );
+    const regions = this.slots.flatMap(({ slot }) => pieces.map((p) => this.stateRegion(slot, p)));
+    // Master copies: read unless they are still to be taken from the params (then they are the params).
+    const masterPieces = this.masterPending
+      ? []
+      : pieces.filter((p) => this.hasMaster(this.tensors[p.tensor]!));
+    regions.push(...masterPieces.map((p) => this.masterRegion(p)));
     // With the guard on, the GPU's own step counter (read with the state) says how many steps were applied.
     const seq = this.guard.tracker.latest;
     const control = { buffer: this.guard.control, offset: 0, bytes: CONTROL_BYTES };
@@ -546,19 +660,28 @@ export class FusedOptimizer<O extends object> {
       for (const s of this.slots) st[s.name] = new Float32Array(t.size);
       return st;
     });
+    const bf16 = this.precision.stateDtype === 'bf16';
+    const values = (b: ArrayBuffer) => (bf16 ? fromBf16Array(new Uint16Array(b)) : new Float32Array(b));
     this.slots.forEach((s, k) =>
       pieces.forEach((p, j) =>
-        tensors[p.tensor]![s.name]!.set(new Float32Array(bytes[k * pieces.length + j]!), p.start),
+        tensors[p.tensor]![s.name]!.set(values(bytes[k * pieces.length + j]!), p.start),
       ),
     );
-    return { step, options, tensors };
+    const out: OptimizerState<O> & MasterWeightsState = { step, options, tensors };
+    if (masterPieces.length > 0) {
+      const masters = this.tensors.map((t) => (this.hasMaster(t) ? new Float32Array(t.size) : undefined));
+      const at = this.slots.length * pieces.length;
+      masterPieces.forEach((p, j) => masters[p.tensor]!.set(new Float32Array(bytes[at + j]!), p.start));
+      out.masterParams = masters;
+    }
+    return out;
   }
 
   /**
    * Replaces the step count, options and state (validated first: nothing changes when it throws).
    * The writes are queued, so the next `step()` sees them.
    */
-  importState(state: OptimizerState<O, FloatArray>): void {
+  importState(state: OptimizerState<O, FloatArray> & MasterWeightsState): void {
     this.checkUsable('importState');
     const options = checkImportedState(
       this.rule,
@@ -566,21 +689,52 @@ export class FusedOptimizer<O extends object> {
       this.opts,
       this.tensors.map((t) => t.size),
     );
+    const masters = this.checkMasterParams(state.masterParams);
+    const bf16 = this.precision.stateDtype === 'bf16';
     const { errors } = inErrorScopes(this.device, `${this.label}: importState`, () => {
+      const write = (region: { buffer: GPUBuffer; offset: number }, data: BufferSource) =>
+        this.device.queue.writeBuffer(region.buffer, region.offset, data);
       for (const p of this.layout.pieces) {
         for (const { slot, name } of this.slots) {
-          const src = state.tensors[p.tensor]![name]!;
-          const data = (
-            src instanceof Float32Array ? src : Float32Array.from(src)
-          ) as Float32Array<ArrayBuffer>;
-          const { buffer, offset } = this.stateRegion(slot, p);
-          this.device.queue.writeBuffer(buffer, offset, data, p.start, p.count);
+          const part = state.tensors[p.tensor]![name]!.subarray(p.start, p.start + p.count);
+          // bf16: rounded to nearest even, padded to whole 4-byte words (the region is padded to vec4s).
+          const data = bf16
+            ? toBf16Array(part.length % 2 ? [...part, 0] : part)
+            : part instanceof Float32Array
+              ? part
+              : Float32Array.from(part);
+          write(this.stateRegion(slot, p), data as BufferSource);
         }
+        const master = masters?.[p.tensor];
+        if (master) write(this.masterRegion(p), master.subarray(p.start, p.start + p.count) as BufferSource);
       }
     });
+    this.masterPending = !masters && this.inits.length > 0;
     this.opts = options;
     this.guard.resetApplied(state.step);
     void this.watch(errors).catch(() => undefined);
+  }
+
+  /** Checks importState()'s `masterParams` (undefined when absent or when no tensor keeps a master copy). */
+  private checkMasterParams(
+    masters: MasterWeightsState['masterParams'],
+  ): (Float32Array | undefined)[] | undefined {
+    if (masters === undefined || this.inits.length === 0) return undefined;
+    if (!Array.isArray(masters) || masters.length !== this.tensors.length) {
+      throw new RangeError(
+        `importState: masterParams must have ${this.tensors.length} entries, got ${Array.isArray(masters) ? masters.length : describe(masters)}`,
+      );
+    }
+    return masters.map((m, i) => {
+      const t = this.tensors[i]!;
+      if (!this.hasMaster(t)) return undefined;
+      if (!(m instanceof Float32Array) || m.length !== t.size) {
+        throw new TypeError(
+          `importState: masterParams[${i}] must be a Float32Array of ${t.size} elements (params[${i}] is f16 with master weights), got ${m instanceof Float32Array ? `${m.length} elements` : describe(m)}`,
+        );
+      }
+      return m;
+    });
   }
 
   /** Releases the GPU buffers this optimizer owns (never the caller's param / grad buffers). */

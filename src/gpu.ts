@@ -92,11 +92,95 @@ export function kernelPipelines(
   return built;
 }
 
+/** The configuration of the packed entry points (lower precision) of shaders/adabelief.wgsl. */
+export interface PackedKernelConfig {
+  workgroupSize: number;
+  amsgrad: boolean;
+  variance: boolean;
+  /** param / grad are f16 (two per u32 word); else f32. */
+  paramF16: boolean;
+  /** m, s, smax are stored as bf16. */
+  stateBf16: boolean;
+  /** The update runs on an f32 master copy kept in the state region (f16 params only). */
+  master: boolean;
+}
+
+/** `main_packed` and, with master weights, `init_master`: one bind group layout for both. */
+export interface PackedPipelines {
+  layout: GPUBindGroupLayout;
+  body: GPUComputePipeline;
+  init: GPUComputePipeline | undefined;
+}
+
+const packedCache = new WeakMap<GPUDevice, Map<string, PackedPipelines>>();
+
+/**
+ * The packed-window pipelines of shaders/adabelief.wgsl for `device` and `config` (built once per device and
+ * configuration). Bindings: 0 hyper, 1 table, 10 control (read-only), 11 param words, 13 state region
+ * (read-write), 12 grad words (read-only): six storage buffers.
+ */
+export function packedPipelines(device: GPUDevice, config: PackedKernelConfig): PackedPipelines {
+  let perDevice = packedCache.get(device);
+  if (!perDevice) {
+    perDevice = new Map();
+    packedCache.set(device, perDevice);
+  }
+  const { workgroupSize, amsgrad, variance, paramF16, stateBf16, master } = config;
+  const key = JSON.stringify([workgroupSize, amsgrad, variance, paramF16, stateBf16, master]);
+  const cached = perDevice.get(key);
+  if (cached) return cached;
+  const entry = (binding: number, type: GPUBufferBindingType): GPUBindGroupLayoutEntry => ({
+    binding,
+    visibility: COMPUTE_STAGE,
+    buffer: { type },
+  });
+  const ro = 'read-only-storage' as const;
+  const name = `adabelief/packed-wg${workgroupSize}${paramF16 ? '-f16' : '-f32'}${stateBf16 ? '-bf16state' : ''}${master ? '-master' : ''}${amsgrad ? '-amsgrad' : ''}${variance ? '' : '-novariance'}`;
+  const layout = device.createBindGroupLayout({
+    label: `${name}-layout`,
+    entries: [
+      entry(0, ro),
+      entry(1, ro),
+      entry(10, ro),
+      entry(11, 'storage'),
+      entry(12, ro),
+      entry(13, 'storage'),
+    ],
+  });
+  const pipelineLayout = device.createPipelineLayout({
+    label: `${name}-pipeline-layout`,
+    bindGroupLayouts: [layout],
+  });
+  const module = device.createShaderModule({ label: 'adabelief/shader', code: kernelSource });
+  const build = (entryPoint: 'main_packed' | 'init_master') =>
+    device.createComputePipeline({
+      label: `${name}/${entryPoint}`,
+      layout: pipelineLayout,
+      compute: {
+        module,
+        entryPoint,
+        constants: {
+          WORKGROUP_SIZE: workgroupSize,
+          AMSGRAD: amsgrad ? 1 : 0,
+          VARIANCE: variance ? 1 : 0,
+          PARAM_F16: paramF16 ? 1 : 0,
+          STATE_BF16: stateBf16 ? 1 : 0,
+          MASTER: master ? 1 : 0,
+        },
+      },
+    });
+  const built = { layout, body: build('main_packed'), init: master ? build('init_master') : undefined };
+  perDevice.set(key, built);
+  return built;
+}
+
 /** The three entry points of shaders/grad-stats.wgsl (the guard passes). */
 export interface StatsPipelines {
   stats: KernelPipeline;
   statsTail: KernelPipeline;
   finalize: KernelPipeline;
+  /** `stats_packed` for gradients as f32 words (f16 = false) or f16 pairs (f16 = true); built on first use. */
+  statsPacked(f16: boolean): KernelPipeline;
 }
 
 const statsCache = new WeakMap<GPUDevice, StatsPipelines>();
@@ -112,24 +196,41 @@ export function statsPipelines(device: GPUDevice): StatsPipelines {
   });
   const module = device.createShaderModule({ label: 'adabelief/grad-stats-shader', code: statsSource });
   // 0 control, 3 partials (read-write); 1 table, 2 grad: stats; 4 tail_piece, 5 grad_tail: stats_tail.
-  const build = (entryPoint: string, bindings: [number, GPUBufferBindingType][]): KernelPipeline => {
+  const build = (
+    entryPoint: string,
+    bindings: [number, GPUBufferBindingType][],
+    constants: Record<string, number> = {},
+  ): KernelPipeline => {
+    const name = `adabelief/${entryPoint}${constants.GRAD_F16 ? '-f16' : ''}`;
     const layout = device.createBindGroupLayout({
-      label: `adabelief/${entryPoint}-layout`,
+      label: `${name}-layout`,
       entries: bindings.map(([b, t]) => entry(b, t)),
     });
     const pipeline = device.createComputePipeline({
-      label: `adabelief/${entryPoint}`,
+      label: name,
       layout: device.createPipelineLayout({
-        label: `adabelief/${entryPoint}-pipeline-layout`,
+        label: `${name}-pipeline-layout`,
         bindGroupLayouts: [layout],
       }),
-      compute: { module, entryPoint },
+      compute: { module, entryPoint, constants },
     });
     return { layout, pipeline };
   };
   const rw = 'storage' as const;
   const ro = 'read-only-storage' as const;
+  const packed: (KernelPipeline | undefined)[] = [];
   const built = {
+    statsPacked: (f16: boolean) =>
+      (packed[+f16] ??= build(
+        'stats_packed',
+        [
+          [0, rw],
+          [1, ro],
+          [3, rw],
+          [6, ro],
+        ],
+        { GRAD_F16: f16 ? 1 : 0 },
+      )),
     stats: build('stats', [
       [0, rw],
       [1, ro],

@@ -35,6 +35,20 @@ export {
 export type { Layout, Piece, Window, TensorPlacement, LayoutLimits } from './layout.js';
 export type { AdaBeliefState, TensorState, OptimizerState } from './state.js';
 export type { BufferRef, BufferLike } from './gpu.js';
+export {
+  f16Bits,
+  f16Value,
+  roundF16,
+  bf16Bits,
+  bf16Value,
+  roundBf16,
+  toF16Array,
+  fromF16Array,
+  toBf16Array,
+  fromBf16Array,
+  stateBytesPerElement,
+} from './precision.js';
+export type { ParamDtype, StateDtype, PrecisionOptions, MasterWeightsState } from './precision.js';
 export { isFallbackDevice } from './gpu.js';
 export {
   saveCheckpoint,

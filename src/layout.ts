@@ -11,6 +11,10 @@
  * - A piece's last, partial vec4 is read whole and written element by element when the bytes to the next
  *   16-byte boundary exist in both buffers; otherwise (a buffer ending right after the tensor) the last
  *   `count % 4` elements go to a small `tail` dispatch that reads them through scalar views.
+ * - Packed tensors (the lower-precision modes, see precision.ts) go to the kernel's packed entry points,
+ *   which read param / grad as u32 words (f32, or two f16 per word) and need no tail: every piece covers
+ *   ceil(count / 4) vec4s of work and binds its words exactly. Their state is one region per window (all
+ *   slots, `stateGroupBytes` per vec4 of work). Windows never mix element sizes.
  */
 
 /** Alignment of storage-buffer binding offsets we rely on (the WebGPU default and maximum). */
@@ -33,6 +37,12 @@ export interface TensorPlacement {
   size: number;
   param: { buffer: number; offset: number; bufferSize: number };
   grad: { buffer: number; offset: number; bufferSize: number };
+  /** Bytes per param / grad element: 4 (f32, default) or 2 (f16; needs `packed`). */
+  elementBytes?: 2 | 4;
+  /** Updated by the packed entry points (words, no tail). Default false. */
+  packed?: boolean;
+  /** State bytes per vec4 of work (all slots together for packed tensors). Default 16 (one f32 slot). */
+  stateGroupBytes?: number;
 }
 
 export interface Piece {
@@ -72,6 +82,9 @@ export interface Window {
   pieces: number[];
   /** Vec4s the main dispatch loops over. */
   totalVec4: number;
+  /** Bytes per param / grad element (4 or 2) and whether the packed entry points update it. */
+  elementBytes: 2 | 4;
+  packed: boolean;
 }
 
 export interface Layout {
@@ -93,6 +106,18 @@ export function maxChunkElements(limits: LayoutLimits): number {
   return elements;
 }
 
+/**
+ * Largest piece of a packed tensor: a multiple of 128 elements (256 bytes at 2 bytes each, so every piece
+ * starts 256-byte aligned) whose param, grad and state region each fit one binding.
+ */
+function packedChunkElements(limits: LayoutLimits, elementBytes: number, stateGroupBytes: number): number {
+  const bytes = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
+  const perElement = Math.max(elementBytes, stateGroupBytes / 4);
+  const elements = Math.floor(bytes / perElement / 128) * 128;
+  if (elements < 128) throw new RangeError(`device limits too small for one chunk: ${bytes} bytes`);
+  return elements;
+}
+
 interface Draft {
   window: Window;
   paramEnd: number;
@@ -111,23 +136,29 @@ export function planLayout(tensors: readonly TensorPlacement[], limits: LayoutLi
     if (t.param.offset % BINDING_ALIGNMENT !== 0 || t.grad.offset % BINDING_ALIGNMENT !== 0) {
       throw new RangeError(`tensor ${tensor}: offsets must be multiples of ${BINDING_ALIGNMENT}`);
     }
-    for (let start = 0; start < t.size; start += chunkMax) {
-      const count = Math.min(chunkMax, t.size - start);
-      const paramOffset = t.param.offset + start * 4;
-      const gradOffset = t.grad.offset + start * 4;
+    const { elementBytes = 4, packed = false, stateGroupBytes = 16 } = t;
+    if (elementBytes !== 4 && !packed) throw new RangeError(`tensor ${tensor}: f16 elements need packed`);
+    const chunk = packed ? packedChunkElements(limits, elementBytes, stateGroupBytes) : chunkMax;
+    for (let start = 0; start < t.size; start += chunk) {
+      const count = Math.min(chunk, t.size - start);
+      const paramOffset = t.param.offset + start * elementBytes;
+      const gradOffset = t.grad.offset + start * elementBytes;
       const whole = Math.ceil(count / 4) * 16;
       const tail =
+        !packed &&
         count % 4 !== 0 &&
         (paramOffset + whole > t.param.bufferSize || gradOffset + whole > t.grad.bufferSize);
       const vec4s = tail ? Math.floor(count / 4) : Math.ceil(count / 4);
-      const stateBytes = Math.ceil(count / 4) * 16;
+      // Bytes of the binding the piece's vec4s touch: whole vec4s, or (packed) whole words.
+      const span = packed ? Math.ceil((count * elementBytes) / 4) * 4 : vec4s * 16;
+      const stateBytes = Math.ceil(count / 4) * stateGroupBytes;
 
-      const key = `${t.param.buffer}/${t.grad.buffer}`;
+      const key = `${t.param.buffer}/${t.grad.buffer}/${elementBytes}/${packed}/${stateGroupBytes}`;
       let d = open.get(key);
       const fits = (x: Draft) => {
         const w = x.window;
-        const spanP = Math.max(x.paramEnd, paramOffset + vec4s * 16) - Math.min(w.paramOffset, paramOffset);
-        const spanG = Math.max(x.gradEnd, gradOffset + vec4s * 16) - Math.min(w.gradOffset, gradOffset);
+        const spanP = Math.max(x.paramEnd, paramOffset + span) - Math.min(w.paramOffset, paramOffset);
+        const spanG = Math.max(x.gradEnd, gradOffset + span) - Math.min(w.gradOffset, gradOffset);
         return spanP <= bindingMax && spanG <= bindingMax && w.stateBytes + stateBytes <= bindingMax;
       };
       if (!d || !fits(d)) {
@@ -144,6 +175,8 @@ export function planLayout(tensors: readonly TensorPlacement[], limits: LayoutLi
             stateBytes: 0,
             pieces: [],
             totalVec4: 0,
+            elementBytes,
+            packed,
           },
           paramEnd: paramOffset,
           gradEnd: gradOffset,
@@ -154,8 +187,8 @@ export function planLayout(tensors: readonly TensorPlacement[], limits: LayoutLi
       const w = d.window;
       w.paramOffset = Math.min(w.paramOffset, paramOffset);
       w.gradOffset = Math.min(w.gradOffset, gradOffset);
-      d.paramEnd = Math.max(d.paramEnd, paramOffset + vec4s * 16);
-      d.gradEnd = Math.max(d.gradEnd, gradOffset + vec4s * 16);
+      d.paramEnd = Math.max(d.paramEnd, paramOffset + span);
+      d.gradEnd = Math.max(d.gradEnd, gradOffset + span);
       pieces.push({
         tensor,
         start,
@@ -165,7 +198,7 @@ export function planLayout(tensors: readonly TensorPlacement[], limits: LayoutLi
         vec4s,
         paramIndex: 0, // relative to the window's final binding offset, set below
         gradIndex: 0,
-        stateIndex: w.stateBytes / 16,
+        stateIndex: w.stateBytes / stateGroupBytes,
         paramOffset,
         gradOffset,
         tail,
@@ -177,9 +210,11 @@ export function planLayout(tensors: readonly TensorPlacement[], limits: LayoutLi
   });
 
   // Bindings need at least one vec4; a window of tail-only pieces still binds 16 bytes it never touches.
+  // (Packed windows bind u32 words and always have work: their exact span.)
   for (const d of drafts) {
-    d.window.paramBytes = Math.max(16, d.paramEnd - d.window.paramOffset);
-    d.window.gradBytes = Math.max(16, d.gradEnd - d.window.gradOffset);
+    const least = d.window.packed ? 4 : 16;
+    d.window.paramBytes = Math.max(least, d.paramEnd - d.window.paramOffset);
+    d.window.gradBytes = Math.max(least, d.gradEnd - d.window.gradOffset);
   }
   for (const p of pieces) {
     const w = drafts[p.window]!.window;

@@ -14,6 +14,13 @@ import type { AdaBeliefOptions } from './options.js';
 import { adabeliefRule, adamRuleTorch, adamwRuleTorch, sgdRule, type Rule } from './rules.js';
 import type { AdaBeliefState, OptimizerState } from './state.js';
 import type { AdamOptions, SGDOptions } from './torch-options.js';
+import {
+  roundBf16,
+  roundF16,
+  roundInPlace,
+  type MasterWeightsState,
+  type PrecisionOptions,
+} from './precision.js';
 
 export type { CPUParamEntry } from './cpu-optimizer.js';
 
@@ -86,14 +93,61 @@ export function adabeliefStep(
 
 /**
  * The CPU reference of any rule: f32 math (every operation rounded) for Float32Array parameters, f64 for
- * Float64Array.
+ * Float64Array. Lower precision (precision.ts; Float32Array only), as the kernel's packed entry points:
+ * `dtype: 'f16'` entries hold f16 values (rounded at construction, gradients rounded on input); the update
+ * runs on an f32 master copy (taken from the params at the first step after construction or an import
+ * without `masterParams`) or, with `masterWeights: false`, on the f16 values; the result is rounded to f16
+ * (nearest even). `stateDtype: 'bf16'`: the math is f32, m, s and smax are rounded to bf16 when stored.
  */
 export class ReferenceCPU<T extends FloatArray, O extends object> extends CPUOptimizer<T, O> {
   private readonly round: Round;
+  /** Per parameter: its f32 master copy (f16 with master weights, once taken), else undefined. */
+  private masters: (Float32Array | undefined)[];
 
-  constructor(name: string, rule: Rule<O>, params: CPUParamEntry<T>[], options: Partial<O>) {
-    super(name, rule, params, options);
+  constructor(
+    name: string,
+    rule: Rule<O>,
+    params: CPUParamEntry<T>[],
+    options: Partial<O> & PrecisionOptions,
+  ) {
+    super(name, rule, params, options, true);
     this.round = this.params[0] instanceof Float32Array ? Math.fround : identity;
+    const lowp = this.precision.stateDtype === 'bf16' || this.dtypes.includes('f16');
+    if (lowp && this.round !== Math.fround) {
+      throw new TypeError(`${name}: f16 parameters and bf16 state need Float32Array parameters (f32 math)`);
+    }
+    this.params.forEach((p, i) => this.dtypes[i] === 'f16' && roundInPlace(p, roundF16));
+    this.masters = this.params.map(() => undefined);
+  }
+
+  /** Whether parameter `i` keeps an f32 master copy. */
+  private hasMaster(i: number): boolean {
+    return this.dtypes[i] === 'f16' && this.precision.masterWeights;
+  }
+
+  /** Takes the master copies from the (f16) parameters again at the next step (the GPU's syncMasterWeights). */
+  syncMasterWeights(): void {
+    this.masters = this.params.map(() => undefined);
+  }
+
+  override exportState(): OptimizerState<O, T> & MasterWeightsState {
+    const state: OptimizerState<O, T> & MasterWeightsState = super.exportState();
+    if (this.masters.some((m) => m)) state.masterParams = this.masters.map((m) => m?.slice());
+    return state;
+  }
+
+  override importState(state: OptimizerState<O, FloatArray> & MasterWeightsState): void {
+    const masters = state.masterParams;
+    if (masters !== undefined && (!Array.isArray(masters) || masters.length !== this.params.length)) {
+      throw new RangeError(`importState: masterParams must have ${this.params.length} entries`);
+    }
+    super.importState(state);
+    if (this.precision.stateDtype === 'bf16') {
+      for (const st of this.tensors) for (const { slot } of this.slots) roundInPlace(st[slot]!, roundBf16);
+    }
+    this.masters = this.params.map((_, i) =>
+      this.hasMaster(i) && masters?.[i] ? Float32Array.from(masters[i]!) : undefined,
+    );
   }
 
   protected checkArrays(arrays: T[]): void {
@@ -110,22 +164,30 @@ export class ReferenceCPU<T extends FloatArray, O extends object> extends CPUOpt
     }
   }
 
-  protected stepTensor(h: StepScalars, p: T, grad: T, st: SlotState<T>): void {
+  protected stepTensor(h: StepScalars, p: T, grad: T, st: SlotState<T>, index: number): void {
+    const master = this.hasMaster(index) ? (this.masters[index] ??= Float32Array.from(p)) : undefined;
+    const target = master ?? p;
     adabeliefStep(
       roundScalars(h, this.round),
-      p,
+      target,
       grad,
       st.exp_avg!,
       st.exp_avg_var,
       st.max_exp_avg_var,
       this.round,
     );
+    if (this.dtypes[index] === 'f16') {
+      for (let i = 0; i < p.length; i++) p[i] = roundF16(target[i]!);
+    }
+    if (this.precision.stateDtype === 'bf16') {
+      for (const { slot } of this.slots) roundInPlace(st[slot]!, roundBf16);
+    }
   }
 }
 
 /** The AdaBelief CPU reference (see the file comment). */
 export class AdaBeliefCPU<T extends FloatArray = Float32Array> extends ReferenceCPU<T, AdaBeliefOptions> {
-  constructor(params: CPUParamEntry<T>[], options: Partial<AdaBeliefOptions> = {}) {
+  constructor(params: CPUParamEntry<T>[], options: Partial<AdaBeliefOptions> & PrecisionOptions = {}) {
     super('AdaBeliefCPU', adabeliefRule, params, options);
   }
 
@@ -142,21 +204,21 @@ export class AdaBeliefCPU<T extends FloatArray = Float32Array> extends Reference
 
 /** torch.optim.Adam as the kernel runs it (the CPU mirror of `Adam`). */
 export class AdamCPU<T extends FloatArray = Float32Array> extends ReferenceCPU<T, AdamOptions> {
-  constructor(params: CPUParamEntry<T>[], options: Partial<AdamOptions> = {}) {
+  constructor(params: CPUParamEntry<T>[], options: Partial<AdamOptions> & PrecisionOptions = {}) {
     super('AdamCPU', adamRuleTorch, params, options);
   }
 }
 
 /** torch.optim.AdamW as the kernel runs it (the CPU mirror of `AdamW`). */
 export class AdamWCPU<T extends FloatArray = Float32Array> extends ReferenceCPU<T, AdamOptions> {
-  constructor(params: CPUParamEntry<T>[], options: Partial<AdamOptions> = {}) {
+  constructor(params: CPUParamEntry<T>[], options: Partial<AdamOptions> & PrecisionOptions = {}) {
     super('AdamWCPU', adamwRuleTorch, params, options);
   }
 }
 
 /** torch.optim.SGD as the kernel runs it (the CPU mirror of `SGD`). */
 export class SGDCPU<T extends FloatArray = Float32Array> extends ReferenceCPU<T, SGDOptions> {
-  constructor(params: CPUParamEntry<T>[], options: Partial<SGDOptions> = {}) {
+  constructor(params: CPUParamEntry<T>[], options: Partial<SGDOptions> & PrecisionOptions = {}) {
     super('SGDCPU', sgdRule, params, options);
   }
 }

@@ -34,6 +34,8 @@ export interface AdaBeliefState<T extends FloatArray = Float32Array> {
   options: AdaBeliefOptions;
   /** One entry per parameter, in the order the parameters were given. */
   tensors: TensorState<T>[];
+  /** With f16 parameters and master weights: per parameter its f32 master copy (see precision.ts). */
+  masterParams?: (Float32Array | undefined)[];
 }
 
 /**

@@ -1,0 +1,115 @@
+/**
+ * AdamOptimizer and AdamWOptimizer: torch.optim's Adam (L2 weight decay) and AdamW (decoupled weight decay)
+ * as TF.js optimizers (`tf.Optimizer`), on the same fused kernel as AdaBeliefOptimizer:
+ *
+ *   model.compile({ optimizer: new AdamOptimizer({ lr: 1e-3 }), loss: 'meanSquaredError' });
+ *
+ * On the webgpu backend the GPU optimizers `Adam` / `AdamW` update the variables in place on TF.js' own
+ * device; on any other backend their CPU mirrors `AdamCPU` / `AdamWCPU` do. Options are torch.optim's, in
+ * camelCase (lr, betas, eps, weightDecay, amsgrad). Registered for serialization as 'FusedAdamOptimizer' and
+ * 'FusedAdamWOptimizer': TF.js' own Adam is registered as 'Adam', and these must not replace it.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import {
+  ADAMW_DEFAULTS,
+  ADAM_DEFAULTS,
+  Adam,
+  AdamCPU,
+  AdamW,
+  AdamWCPU,
+  adamRuleTorch,
+  adamwRuleTorch,
+} from '../index.js';
+import type { AdamOptions, DispatchOptions } from '../index.js';
+import { optionsFromConfig } from './config.js';
+import type { FusedFamily } from './family.js';
+import { FusedTfjsOptimizer } from './fused-optimizer.js';
+
+export interface AdamOptimizerOptions extends Partial<AdamOptions> {
+  /** Grid shape of the GPU kernel (see `Adam`); not part of getConfig(). */
+  dispatch?: DispatchOptions;
+  /** Prefix of the GPU objects' labels. Default 'adam-tfjs' / 'adamw-tfjs'. Not part of getConfig(). */
+  label?: string;
+}
+
+/** Adam's or AdamW's GPU optimizer, CPU mirror and state names, for FusedTfjsOptimizer. */
+function adamFamily(decoupled: boolean, dispatch: DispatchOptions | undefined): FusedFamily<AdamOptions> {
+  const rule = decoupled ? adamwRuleTorch : adamRuleTorch;
+  const Gpu = decoupled ? AdamW : Adam;
+  const Cpu = decoupled ? AdamWCPU : AdamCPU;
+  return {
+    name: decoupled ? 'AdamWOptimizer' : 'AdamOptimizer',
+    resolve: (options) => rule.resolve(options),
+    fixed: rule.fixed,
+    gpu: (device, entry, options, label) =>
+      new Gpu(device, [entry], { ...options, label, ...(dispatch ? { dispatch } : {}) }),
+    cpu: (param, options) => new Cpu([param], options),
+    // TF.js' own Adam names its moments `${variable}/m` and `${variable}/v`.
+    stateTensors: (options) => [
+      { key: 'exp_avg', suffix: 'm' },
+      { key: 'exp_avg_sq', suffix: 'v' },
+      ...(options.amsgrad ? [{ key: 'max_exp_avg_sq', suffix: 'vmax' }] : []),
+    ],
+  };
+}
+
+/** torch.optim.Adam (defaults lr 1e-3, betas [0.9, 0.999], eps 1e-8, weightDecay 0 as L2, amsgrad false). */
+export class AdamOptimizer extends FusedTfjsOptimizer<AdamOptions> {
+  /** The name TF.js serialization stores (and `tf.loadLayersModel` looks up); TF.js' own Adam is 'Adam'. */
+  static className = 'FusedAdamOptimizer';
+
+  /** Options as `Adam`'s, validated with torch.optim's messages (`Invalid learning rate: -1`). */
+  constructor(options: AdamOptimizerOptions = {}) {
+    const { dispatch, label = 'adam-tfjs', ...hyper } = options;
+    super(adamFamily(false, dispatch), hyper, label);
+  }
+
+  /** The learning rate; may change between steps (schedules). */
+  get lr(): number {
+    return this.options.lr;
+  }
+
+  set lr(value: number) {
+    this.set({ lr: value });
+  }
+
+  /** Builds the optimizer from getConfig()'s output. */
+  static override fromConfig<T extends tf.serialization.Serializable>(
+    cls: tf.serialization.SerializableConstructor<T>,
+    config: tf.serialization.ConfigDict,
+  ): T {
+    return new cls(optionsFromConfig(ADAM_DEFAULTS, config));
+  }
+}
+
+/** torch.optim.AdamW: decoupled decay `p *= 1 - lr * weightDecay` (default weightDecay 1e-2), then Adam. */
+export class AdamWOptimizer extends FusedTfjsOptimizer<AdamOptions> {
+  /** The name TF.js serialization stores (and `tf.loadLayersModel` looks up). */
+  static className = 'FusedAdamWOptimizer';
+
+  /** Options as `AdamW`'s, validated with torch.optim's messages. */
+  constructor(options: AdamOptimizerOptions = {}) {
+    const { dispatch, label = 'adamw-tfjs', ...hyper } = options;
+    super(adamFamily(true, dispatch), hyper, label);
+  }
+
+  /** The learning rate; may change between steps (schedules). */
+  get lr(): number {
+    return this.options.lr;
+  }
+
+  set lr(value: number) {
+    this.set({ lr: value });
+  }
+
+  /** Builds the optimizer from getConfig()'s output. */
+  static override fromConfig<T extends tf.serialization.Serializable>(
+    cls: tf.serialization.SerializableConstructor<T>,
+    config: tf.serialization.ConfigDict,
+  ): T {
+    return new cls(optionsFromConfig(ADAMW_DEFAULTS, config));
+  }
+}
+
+tf.serialization.registerClass(AdamOptimizer);
+tf.serialization.registerClass(AdamWOptimizer);

@@ -1,0 +1,69 @@
+/**
+ * SGDOptimizer: torch.optim's SGD (momentum, dampening, Nesterov, L2 weight decay) as a TF.js optimizer
+ * (`tf.Optimizer`), on the same fused kernel as AdaBeliefOptimizer:
+ *
+ *   const opt = new SGDOptimizer({ lr: 0.1, momentum: 0.9 });
+ *
+ * On the webgpu backend the GPU optimizer `SGD` updates the variables in place on TF.js' own device; on any
+ * other backend its CPU mirror `SGDCPU` does. The momentum buffer is kept (and saved) also when momentum is
+ * 0. Registered for serialization as 'FusedSGDOptimizer': TF.js' own SGD is registered as 'SGD' (and its
+ * momentum optimizer as 'Momentum'), and this must not replace them.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { SGD, SGDCPU, SGD_DEFAULTS, sgdRule } from '../index.js';
+import type { DispatchOptions, SGDOptions } from '../index.js';
+import { optionsFromConfig } from './config.js';
+import type { FusedFamily } from './family.js';
+import { FusedTfjsOptimizer } from './fused-optimizer.js';
+
+export interface SGDOptimizerOptions extends Partial<SGDOptions> {
+  /** Grid shape of the GPU kernel (see `SGD`); not part of getConfig(). */
+  dispatch?: DispatchOptions;
+  /** Prefix of the GPU objects' labels. Default 'sgd-tfjs'. Not part of getConfig(). */
+  label?: string;
+}
+
+/** SGD's GPU optimizer, CPU mirror and state name, for FusedTfjsOptimizer. */
+function sgdFamily(dispatch: DispatchOptions | undefined): FusedFamily<SGDOptions> {
+  return {
+    name: 'SGDOptimizer',
+    resolve: (options) => sgdRule.resolve(options),
+    fixed: sgdRule.fixed,
+    gpu: (device, entry, options, label) =>
+      new SGD(device, [entry], { ...options, label, ...(dispatch ? { dispatch } : {}) }),
+    cpu: (param, options) => new SGDCPU([param], options),
+    // TF.js' own momentum optimizer names its buffer `${variable}/momentum`.
+    stateTensors: () => [{ key: 'momentum_buffer', suffix: 'momentum' }],
+  };
+}
+
+/** torch.optim.SGD (defaults lr 1e-3, momentum 0, dampening 0, weightDecay 0, nesterov false). */
+export class SGDOptimizer extends FusedTfjsOptimizer<SGDOptions> {
+  /** The name TF.js serialization stores (and `tf.loadLayersModel` looks up); TF.js' own SGD is 'SGD'. */
+  static className = 'FusedSGDOptimizer';
+
+  /** Options as `SGD`'s, validated with torch.optim's messages (`Invalid momentum value: -1`). */
+  constructor(options: SGDOptimizerOptions = {}) {
+    const { dispatch, label = 'sgd-tfjs', ...hyper } = options;
+    super(sgdFamily(dispatch), hyper, label);
+  }
+
+  /** The learning rate; may change between steps (schedules). */
+  get lr(): number {
+    return this.options.lr;
+  }
+
+  set lr(value: number) {
+    this.set({ lr: value });
+  }
+
+  /** Builds the optimizer from getConfig()'s output. */
+  static override fromConfig<T extends tf.serialization.Serializable>(
+    cls: tf.serialization.SerializableConstructor<T>,
+    config: tf.serialization.ConfigDict,
+  ): T {
+    return new cls(optionsFromConfig(SGD_DEFAULTS, config));
+  }
+}
+
+tf.serialization.registerClass(SGDOptimizer);
