@@ -1,14 +1,37 @@
 import { resolve } from 'node:path';
-import { defineConfig } from 'vite';
+import { defineConfig, type Plugin } from 'vite';
 
-// Library build: dist/index.js (ESM, shaders inlined as strings through `?raw`).
+const TFJS_DIR = resolve(import.meta.dirname, 'src/tfjs');
+
+/** dist/tfjs.js imports the core from './index.js' (one copy of the library, one pipeline cache) instead of bundling it. */
+const tfjsImportsCore: Plugin = {
+  name: 'tfjs-imports-core',
+  apply: 'build',
+  enforce: 'pre',
+  resolveId(source, importer) {
+    if (source === '../index.js' && importer && resolve(importer, '..') === TFJS_DIR) {
+      return { id: './index.js', external: true };
+    }
+    return null;
+  },
+};
+
+// Library build: dist/index.js (ESM, shaders inlined as strings through `?raw`) and dist/node.js (the
+// `adabelief-webgpu/node` helper: a Dawn device in Node.js; `webgpu` and Node built-ins stay imports) and
+// dist/tfjs.js (`adabelief-webgpu/tfjs`: the TF.js optimizer; TF.js is a peer dependency, never bundled).
 export default defineConfig({
+  plugins: [tfjsImportsCore],
   build: {
     lib: {
-      entry: resolve(import.meta.dirname, 'src/index.ts'),
+      entry: {
+        index: resolve(import.meta.dirname, 'src/index.ts'),
+        node: resolve(import.meta.dirname, 'src/node.ts'),
+        tfjs: resolve(TFJS_DIR, 'index.ts'),
+      },
       formats: ['es'],
-      fileName: 'index',
+      fileName: (_format, entryName) => `${entryName}.js`,
     },
+    rolldownOptions: { external: ['webgpu', /^node:/, /^@tensorflow\//] },
     target: 'es2022',
     sourcemap: true,
   },
