@@ -1,0 +1,64 @@
+/**
+ * What every demo page shares: its run state on <body data-demo-state> (the tests and the screenshot script
+ * wait for it), the figures it computed on `window.demoResult`, an error box, and a small DOM helper.
+ */
+
+/** running → done | error | no-webgpu. */
+export type DemoState = 'running' | 'done' | 'error' | 'no-webgpu';
+
+declare global {
+  interface Window {
+    /** The figures the page computed (JSON-safe), for the tests and for anyone curious. */
+    demoResult?: unknown;
+  }
+}
+
+export function setState(state: DemoState): void {
+  document.body.dataset.demoState = state;
+}
+
+/** Publishes the page's figures as `window.demoResult` (and in a JSON block the page can show). */
+export function publish(result: unknown): void {
+  window.demoResult = JSON.parse(JSON.stringify(result));
+}
+
+/** Shows an error on the page (and in the console, where the tests see it) and sets the state to 'error'. */
+export function showError(what: string, error: unknown): void {
+  const message = error instanceof Error ? error.message : String(error);
+  console.error(`${what}: ${message}`);
+  const box = document.getElementById('error') ?? document.body.appendChild(el('div', { id: 'error' }));
+  box.classList.add('error');
+  box.append(el('p', {}, `${what}: ${message}`));
+  setState('error');
+}
+
+/** Empties the error box (when the user changes something). */
+export function clearError(): void {
+  document.getElementById('error')?.replaceChildren();
+}
+
+type Child = Node | string;
+
+/** `el('p', { class: 'note' }, 'text', child)`: an element with attributes and children. */
+export function el<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attrs: Record<string, string> = {},
+  ...children: Child[]
+): HTMLElementTagNameMap[K] {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  node.append(...children);
+  return node;
+}
+
+/** The element with `id`, or a clear error naming it. */
+export function byId<T extends HTMLElement = HTMLElement>(id: string): T {
+  const node = document.getElementById(id);
+  if (!node) throw new Error(`the page has no element #${id}`);
+  return node as T;
+}
+
+/** Lets the browser paint (progress text) before more synchronous work. */
+export function nextFrame(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
