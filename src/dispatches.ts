@@ -5,13 +5,8 @@
  */
 import type { Tensor } from './entries.js';
 import { TAIL_PARTIALS_BYTES, WINDOW_PARTIALS_BYTES } from './guard.js';
-import {
-  Usage,
-  inErrorScopes,
-  type KernelPipelines,
-  type PackedPipelines,
-  type StatsPipelines,
-} from './gpu.js';
+import { Usage, inErrorScopes } from './gpu.js';
+import type { KernelPipelines, PackedPipelines, StatsPipelines } from './pipelines.js';
 import { BINDING_ALIGNMENT, alignUp, encodeWindowTable, type Layout, type Window } from './layout.js';
 import type { Slot } from './rules.js';
 

@@ -19,32 +19,16 @@ import {
   type Dispatch,
   type Tables,
 } from './dispatches.js';
-import { encodeWindowTable, planLayout, workgroupsFor, type Layout, type Piece } from './layout.js';
-import { mergeFixed, type Overrides, type Rule, type Slot } from './rules.js';
+import { layoutMismatch, planLayout, workgroupsFor, type Layout } from './layout.js';
+import { mergeFixed, type Overrides, type Rule } from './rules.js';
 import { CONTROL_BYTES, MAX_ROWS, readControl, type GuardOptions, type GuardReport } from './guard.js';
 import { StepGuard } from './step-guard.js';
+import { StateStore } from './state-store.js';
 import { checkImportedState, type FloatArray, type OptimizerState } from './state.js';
 import { checkEntry, checkOverlaps, describe, type ParamEntry, type Tensor } from './entries.js';
-import {
-  Usage,
-  toRef,
-  inErrorScopes,
-  isFallbackDevice,
-  kernelPipelines,
-  packedPipelines,
-  readBuffers,
-  type BufferLike,
-  type KernelPipelines,
-  type PackedPipelines,
-} from './gpu.js';
-import {
-  fromBf16Array,
-  resolvePrecision,
-  toBf16Array,
-  type MasterWeightsState,
-  type Precision,
-  type PrecisionOptions,
-} from './precision.js';
+import { Usage, toRef, inErrorScopes, isFallbackDevice, readBuffers, type BufferLike } from './gpu.js';
+import { kernelPipelines, packedPipelines, type KernelPipelines, type PackedPipelines } from './pipelines.js';
+import { resolvePrecision, type MasterWeightsState, type PrecisionOptions } from './precision.js';
 
 /** How the kernel is dispatched (a tuning knob; the defaults suit the adapter). */
 export interface DispatchOptions {
@@ -101,7 +85,6 @@ export class FusedOptimizer<O extends object> {
   readonly label: string;
   private readonly rule: Rule<O>;
   private opts: O;
-  private readonly slots: { slot: Slot; name: string }[];
   private tensors: Tensor[];
   private layout: Layout;
   /** The f32 entry points' pipelines (undefined in the packed mode, which never uses them). */
@@ -110,12 +93,9 @@ export class FusedOptimizer<O extends object> {
   private readonly unused: GPUBuffer;
   private readonly grid: (vec4s: number) => number;
   private readonly ownedBuffers: GPUBuffer[] = [];
-  private readonly state: Partial<Record<Slot, GPUBuffer[]>>;
-  private readonly precision: Precision;
+  /** Where the state lives; export / import. */
+  private readonly store: StateStore;
   /** Lower-precision mode: every window goes to the packed entry points, its state in one region. */
-  private readonly packed: boolean;
-  /** The state region buffers of the packed mode (empty otherwise). */
-  private readonly packedState: GPUBuffer[];
   /** Packed pipelines by element bytes of the window (2: f16, 4: f32). */
   private readonly packedKernels: Partial<Record<2 | 4, PackedPipelines>>;
   /** Master-weight initialisation dispatches, run before the next step's update while `masterPending`. */
@@ -160,11 +140,11 @@ export class FusedOptimizer<O extends object> {
     this.device = device;
     this.label = label;
     this.opts = rule.resolve(hyper as Partial<O>);
-    this.slots = rule.slots(this.opts);
-    this.precision = resolvePrecision({ stateDtype, masterWeights });
+    const precision = resolvePrecision({ stateDtype, masterWeights });
     this.tensors = params.map((entry, i) => checkEntry(entry, i, rule.validateOverrides));
     checkOverlaps(this.tensors);
-    this.packed = this.precision.stateDtype === 'bf16' || this.tensors.some((t) => t.dtype === 'f16');
+    const packed = precision.stateDtype === 'bf16' || this.tensors.some((t) => t.dtype === 'f16');
+    this.store = new StateStore(rule.slots(this.opts), precision, packed);
 
     const workgroupSize = dispatch.workgroupSize ?? 256;
     if (![64, 128, 256].includes(workgroupSize)) {
@@ -195,15 +175,10 @@ export class FusedOptimizer<O extends object> {
     const checks: Promise<void>[] = [];
     const { value: created, errors } = inErrorScopes(device, `${label}: allocating optimizer state`, () => {
       const amsgrad = rule.amsgrad(this.opts);
-      const kernel = this.packed ? undefined : kernelPipelines(device, workgroupSize, amsgrad, rule.variance);
-      const state: Partial<Record<Slot, GPUBuffer[]>> = {};
-      const stateUsage = Usage.STORAGE | Usage.COPY_SRC | Usage.COPY_DST;
-      const packedState: GPUBuffer[] = [];
+      const kernel = packed ? undefined : kernelPipelines(device, workgroupSize, amsgrad, rule.variance);
+      this.store.allocate(this.layout, label, (d) => this.own(d));
       const packedKernels: Partial<Record<2 | 4, PackedPipelines>> = {};
-      if (this.packed) {
-        this.layout.stateBufferBytes.forEach((size, k) =>
-          packedState.push(this.own({ label: `${label}/state#${k}`, size, usage: stateUsage })),
-        );
+      if (packed) {
         for (const w of this.layout.windows) {
           const f16 = w.elementBytes === 2;
           packedKernels[w.elementBytes] ??= packedPipelines(device, {
@@ -211,15 +186,9 @@ export class FusedOptimizer<O extends object> {
             amsgrad,
             variance: rule.variance,
             paramF16: f16,
-            stateBf16: this.precision.stateDtype === 'bf16',
-            master: f16 && this.precision.masterWeights,
+            stateBf16: precision.stateDtype === 'bf16',
+            master: f16 && precision.masterWeights,
           });
-        }
-      } else {
-        for (const { slot, name } of this.slots) {
-          state[slot] = this.layout.stateBufferBytes.map((size, k) =>
-            this.own({ label: `${label}/${name}#${k}`, size, usage: stateUsage }),
-          );
         }
       }
       const hyper = this.own({
@@ -234,12 +203,10 @@ export class FusedOptimizer<O extends object> {
         usage: Usage.STORAGE,
       });
       const guard = new StepGuard(device, label, guardOptions, this.tensors.length, (d) => this.own(d));
-      return { kernel, state, packedState, packedKernels, hyper, tables, unused, guard };
+      return { kernel, packedKernels, hyper, tables, unused, guard };
     });
     checks.push(errors);
     this.kernel = created.kernel;
-    this.state = created.state;
-    this.packedState = created.packedState;
     this.packedKernels = created.packedKernels;
     this.hyper = created.hyper;
     this.tables = created.tables;
@@ -284,26 +251,11 @@ export class FusedOptimizer<O extends object> {
         param: place(t.param),
         grad: place(t.grad),
         elementBytes: t.elementBytes,
-        packed: this.packed,
-        stateGroupBytes: this.packed ? this.stateGroupBytes(t.elementBytes === 2) : 16,
+        packed: this.store.packed,
+        stateGroupBytes: this.store.packed ? this.store.groupBytes(t.elementBytes === 2) : 16,
       })),
       this.device.limits,
     );
-  }
-
-  /** Bytes of one moment (m, s or smax) per vec4 of work: 16 in f32, 8 in bf16. */
-  private get momentBytes(): number {
-    return this.precision.stateDtype === 'bf16' ? 8 : 16;
-  }
-
-  /** Whether an f16 tensor's update runs on an f32 master copy. */
-  private hasMaster(t: Tensor): boolean {
-    return t.dtype === 'f16' && this.precision.masterWeights;
-  }
-
-  /** Packed state region bytes per vec4 of work: every kept moment, plus the f32 master copy of an f16 tensor. */
-  private stateGroupBytes(f16: boolean): number {
-    return this.slots.length * this.momentBytes + (f16 && this.precision.masterWeights ? 16 : 0);
   }
 
   private record(tensors: Tensor[], layout: Layout): ReturnType<typeof recordDispatches> {
@@ -313,14 +265,14 @@ export class FusedOptimizer<O extends object> {
       layout,
       tensors,
       kernel: this.kernel,
-      state: this.state,
+      state: this.store.bySlot,
       hyper: this.hyper,
       control: this.guard.control,
       tables: this.tables,
       grid: this.grid,
       unused: this.unused,
-      packed: this.packed
-        ? { state: this.packedState, pipelines: (w) => this.packedKernels[w.elementBytes]! }
+      packed: this.store.packed
+        ? { state: this.store.packedBuffers, pipelines: (w) => this.packedKernels[w.elementBytes]! }
         : undefined,
     });
   }
@@ -599,29 +551,6 @@ export class FusedOptimizer<O extends object> {
   }
 
   /**
-   * Where piece `p`'s state of kind `slot` lives, and its bytes. Packed mode: the slot's part of the window's
-   * region (see shaders/adabelief.wgsl), `k`-th kept moment, bf16 or f32.
-   */
-  private stateRegion(slot: Slot, p: Piece): { buffer: GPUBuffer; offset: number; bytes: number } {
-    const w = this.layout.windows[p.window]!;
-    if (!this.packed) {
-      const buffer = this.state[slot]![w.stateBuffer]!;
-      return { buffer, offset: w.stateOffset + p.stateIndex * 16, bytes: p.count * 4 };
-    }
-    const k = this.slots.findIndex((s) => s.slot === slot);
-    const mb = this.momentBytes;
-    const offset = w.stateOffset + k * w.totalVec4 * mb + p.stateIndex * mb;
-    return { buffer: this.packedState[w.stateBuffer]!, offset, bytes: (p.count * mb) / 4 };
-  }
-
-  /** Where piece `p`'s f32 master copy lives (packed f16 tensors with master weights). */
-  private masterRegion(p: Piece): { buffer: GPUBuffer; offset: number; bytes: number } {
-    const w = this.layout.windows[p.window]!;
-    const offset = w.stateOffset + this.slots.length * w.totalVec4 * this.momentBytes + p.stateIndex * 16;
-    return { buffer: this.packedState[w.stateBuffer]!, offset, bytes: p.count * 4 };
-  }
-
-  /**
    * Takes the f32 master copies of the f16 parameters from the parameters again, before the next step's
    * update: after writing new values into f16 param buffers yourself. (Done automatically at the first
    * step after construction, and after an importState() without `masterParams`.) No-op without them.
@@ -641,40 +570,16 @@ export class FusedOptimizer<O extends object> {
     if (this.destroyed) throw new Error(`${name}.exportState: this optimizer was destroyed`);
     if (this.lostError) throw new Error(`${name}.exportState: ${this.lostError.message}`);
     const options = this.options;
-    const pieces = this.layout.pieces;
-    const regions = this.slots.flatMap(({ slot }) => pieces.map((p) => this.stateRegion(slot, p)));
     // Master copies: read unless they are still to be taken from the params (then they are the params).
-    const masterPieces = this.masterPending
-      ? []
-      : pieces.filter((p) => this.hasMaster(this.tensors[p.tensor]!));
-    regions.push(...masterPieces.map((p) => this.masterRegion(p)));
+    const plan = this.store.exportPlan(this.layout, this.tensors, !this.masterPending);
     // With the guard on, the GPU's own step counter (read with the state) says how many steps were applied.
     const seq = this.guard.tracker.latest;
     const control = { buffer: this.guard.control, offset: 0, bytes: CONTROL_BYTES };
-    const bytes = await readBuffers(this.device, [...regions, control], `${this.label}/exportState`);
+    const bytes = await readBuffers(this.device, [...plan.regions, control], `${this.label}/exportState`);
     const applied = readControl(bytes.pop()!).applied;
     if (this.guard.enabled) this.guard.tracker.confirm(seq, applied);
     const step = this.guard.enabled ? applied : this.stepCount;
-    const tensors = this.tensors.map((t) => {
-      const st: Record<string, Float32Array> = {};
-      for (const s of this.slots) st[s.name] = new Float32Array(t.size);
-      return st;
-    });
-    const bf16 = this.precision.stateDtype === 'bf16';
-    const values = (b: ArrayBuffer) => (bf16 ? fromBf16Array(new Uint16Array(b)) : new Float32Array(b));
-    this.slots.forEach((s, k) =>
-      pieces.forEach((p, j) =>
-        tensors[p.tensor]![s.name]!.set(values(bytes[k * pieces.length + j]!), p.start),
-      ),
-    );
-    const out: OptimizerState<O> & MasterWeightsState = { step, options, tensors };
-    if (masterPieces.length > 0) {
-      const masters = this.tensors.map((t) => (this.hasMaster(t) ? new Float32Array(t.size) : undefined));
-      const at = this.slots.length * pieces.length;
-      masterPieces.forEach((p, j) => masters[p.tensor]!.set(new Float32Array(bytes[at + j]!), p.start));
-      out.masterParams = masters;
-    }
-    return out;
+    return { step, options, ...plan.decode(bytes) };
   }
 
   /**
@@ -689,52 +594,14 @@ export class FusedOptimizer<O extends object> {
       this.opts,
       this.tensors.map((t) => t.size),
     );
-    const masters = this.checkMasterParams(state.masterParams);
-    const bf16 = this.precision.stateDtype === 'bf16';
-    const { errors } = inErrorScopes(this.device, `${this.label}: importState`, () => {
-      const write = (region: { buffer: GPUBuffer; offset: number }, data: BufferSource) =>
-        this.device.queue.writeBuffer(region.buffer, region.offset, data);
-      for (const p of this.layout.pieces) {
-        for (const { slot, name } of this.slots) {
-          const part = state.tensors[p.tensor]![name]!.subarray(p.start, p.start + p.count);
-          // bf16: rounded to nearest even, padded to whole 4-byte words (the region is padded to vec4s).
-          const data = bf16
-            ? toBf16Array(part.length % 2 ? [...part, 0] : part)
-            : part instanceof Float32Array
-              ? part
-              : Float32Array.from(part);
-          write(this.stateRegion(slot, p), data as BufferSource);
-        }
-        const master = masters?.[p.tensor];
-        if (master) write(this.masterRegion(p), master.subarray(p.start, p.start + p.count) as BufferSource);
-      }
-    });
+    const masters = this.store.checkMasterParams(this.tensors, state.masterParams);
+    const { errors } = inErrorScopes(this.device, `${this.label}: importState`, () =>
+      this.store.upload(this.device, this.layout, state.tensors, masters),
+    );
     this.masterPending = !masters && this.inits.length > 0;
     this.opts = options;
     this.guard.resetApplied(state.step);
     void this.watch(errors).catch(() => undefined);
-  }
-
-  /** Checks importState()'s `masterParams` (undefined when absent or when no tensor keeps a master copy). */
-  private checkMasterParams(
-    masters: MasterWeightsState['masterParams'],
-  ): (Float32Array | undefined)[] | undefined {
-    if (masters === undefined || this.inits.length === 0) return undefined;
-    if (!Array.isArray(masters) || masters.length !== this.tensors.length) {
-      throw new RangeError(
-        `importState: masterParams must have ${this.tensors.length} entries, got ${Array.isArray(masters) ? masters.length : describe(masters)}`,
-      );
-    }
-    return masters.map((m, i) => {
-      const t = this.tensors[i]!;
-      if (!this.hasMaster(t)) return undefined;
-      if (!(m instanceof Float32Array) || m.length !== t.size) {
-        throw new TypeError(
-          `importState: masterParams[${i}] must be a Float32Array of ${t.size} elements (params[${i}] is f16 with master weights), got ${m instanceof Float32Array ? `${m.length} elements` : describe(m)}`,
-        );
-      }
-      return m;
-    });
   }
 
   /** Releases the GPU buffers this optimizer owns (never the caller's param / grad buffers). */
@@ -744,20 +611,4 @@ export class FusedOptimizer<O extends object> {
     for (const b of this.ownedBuffers) b.destroy();
     this.ownedBuffers.length = 0;
   }
-}
-
-/** Why `next` cannot reuse the tables and state placement of `prev` (undefined when it can). */
-function layoutMismatch(prev: Layout, next: Layout): string | undefined {
-  if (prev.windows.length !== next.windows.length)
-    return `${prev.windows.length} windows before, ${next.windows.length} now`;
-  for (let k = 0; k < prev.windows.length; k++) {
-    const a = encodeWindowTable(prev, k);
-    const b = encodeWindowTable(next, k);
-    if (a.length !== b.length || a.some((x, i) => x !== b[i])) return `window ${k} holds other pieces`;
-  }
-  for (let i = 0; i < prev.pieces.length; i++) {
-    if (prev.pieces[i]!.tail !== next.pieces[i]!.tail)
-      return `piece ${i} of tensor ${prev.pieces[i]!.tensor} changes its tail`;
-  }
-  return undefined;
 }

@@ -282,3 +282,19 @@ export function findPiece(table: Uint32Array, v: number): number {
 export function workgroupsFor(vec4s: number, workgroupSize: number, maxWorkgroups: number): number {
   return Math.max(1, Math.min(Math.ceil(vec4s / workgroupSize), maxWorkgroups));
 }
+
+/** Why `next` cannot reuse the tables and state placement of `prev` (undefined when it can). */
+export function layoutMismatch(prev: Layout, next: Layout): string | undefined {
+  if (prev.windows.length !== next.windows.length)
+    return `${prev.windows.length} windows before, ${next.windows.length} now`;
+  for (let k = 0; k < prev.windows.length; k++) {
+    const a = encodeWindowTable(prev, k);
+    const b = encodeWindowTable(next, k);
+    if (a.length !== b.length || a.some((x, i) => x !== b[i])) return `window ${k} holds other pieces`;
+  }
+  for (let i = 0; i < prev.pieces.length; i++) {
+    if (prev.pieces[i]!.tail !== next.pieces[i]!.tail)
+      return `piece ${i} of tensor ${prev.pieces[i]!.tensor} changes its tail`;
+  }
+  return undefined;
+}

@@ -8,7 +8,8 @@
  */
 import { partialsBytes, recordGuardDispatches, type Dispatch, type Tables } from './dispatches.js';
 import type { Tensor } from './entries.js';
-import { Usage, inErrorScopes, statsPipelines, toRef } from './gpu.js';
+import { Usage, inErrorScopes, toRef } from './gpu.js';
+import { statsPipelines } from './pipelines.js';
 import {
   AppliedTracker,
   CONTROL_BYTES,
