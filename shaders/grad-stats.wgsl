@@ -2,7 +2,8 @@
 // non-finite gradients or clipping by global norm is on (src/fused-optimizer.ts, "guarded" optimizers).
 //
 // `stats` (one dispatch per window, STATS_GROUPS workgroups of STATS_WG invocations, grid-stride over the
-// window's work vec4s like adabelief.wgsl's `main`) and `stats_tail` (one invocation per tail piece) read
+// window's work vec4s like adabelief.wgsl's `main`; `stats_packed` is the same walk, piece_of/lanes_of/add,
+// over gradients stored as f32 or f16 words) and `stats_tail` (one invocation per tail piece) read
 // every gradient element g of the step once and write one partial per workgroup into their slot of
 // `partials`: (sum of (g * inv_scale)^2 in f32, 1.0 if any g is inf or NaN else 0.0). Non-finite values are
 // found from the bits (exponent all ones), not with comparisons a compiler may fold under finite-math
@@ -92,6 +93,57 @@ fn piece_word(j: u32, field: u32) -> u32 {
   return table.words[j * PIECE_WORDS + field];
 }
 
+// The table piece a work vec4 lies in: its work vec4s [begin, end), its element count and the index of
+// its first gradient vec4 (the table's words 0 and 1 and 3, end = the next piece's begin).
+struct Piece {
+  begin: u32,
+  end: u32,
+  count: u32,
+  grad_base: u32,
+}
+
+// Matches no work vec4: the first piece_of call looks up the table.
+const NO_PIECE = Piece(1u, 0u, 0u, 0u);
+
+// The piece holding work vec4 w: `p` while w is still inside it (the common case on a grid-stride walk),
+// else found from the block index and a forward scan.
+fn piece_of(p: Piece, w: u32) -> Piece {
+  if (w >= p.begin && w < p.end) {
+    return p;
+  }
+  var j = table.words[table.blocks_at + w / BLOCK_VEC4];
+  while (j + 1u < table.piece_count && piece_word(j + 1u, 0u) <= w) {
+    j = j + 1u;
+  }
+  let end = select(table.total_vec4, piece_word(j + 1u, 0u), j + 1u < table.piece_count);
+  return Piece(piece_word(j, 0u), end, piece_word(j, 1u), piece_word(j, 3u));
+}
+
+// The lanes of work vec4 w (in piece p) that hold elements; those past the piece's last are masked out.
+fn lanes_of(p: Piece, w: u32) -> vec4<bool> {
+  return vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(p.count - (w - p.begin) * 4u);
+}
+
+// One invocation's running (sum of squares, any non-finite).
+struct Partial {
+  sum: f32,
+  flag: u32,
+}
+
+// `part` plus one work vec4 of gradients g (masked by lanes; `bad`: a kept lane is inf or NaN).
+fn add(part: Partial, g: vec4<f32>, lanes: vec4<bool>, inv_scale: f32, bad: bool) -> Partial {
+  let v = select(vec4<f32>(0.0), g * inv_scale, lanes);
+  return Partial(part.sum + dot(v, v), part.flag | u32(bad));
+}
+
+// Reduces the invocations' partials over the workgroup into its slot of `partials`.
+fn write_partial(local: u32, group: u32, part: Partial) {
+  let total = reduce(local, part.sum, part.flag);
+  if (local == 0u) {
+    partials[group] = total;
+  }
+}
+
 @compute @workgroup_size(STATS_WG)
 fn stats(
   @builtin(global_invocation_id) gid: vec3<u32>,
@@ -99,36 +151,15 @@ fn stats(
   @builtin(workgroup_id) group: vec3<u32>,
 ) {
   let inv_scale = 1.0 / control.scale;
-  let stride = STATS_GROUPS * STATS_WG;
-  var sum = 0.0;
-  var flag = 0u;
-  var begin = 1u;
-  var end = 0u;
-  var count = 0u;
-  var grad_base = 0u;
-  for (var w = gid.x; w < table.total_vec4; w = w + stride) {
-    if (w < begin || w >= end) {
-      var j = table.words[table.blocks_at + w / BLOCK_VEC4];
-      while (j + 1u < table.piece_count && piece_word(j + 1u, 0u) <= w) {
-        j = j + 1u;
-      }
-      begin = piece_word(j, 0u);
-      end = select(table.total_vec4, piece_word(j + 1u, 0u), j + 1u < table.piece_count);
-      count = piece_word(j, 1u);
-      grad_base = piece_word(j, 3u);
-    }
-    let local_vec4 = w - begin;
-    let rest = count - local_vec4 * 4u;
-    let lanes = vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(rest);
-    let g = grad[grad_base + local_vec4];
-    let v = select(vec4<f32>(0.0), g * inv_scale, lanes);
-    sum = sum + dot(v, v);
-    flag = flag | u32(non_finite(g, lanes));
+  var part = Partial(0.0, 0u);
+  var piece = NO_PIECE;
+  for (var w = gid.x; w < table.total_vec4; w = w + STATS_GROUPS * STATS_WG) {
+    piece = piece_of(piece, w);
+    let lanes = lanes_of(piece, w);
+    let g = grad[piece.grad_base + (w - piece.begin)];
+    part = add(part, g, lanes, inv_scale, non_finite(g, lanes));
   }
-  let total = reduce(local, sum, flag);
-  if (local == 0u) {
-    partials[group.x] = total;
-  }
+  write_partial(local, group.x, part);
 }
 
 // f16 bits (low 16 bits of each lane) → the value, exactly: the same as adabelief.wgsl's f16_value.
@@ -144,6 +175,7 @@ fn f16_value(h: vec4<u32>) -> vec4<f32> {
   return bitcast<vec4<f32>>(select(select(normal, special, e == vec4<u32>(31u)), tiny, e == vec4<u32>(0u)));
 }
 
+// `stats` over gradients packed as words (grad_words): f32 bits, or f16 pairs when GRAD_F16.
 @compute @workgroup_size(STATS_WG)
 fn stats_packed(
   @builtin(global_invocation_id) gid: vec3<u32>,
@@ -151,51 +183,27 @@ fn stats_packed(
   @builtin(workgroup_id) group: vec3<u32>,
 ) {
   let inv_scale = 1.0 / control.scale;
-  let stride = STATS_GROUPS * STATS_WG;
   let words = select(4u, 2u, GRAD_F16);
-  var sum = 0.0;
-  var flag = 0u;
-  var begin = 1u;
-  var end = 0u;
-  var count = 0u;
-  var grad_base = 0u;
-  for (var w = gid.x; w < table.total_vec4; w = w + stride) {
-    if (w < begin || w >= end) {
-      var j = table.words[table.blocks_at + w / BLOCK_VEC4];
-      while (j + 1u < table.piece_count && piece_word(j + 1u, 0u) <= w) {
-        j = j + 1u;
-      }
-      begin = piece_word(j, 0u);
-      end = select(table.total_vec4, piece_word(j + 1u, 0u), j + 1u < table.piece_count);
-      count = piece_word(j, 1u);
-      grad_base = piece_word(j, 3u);
-    }
-    let local_vec4 = w - begin;
-    let rest = count - local_vec4 * 4u;
-    let lanes = vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(rest);
-    let at = grad_base * 4u + local_vec4 * words;
-    var g: vec4<f32>;
-    var bad: bool;
+  var part = Partial(0.0, 0u);
+  var piece = NO_PIECE;
+  for (var w = gid.x; w < table.total_vec4; w = w + STATS_GROUPS * STATS_WG) {
+    piece = piece_of(piece, w);
+    let lanes = lanes_of(piece, w);
+    let at = piece.grad_base * 4u + (w - piece.begin) * words;
     if (GRAD_F16) {
       let a = grad_words[at];
       let b = grad_words[at + 1u];
       let h = vec4<u32>(a & 0xffffu, a >> 16u, b & 0xffffu, b >> 16u);
-      g = f16_value(h);
-      bad = any(((h & vec4<u32>(0x7c00u)) == vec4<u32>(0x7c00u)) & lanes);
+      let bad = any(((h & vec4<u32>(0x7c00u)) == vec4<u32>(0x7c00u)) & lanes);
+      part = add(part, f16_value(h), lanes, inv_scale, bad);
     } else {
-      g = bitcast<vec4<f32>>(
+      let g = bitcast<vec4<f32>>(
         vec4<u32>(grad_words[at], grad_words[at + 1u], grad_words[at + 2u], grad_words[at + 3u]),
       );
-      bad = non_finite(g, lanes);
+      part = add(part, g, lanes, inv_scale, non_finite(g, lanes));
     }
-    let v = select(vec4<f32>(0.0), g * inv_scale, lanes);
-    sum = sum + dot(v, v);
-    flag = flag | u32(bad);
   }
-  let total = reduce(local, sum, flag);
-  if (local == 0u) {
-    partials[group.x] = total;
-  }
+  write_partial(local, group.x, part);
 }
 
 @compute @workgroup_size(1)

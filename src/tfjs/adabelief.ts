@@ -10,8 +10,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { AdaBelief, AdaBeliefCPU, DEFAULTS, resolveOptions } from '../index.js';
 import type { AdaBeliefOptions, DispatchOptions } from '../index.js';
-import type { FusedFamily } from './family.js';
-import { FusedTfjsOptimizer } from './fused-optimizer.js';
+import { FusedLrOptimizer, type FamilyParts } from './base.js';
 
 export interface AdaBeliefOptimizerOptions extends Partial<AdaBeliefOptions> {
   /** Grid shape of the GPU kernel (see `AdaBelief`); not part of getConfig(). */
@@ -21,14 +20,13 @@ export interface AdaBeliefOptimizerOptions extends Partial<AdaBeliefOptions> {
 }
 
 /** AdaBelief's GPU optimizer, CPU reference and state names, for FusedTfjsOptimizer. */
-function adabeliefFamily(dispatch: DispatchOptions | undefined): FusedFamily<AdaBeliefOptions> {
+function adabeliefParts(): FamilyParts<AdaBeliefOptions> {
   return {
     name: 'AdaBeliefOptimizer',
     resolve: resolveOptions,
     fixed: ['amsgrad'],
-    gpu: (device, entry, options, label) =>
-      new AdaBelief(device, [entry], { ...options, label, ...(dispatch ? { dispatch } : {}) }),
-    cpu: (param, options) => new AdaBeliefCPU([param], options),
+    Gpu: AdaBelief,
+    Cpu: AdaBeliefCPU,
     stateTensors: (options) => [
       { key: 'exp_avg', suffix: 'm' },
       { key: 'exp_avg_var', suffix: 's' },
@@ -37,33 +35,15 @@ function adabeliefFamily(dispatch: DispatchOptions | undefined): FusedFamily<Ada
   };
 }
 
-export class AdaBeliefOptimizer extends FusedTfjsOptimizer<AdaBeliefOptions> {
+export class AdaBeliefOptimizer extends FusedLrOptimizer<AdaBeliefOptions> {
   /** The name TF.js serialization stores (and `tf.loadLayersModel` looks up). */
   static className = 'AdaBeliefOptimizer';
 
+  protected static override readonly configDefaults: object = DEFAULTS;
+
   /** Options as `AdaBelief`'s (adabelief-pytorch 0.2.1 defaults), validated with the official messages. */
   constructor(options: AdaBeliefOptimizerOptions = {}) {
-    const { dispatch, label = 'adabelief-tfjs', ...hyper } = options;
-    super(adabeliefFamily(dispatch), hyper, label);
-  }
-
-  /** The learning rate; may change between steps (schedules). */
-  get lr(): number {
-    return this.options.lr;
-  }
-
-  set lr(value: number) {
-    this.set({ lr: value });
-  }
-
-  /** Builds the optimizer from getConfig()'s output (TF.js adds keys of its own, e.g. customObjects: ignored). */
-  static override fromConfig<T extends tf.serialization.Serializable>(
-    cls: tf.serialization.SerializableConstructor<T>,
-    config: tf.serialization.ConfigDict,
-  ): T {
-    const options: Record<string, unknown> = {};
-    for (const key of Object.keys(DEFAULTS)) if (key in config) options[key] = config[key];
-    return new cls(options);
+    super(adabeliefParts(), options, 'adabelief-tfjs');
   }
 }
 

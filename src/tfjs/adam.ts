@@ -21,9 +21,7 @@ import {
   adamwRuleTorch,
 } from '../index.js';
 import type { AdamOptions, DispatchOptions } from '../index.js';
-import { optionsFromConfig } from './config.js';
-import type { FusedFamily } from './family.js';
-import { FusedTfjsOptimizer } from './fused-optimizer.js';
+import { FusedLrOptimizer, type FamilyParts } from './base.js';
 
 export interface AdamOptimizerOptions extends Partial<AdamOptions> {
   /** Grid shape of the GPU kernel (see `Adam`); not part of getConfig(). */
@@ -33,17 +31,14 @@ export interface AdamOptimizerOptions extends Partial<AdamOptions> {
 }
 
 /** Adam's or AdamW's GPU optimizer, CPU mirror and state names, for FusedTfjsOptimizer. */
-function adamFamily(decoupled: boolean, dispatch: DispatchOptions | undefined): FusedFamily<AdamOptions> {
+function adamParts(decoupled: boolean): FamilyParts<AdamOptions> {
   const rule = decoupled ? adamwRuleTorch : adamRuleTorch;
-  const Gpu = decoupled ? AdamW : Adam;
-  const Cpu = decoupled ? AdamWCPU : AdamCPU;
   return {
     name: decoupled ? 'AdamWOptimizer' : 'AdamOptimizer',
     resolve: (options) => rule.resolve(options),
     fixed: rule.fixed,
-    gpu: (device, entry, options, label) =>
-      new Gpu(device, [entry], { ...options, label, ...(dispatch ? { dispatch } : {}) }),
-    cpu: (param, options) => new Cpu([param], options),
+    Gpu: decoupled ? AdamW : Adam,
+    Cpu: decoupled ? AdamWCPU : AdamCPU,
     // TF.js' own Adam names its moments `${variable}/m` and `${variable}/v`.
     stateTensors: (options) => [
       { key: 'exp_avg', suffix: 'm' },
@@ -54,60 +49,28 @@ function adamFamily(decoupled: boolean, dispatch: DispatchOptions | undefined): 
 }
 
 /** torch.optim.Adam (defaults lr 1e-3, betas [0.9, 0.999], eps 1e-8, weightDecay 0 as L2, amsgrad false). */
-export class AdamOptimizer extends FusedTfjsOptimizer<AdamOptions> {
+export class AdamOptimizer extends FusedLrOptimizer<AdamOptions> {
   /** The name TF.js serialization stores (and `tf.loadLayersModel` looks up); TF.js' own Adam is 'Adam'. */
   static className = 'FusedAdamOptimizer';
 
+  protected static override readonly configDefaults: object = ADAM_DEFAULTS;
+
   /** Options as `Adam`'s, validated with torch.optim's messages (`Invalid learning rate: -1`). */
   constructor(options: AdamOptimizerOptions = {}) {
-    const { dispatch, label = 'adam-tfjs', ...hyper } = options;
-    super(adamFamily(false, dispatch), hyper, label);
-  }
-
-  /** The learning rate; may change between steps (schedules). */
-  get lr(): number {
-    return this.options.lr;
-  }
-
-  set lr(value: number) {
-    this.set({ lr: value });
-  }
-
-  /** Builds the optimizer from getConfig()'s output. */
-  static override fromConfig<T extends tf.serialization.Serializable>(
-    cls: tf.serialization.SerializableConstructor<T>,
-    config: tf.serialization.ConfigDict,
-  ): T {
-    return new cls(optionsFromConfig(ADAM_DEFAULTS, config));
+    super(adamParts(false), options, 'adam-tfjs');
   }
 }
 
 /** torch.optim.AdamW: decoupled decay `p *= 1 - lr * weightDecay` (default weightDecay 1e-2), then Adam. */
-export class AdamWOptimizer extends FusedTfjsOptimizer<AdamOptions> {
+export class AdamWOptimizer extends FusedLrOptimizer<AdamOptions> {
   /** The name TF.js serialization stores (and `tf.loadLayersModel` looks up). */
   static className = 'FusedAdamWOptimizer';
 
+  protected static override readonly configDefaults: object = ADAMW_DEFAULTS;
+
   /** Options as `AdamW`'s, validated with torch.optim's messages. */
   constructor(options: AdamOptimizerOptions = {}) {
-    const { dispatch, label = 'adamw-tfjs', ...hyper } = options;
-    super(adamFamily(true, dispatch), hyper, label);
-  }
-
-  /** The learning rate; may change between steps (schedules). */
-  get lr(): number {
-    return this.options.lr;
-  }
-
-  set lr(value: number) {
-    this.set({ lr: value });
-  }
-
-  /** Builds the optimizer from getConfig()'s output. */
-  static override fromConfig<T extends tf.serialization.Serializable>(
-    cls: tf.serialization.SerializableConstructor<T>,
-    config: tf.serialization.ConfigDict,
-  ): T {
-    return new cls(optionsFromConfig(ADAMW_DEFAULTS, config));
+    super(adamParts(true), options, 'adamw-tfjs');
   }
 }
 

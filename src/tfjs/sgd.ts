@@ -12,9 +12,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { SGD, SGDCPU, SGD_DEFAULTS, sgdRule } from '../index.js';
 import type { DispatchOptions, SGDOptions } from '../index.js';
-import { optionsFromConfig } from './config.js';
-import type { FusedFamily } from './family.js';
-import { FusedTfjsOptimizer } from './fused-optimizer.js';
+import { FusedLrOptimizer, type FamilyParts } from './base.js';
 
 export interface SGDOptimizerOptions extends Partial<SGDOptions> {
   /** Grid shape of the GPU kernel (see `SGD`); not part of getConfig(). */
@@ -24,45 +22,28 @@ export interface SGDOptimizerOptions extends Partial<SGDOptions> {
 }
 
 /** SGD's GPU optimizer, CPU mirror and state name, for FusedTfjsOptimizer. */
-function sgdFamily(dispatch: DispatchOptions | undefined): FusedFamily<SGDOptions> {
+function sgdParts(): FamilyParts<SGDOptions> {
   return {
     name: 'SGDOptimizer',
     resolve: (options) => sgdRule.resolve(options),
     fixed: sgdRule.fixed,
-    gpu: (device, entry, options, label) =>
-      new SGD(device, [entry], { ...options, label, ...(dispatch ? { dispatch } : {}) }),
-    cpu: (param, options) => new SGDCPU([param], options),
+    Gpu: SGD,
+    Cpu: SGDCPU,
     // TF.js' own momentum optimizer names its buffer `${variable}/momentum`.
     stateTensors: () => [{ key: 'momentum_buffer', suffix: 'momentum' }],
   };
 }
 
 /** torch.optim.SGD (defaults lr 1e-3, momentum 0, dampening 0, weightDecay 0, nesterov false). */
-export class SGDOptimizer extends FusedTfjsOptimizer<SGDOptions> {
+export class SGDOptimizer extends FusedLrOptimizer<SGDOptions> {
   /** The name TF.js serialization stores (and `tf.loadLayersModel` looks up); TF.js' own SGD is 'SGD'. */
   static className = 'FusedSGDOptimizer';
 
+  protected static override readonly configDefaults: object = SGD_DEFAULTS;
+
   /** Options as `SGD`'s, validated with torch.optim's messages (`Invalid momentum value: -1`). */
   constructor(options: SGDOptimizerOptions = {}) {
-    const { dispatch, label = 'sgd-tfjs', ...hyper } = options;
-    super(sgdFamily(dispatch), hyper, label);
-  }
-
-  /** The learning rate; may change between steps (schedules). */
-  get lr(): number {
-    return this.options.lr;
-  }
-
-  set lr(value: number) {
-    this.set({ lr: value });
-  }
-
-  /** Builds the optimizer from getConfig()'s output. */
-  static override fromConfig<T extends tf.serialization.Serializable>(
-    cls: tf.serialization.SerializableConstructor<T>,
-    config: tf.serialization.ConfigDict,
-  ): T {
-    return new cls(optionsFromConfig(SGD_DEFAULTS, config));
+    super(sgdParts(), options, 'sgd-tfjs');
   }
 }
 

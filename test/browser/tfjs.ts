@@ -50,6 +50,16 @@ export async function info(): Promise<{ tfjs: string; layers: string; adapter: s
   };
 }
 
+/** The message `f` throws, or 'no error'. */
+function caught(f: () => unknown): string {
+  try {
+    f();
+    return 'no error';
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
 /** A dense 8→16→3 model with weights from `seed`, and a fixed batch of 32 samples. */
 function smallModel(seed: number): { model: tfl.Sequential; x: tf.Tensor; y: tf.Tensor } {
   const r = rng(seed);
@@ -107,70 +117,18 @@ export interface ParityResult {
  * within the derived GPU tolerance (test/tolerance.ts), on the cpu backend exactly (tolerance 0).
  */
 export async function parity(cfg: ParityConfig): Promise<ParityResult> {
-  await useBackend(cfg.backend);
-  const { model, x, y } = smallModel(cfg.seed);
-  const vars = variablesOf(model);
-  const opt = new AdaBeliefOptimizer(cfg.options);
-  const refs = await Promise.all(
-    vars.map(async (v) => new AdaBeliefCPU([Float32Array.from(await v.data())], cfg.options)),
+  return trainAgainstMirror(
+    cfg,
+    {
+      tfjs: (o) => new AdaBeliefOptimizer(o),
+      cpu: (p, o) => new AdaBeliefCPU([p], o),
+      keys: { m: 'exp_avg', s: 'exp_avg_var', smax: 'max_exp_avg_var' },
+    },
+    (name, wantState, got) => {
+      if (wantState && !got) throw new Error(`getWeights() has no '${name}'`);
+    },
+    () => ({}),
   );
-  const travel = vars.map((v) => new Float64Array(v.size));
-  const before = tf.memory().numTensors;
-  const losses: number[] = [];
-  for (let step = 1; step <= cfg.steps; step++) {
-    if (cfg.lrChange?.at === step) {
-      opt.lr = cfg.lrChange.lr;
-      refs.forEach((r) => r.set({ lr: cfg.lrChange!.lr }));
-    }
-    const { value, grads } = tf.variableGrads(mse(model, x, y), vars);
-    losses.push((await value.data())[0]!);
-    for (const [i, v] of vars.entries()) {
-      const p = refs[i]!.params[0]!;
-      const prev = p.slice();
-      refs[i]!.step([Float32Array.from(await grads[v.name]!.data())]);
-      for (let k = 0; k < p.length; k++) travel[i]![k]! += Math.abs(p[k]! - prev[k]!);
-    }
-    opt.applyGradients(grads);
-    tf.dispose(grads);
-    value.dispose();
-  }
-  const leakedTensors = tf.memory().numTensors - before;
-  const exact = cfg.backend !== 'webgpu';
-  const report: Report = {};
-  const state = await weightsByName(opt);
-  for (const [i, v] of vars.entries()) {
-    const want = refs[i]!.params[0]!;
-    const tol = exact ? () => 0 : paramTolerance(want, travel[i]!, cfg.steps);
-    report[`${v.name} param`] = compareArrays(await v.data(), want, tol);
-    const ref = refs[i]!.exportState().tensors[0]!;
-    for (const [suffix, key] of [
-      ['m', 'exp_avg'],
-      ['s', 'exp_avg_var'],
-      ['smax', 'max_exp_avg_var'],
-    ] as const) {
-      const wantState = ref[key];
-      if (!wantState) continue;
-      const got = state.get(`${v.name}/${suffix}`);
-      if (!got) throw new Error(`getWeights() has no '${v.name}/${suffix}'`);
-      report[`${v.name} ${suffix}`] = compareArrays(
-        got,
-        wantState,
-        exact ? () => 0 : stateTolerance(wantState, cfg.steps),
-      );
-    }
-  }
-  const result = {
-    report,
-    stepCounts: opt.stepCounts,
-    iterations: state.get('iter')![0]!,
-    lossFirst: losses[0]!,
-    lossLast: losses.at(-1)!,
-    leakedTensors,
-  };
-  opt.dispose();
-  model.dispose();
-  tf.dispose([x, y]);
-  return result;
 }
 
 export type VariantName = 'adam' | 'adamw' | 'sgd';
@@ -222,14 +180,7 @@ const VARIANTS = {
     cpu: (p: Float32Array, o: object) => new SGDCPU([p], o),
     keys: { momentum: 'momentum_buffer' },
   },
-} satisfies Record<
-  VariantName,
-  {
-    tfjs(o: object): TestedOptimizer;
-    cpu(p: Float32Array, o: object): Mirror;
-    keys: Record<string, string>;
-  }
->;
+} satisfies Record<VariantName, OptimizerAndMirror>;
 
 /**
  * `parity` for AdamOptimizer, AdamWOptimizer and SGDOptimizer: the small model trained `steps` steps with
@@ -238,8 +189,47 @@ const VARIANTS = {
  * on the cpu backend exactly.
  */
 export async function variantParity(cfg: VariantParityConfig): Promise<VariantParityResult> {
+  return trainAgainstMirror(
+    cfg,
+    VARIANTS[cfg.variant],
+    (name, wantState, got) => {
+      if (!wantState !== !got)
+        throw new Error(`'${name}': in getWeights() ${!!got}, in the mirror ${!!wantState}`);
+    },
+    (opt, state, vars) => {
+      const first = vars[0]!.name;
+      return {
+        className: opt.getClassName(),
+        stateSuffixes: [...state.keys()]
+          .filter((k) => k.startsWith(`${first}/`))
+          .map((k) => k.slice(first.length + 1)),
+      };
+    },
+  );
+}
+
+/** A TF.js optimizer of this package, its CPU mirror, and the mirror's state key of each weight suffix. */
+interface OptimizerAndMirror {
+  tfjs(o: object): TestedOptimizer;
+  cpu(p: Float32Array, o: object): Mirror;
+  keys: Record<string, string>;
+}
+
+/**
+ * What `parity` and `variantParity` share: trains the small model `cfg.steps` steps with
+ * `applyGradients`, every step's gradients (read back) fed to one CPU mirror per variable too, then compares
+ * weights and each state tensor of `spec.keys` (getWeights() suffix → mirror key): on webgpu within the
+ * derived GPU tolerance (test/tolerance.ts), on the cpu backend exactly (tolerance 0). `checkPresence` throws
+ * where a state tensor is missing on a side it must be on; one missing on either side is not compared.
+ * `describe` adds fields to the result, before the optimizer is disposed.
+ */
+async function trainAgainstMirror<E extends object>(
+  cfg: ParityConfig | VariantParityConfig,
+  spec: OptimizerAndMirror,
+  checkPresence: (name: string, wantState: Float32Array | undefined, got: Float32Array | undefined) => void,
+  describe: (opt: TestedOptimizer, state: Map<string, Float32Array>, vars: tf.Variable[]) => E,
+): Promise<E & ParityResult> {
   await useBackend(cfg.backend);
-  const spec = VARIANTS[cfg.variant];
   const { model, x, y } = smallModel(cfg.seed);
   const vars = variablesOf(model);
   const opt = spec.tfjs(cfg.options);
@@ -274,14 +264,11 @@ export async function variantParity(cfg: VariantParityConfig): Promise<VariantPa
     const want = refs[i]!.params[0]!;
     const tol = exact ? () => 0 : paramTolerance(want, travel[i]!, cfg.steps);
     report[`${v.name} param`] = compareArrays(await v.data(), want, tol);
-    const ref = (
-      refs[i] as unknown as { exportState(): { tensors: Record<string, Float32Array>[] } }
-    ).exportState().tensors[0]!;
+    const ref = refs[i]!.exportState().tensors[0]!;
     for (const [suffix, key] of Object.entries(spec.keys)) {
       const wantState = ref[key];
       const got = state.get(`${v.name}/${suffix}`);
-      if (!wantState !== !got)
-        throw new Error(`'${v.name}/${suffix}': in getWeights() ${!!got}, in the mirror ${!!wantState}`);
+      checkPresence(`${v.name}/${suffix}`, wantState, got);
       if (!wantState || !got) continue;
       report[`${v.name} ${suffix}`] = compareArrays(
         got,
@@ -290,12 +277,8 @@ export async function variantParity(cfg: VariantParityConfig): Promise<VariantPa
       );
     }
   }
-  const first = vars[0]!.name;
-  const result: VariantParityResult = {
-    className: opt.getClassName(),
-    stateSuffixes: [...state.keys()]
-      .filter((k) => k.startsWith(`${first}/`))
-      .map((k) => k.slice(first.length + 1)),
+  const result = {
+    ...describe(opt, state, vars),
     report,
     stepCounts: opt.stepCounts,
     iterations: state.get('iter')![0]!,
@@ -347,14 +330,6 @@ export async function variantRegistry(): Promise<RegistryResult> {
     const rebuilt = fromConfig(cls, { ...config, customObjects: {} }) as unknown as { options: unknown };
     configs[name] = { config, rebuilt: rebuilt.options };
   }
-  const caught = (f: () => unknown) => {
-    try {
-      f();
-      return 'no error';
-    } catch (e) {
-      return (e as Error).message;
-    }
-  };
   const errors = {
     adamLr: caught(() => new AdamOptimizer({ lr: -1 })),
     adamwBeta: caught(() => new AdamWOptimizer({ betas: [1, 0.999] })),
@@ -651,14 +626,6 @@ export async function compileFit(epochs: number): Promise<number[]> {
 
 /** Messages of bad input, and of switching backends between steps. */
 export async function errors(): Promise<Record<string, string>> {
-  const caught = (f: () => unknown) => {
-    try {
-      f();
-      return 'no error';
-    } catch (e) {
-      return (e as Error).message;
-    }
-  };
   await useBackend('cpu');
   const out: Record<string, string> = {};
   out.lr = caught(() => new AdaBeliefOptimizer({ lr: -1 }));
