@@ -120,6 +120,8 @@ function packedChunkElements(limits: LayoutLimits, elementBytes: number, stateGr
 
 interface Draft {
   window: Window;
+  /** The window's index in the layout. */
+  index: number;
   paramEnd: number;
   gradEnd: number;
 }
@@ -178,6 +180,7 @@ export function planLayout(tensors: readonly TensorPlacement[], limits: LayoutLi
             elementBytes,
             packed,
           },
+          index: drafts.length,
           paramEnd: paramOffset,
           gradEnd: gradOffset,
         };
@@ -193,7 +196,7 @@ export function planLayout(tensors: readonly TensorPlacement[], limits: LayoutLi
         tensor,
         start,
         count,
-        window: drafts.indexOf(d),
+        window: d.index,
         workStart: w.totalVec4,
         vec4s,
         paramIndex: 0, // relative to the window's final binding offset, set below
