@@ -25,6 +25,15 @@ export interface Tables {
   tailAt: Map<number, number>;
 }
 
+/** Records `dispatches` into an open compute pass, in order. */
+export function replay(pass: GPUComputePassEncoder, dispatches: readonly Dispatch[]): void {
+  for (const d of dispatches) {
+    pass.setPipeline(d.pipeline);
+    pass.setBindGroup(0, d.bindGroup);
+    pass.dispatchWorkgroups(d.workgroups);
+  }
+}
+
 /**
  * Builds the one static table buffer: every window's piece table and every tail piece's record
  * (tensor, rest, state vec4, first element), each at a 256-byte-aligned offset. Written once, here.

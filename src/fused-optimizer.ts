@@ -15,6 +15,7 @@ import { HYPER_BYTES, packHyper } from './hyper.js';
 import {
   UNUSED_STATE_BYTES,
   recordDispatches,
+  replay,
   writeTables,
   type Dispatch,
   type Tables,
@@ -470,6 +471,7 @@ export class FusedOptimizer<O extends object> {
     for (let r = 0; r < rows; r++) this.packRow(first + r, r * perRow);
     const bytes = rows * perRow;
     const guarded = this.guard.enabled;
+    if (guarded) this.guard.writeInputs(this.controlInputs, 0);
     if (staged) {
       // Through a ring of staging slots copied inside the encoder: several steps recorded into one
       // encoder before its submit each see their own scalars (and guard inputs).
@@ -481,19 +483,14 @@ export class FusedOptimizer<O extends object> {
       });
       const offset = (this.encodeCount++ % ENCODE_RING) * slotBytes;
       if (guarded) {
-        const inputs = new DataView(new ArrayBuffer(CONTROL_INPUT_BYTES));
-        this.guard.writeInputs(inputs, 0);
-        this.device.queue.writeBuffer(this.encodeStaging, offset, inputs.buffer);
+        this.device.queue.writeBuffer(this.encodeStaging, offset, this.controlInputs.buffer);
         encoder.copyBufferToBuffer(this.encodeStaging, offset, this.guard.control, 0, CONTROL_INPUT_BYTES);
       }
       const at = offset + CONTROL_INPUT_BYTES;
       this.device.queue.writeBuffer(this.encodeStaging, at, this.hyperData, 0, bytes);
       encoder.copyBufferToBuffer(this.encodeStaging, at, this.hyper, 0, bytes);
     } else {
-      if (guarded) {
-        this.guard.writeInputs(this.controlInputs, 0);
-        this.device.queue.writeBuffer(this.guard.control, 0, this.controlInputs.buffer);
-      }
+      if (guarded) this.device.queue.writeBuffer(this.guard.control, 0, this.controlInputs.buffer);
       this.device.queue.writeBuffer(this.hyper, 0, this.hyperData, 0, bytes);
     }
     if (guarded) this.guard.copyScale(encoder);
@@ -501,14 +498,9 @@ export class FusedOptimizer<O extends object> {
     this.guard.dispatch(pass);
     // Master weights are taken from the f16 params before the first update (after construction, an
     // importState() without them, or syncMasterWeights()), whether or not the guard skips the step.
-    const record = (d: Dispatch) => {
-      pass.setPipeline(d.pipeline);
-      pass.setBindGroup(0, d.bindGroup);
-      pass.dispatchWorkgroups(d.workgroups);
-    };
-    if (this.masterPending) this.inits.forEach(record);
+    if (this.masterPending) replay(pass, this.inits);
     this.masterPending = false;
-    this.dispatches.forEach(record);
+    replay(pass, this.dispatches);
     pass.end();
     return this.guard.tracker.push(guarded);
   }

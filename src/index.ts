@@ -1,7 +1,7 @@
 /**
  * adabelief-webgpu — a fused AdaBelief optimizer step for WebGPU storage buffers, with its CPU reference.
  */
-export { AdaBelief } from './optimizer.js';
+export { AdaBelief, ADABELIEF_SETTABLE_OPTIONS } from './optimizer.js';
 export { Adam, AdamW, SGD } from './variants.js';
 export type { AdamGPUOptions, SGDGPUOptions } from './variants.js';
 export { FusedOptimizer } from './fused-optimizer.js';

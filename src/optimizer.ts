@@ -19,8 +19,8 @@ export type { DispatchOptions } from './fused-optimizer.js';
 
 export interface AdaBeliefGPUOptions extends Partial<AdaBeliefOptions>, GPUExtras {}
 
-/** The options that may change between steps (all but `amsgrad`), as accessors of `AdaBelief`. */
-const SETTABLE_OPTIONS = [
+/** The options that may change between steps (all but `amsgrad`): the accessors of `AdaBelief`. */
+export const ADABELIEF_SETTABLE_OPTIONS = [
   'lr',
   'betas',
   'eps',
@@ -32,7 +32,7 @@ const SETTABLE_OPTIONS = [
   'semantics',
 ] as const satisfies readonly (keyof AdaBeliefOptions)[];
 
-type SettableOptions = { -readonly [K in (typeof SETTABLE_OPTIONS)[number]]: AdaBeliefOptions[K] };
+type SettableOptions = { -readonly [K in (typeof ADABELIEF_SETTABLE_OPTIONS)[number]]: AdaBeliefOptions[K] };
 
 // Declaration merging: the accessors defined by defineOptionAccessors below.
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type, @typescript-eslint/no-unsafe-declaration-merging
@@ -75,4 +75,4 @@ export class AdaBelief extends FusedOptimizer<AdaBeliefOptions> {
   }
 }
 
-defineOptionAccessors(AdaBelief, SETTABLE_OPTIONS);
+defineOptionAccessors(AdaBelief, ADABELIEF_SETTABLE_OPTIONS);

@@ -6,7 +6,7 @@
  * Every optimizer has a `Control` buffer (the update kernel binds it); an unguarded one keeps it at its
  * initial value (scale 1, no clipping, row 0) and runs no guard pass.
  */
-import { partialsBytes, recordGuardDispatches, type Dispatch, type Tables } from './dispatches.js';
+import { partialsBytes, recordGuardDispatches, replay, type Dispatch, type Tables } from './dispatches.js';
 import type { Tensor } from './entries.js';
 import { Usage, inErrorScopes, toRef } from './gpu.js';
 import { statsPipelines } from './pipelines.js';
@@ -39,7 +39,6 @@ export class StepGuard {
   private partials: GPUBuffer | undefined;
   private dispatches: Dispatch[] = [];
   private readonly readbacks: { buffer: GPUBuffer; busy: boolean }[] = [];
-  private last: GuardReport | undefined;
   private inFlight: Promise<void> = Promise.resolve();
 
   constructor(
@@ -176,11 +175,7 @@ export class StepGuard {
 
   /** The guard passes, into an open compute pass before the update dispatches. */
   dispatch(pass: GPUComputePassEncoder): void {
-    for (const d of this.dispatches) {
-      pass.setPipeline(d.pipeline);
-      pass.setBindGroup(0, d.bindGroup);
-      pass.dispatchWorkgroups(d.workgroups);
-    }
+    replay(pass, this.dispatches);
   }
 
   /**
@@ -208,7 +203,7 @@ export class StepGuard {
     return () => {
       const done = s.buffer.mapAsync(0x1 /* GPUMapMode.READ */).then(
         () => {
-          this.accept(seq, readControl(s.buffer.getMappedRange().slice(0)));
+          this.tracker.confirm(seq, readControl(s.buffer.getMappedRange().slice(0)).applied);
           s.buffer.unmap();
           s.busy = false;
         },
@@ -221,22 +216,13 @@ export class StepGuard {
     };
   }
 
-  private accept(seq: number, report: GuardReport): void {
-    if (seq < this.tracker.latest && this.last) {
-      this.tracker.confirm(seq, report.applied);
-      return;
-    }
-    this.tracker.confirm(seq, report.applied);
-    this.last = report;
-  }
-
   /** Reads `Control` now (after all submitted work) and returns the decision of the latest step. */
   async report(read: (buffer: GPUBuffer) => Promise<ArrayBuffer>): Promise<GuardReport> {
     this.requireEnabled('lastStepSkipped');
     await this.inFlight;
     const seq = this.tracker.latest;
     const report = readControl(await read(this.control));
-    this.accept(seq, report);
+    this.tracker.confirm(seq, report.applied);
     return report;
   }
 
