@@ -19,11 +19,15 @@ export interface ErrorStats {
   nanMismatch: number;
 }
 
-/** Compares `got` with `want` element by element against an absolute tolerance per element. */
+/**
+ * Compares `got` with `want` element by element against an absolute tolerance per element; ulps are counted
+ * with `ulp` (f32's by default; lower-precision tests pass the stored precision's).
+ */
 export function compareArrays(
   got: ArrayLike<number>,
   want: ArrayLike<number>,
   tol: (i: number) => number,
+  ulp: (x: number) => number = ulpF32,
 ): ErrorStats {
   if (got.length !== want.length) throw new Error(`length ${got.length} != ${want.length}`);
   const s: ErrorStats = { maxAbs: 0, maxUlp: 0, worst: 0, worstIndex: -1, nanMismatch: 0 };
@@ -36,7 +40,7 @@ export function compareArrays(
     }
     const d = a === b ? 0 : Math.abs(a - b);
     if (d > s.maxAbs) s.maxAbs = d;
-    const u = d / ulpF32(b);
+    const u = d / ulp(b);
     if (u > s.maxUlp) s.maxUlp = u;
     const t = tol(i);
     const r = d === 0 ? 0 : t === 0 ? Infinity : d / t;

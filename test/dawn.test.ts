@@ -9,9 +9,9 @@ import { AdaBelief, isFallbackDevice, type AdaBeliefOptions } from '../src/index
 import { getNodeGPU, loadDawn, requestNodeDevice } from '../src/node.js';
 import { reject } from './browser/errors.js';
 import { getDevice } from './browser/harness.js';
-import { parity, type Report } from './browser/parity.js';
+import { parity } from './browser/parity.js';
 import { installDawnNavigator, type DawnNavigator } from './node/dawn.js';
-import { ULP_PER_STEP } from './tolerance.js';
+import { expectWithin } from './expect-report.js';
 
 let dawn: DawnNavigator;
 let fallbackAdapter = false;
@@ -33,19 +33,6 @@ afterAll(async () => {
   if (dawn) (await getDevice()).destroy();
   dawn?.restore();
 });
-
-/** Prints and checks a report: every element within its tolerance, NaN exactly where the reference has NaN. */
-function expectWithin(label: string, report: Report): void {
-  expect(Object.keys(report).length, `${label}: nothing compared`).toBeGreaterThanOrEqual(3);
-  for (const [q, s] of Object.entries(report)) {
-    console.log(
-      `${label} ${q}: max |Δ| ${s.maxAbs.toExponential(2)}, max ${s.maxUlp.toFixed(1)} ulp, ` +
-        `worst ${(s.worst * 100).toFixed(1)}% of tolerance (${ULP_PER_STEP} ulp/step)`,
-    );
-    expect(s.nanMismatch, `${label} ${q}: NaN mismatches`).toBe(0);
-    expect(s.worst, `${label} ${q}: worst element ${s.worstIndex}`).toBeLessThanOrEqual(1);
-  }
-}
 
 describe('Dawn device from adabelief-webgpu/node', () => {
   test("requestNodeDevice(): a labelled device with the adapter's storage-buffer limits", async () => {

@@ -9,7 +9,7 @@ import type { Rejection } from './browser/errors.js';
 import type { AdapterSummary } from './browser/harness.js';
 import type { ParityConfig, ParityResult, Report } from './browser/parity.js';
 import { loadGolden } from './golden.js';
-import { ULP_PER_STEP } from './tolerance.js';
+import { expectWithin } from './expect-report.js';
 
 let session: BrowserSession;
 const PARITY = '/test/browser/parity.ts';
@@ -25,20 +25,6 @@ beforeAll(async () => {
   );
 });
 afterAll(async () => session?.close());
-
-/** Prints and checks a report: every element within its tolerance, NaN exactly where the reference has NaN. */
-function expectWithin(label: string, report: Report, quantities = 3): void {
-  // param + the state tensors: 3 or 4 for AdaBelief and Adam, 2 for SGD (momentum_buffer).
-  expect(Object.keys(report).length, `${label}: nothing compared`).toBeGreaterThanOrEqual(quantities);
-  for (const [q, s] of Object.entries(report)) {
-    console.log(
-      `${label} ${q}: max |Δ| ${s.maxAbs.toExponential(2)}, max ${s.maxUlp.toFixed(1)} ulp, ` +
-        `worst ${(s.worst * 100).toFixed(1)}% of tolerance (${ULP_PER_STEP} ulp/step)`,
-    );
-    expect(s.nanMismatch, `${label} ${q}: NaN mismatches`).toBe(0);
-    expect(s.worst, `${label} ${q}: worst element ${s.worstIndex}`).toBeLessThanOrEqual(1);
-  }
-}
 
 const parity = (cfg: ParityConfig) => session.call<ParityResult>(PARITY, 'parity', cfg);
 

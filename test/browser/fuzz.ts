@@ -12,6 +12,7 @@
  * decides pass or fail.
  */
 import {
+  ADABELIEF_SETTABLE_OPTIONS,
   AdaBelief,
   AdaBeliefCPU,
   type AdaBeliefOptions,
@@ -165,18 +166,8 @@ function randomChange(
   const fresh = randomOptions(r, keepEps);
   if (keepEps && amsgrad) fresh.semantics = 'adabelief-pytorch';
   const change: Partial<Omit<AdaBeliefOptions, 'amsgrad'>> = {};
-  const keys = [
-    'lr',
-    'betas',
-    'eps',
-    'weightDecay',
-    'weightDecouple',
-    'fixedDecay',
-    'rectify',
-    'degeneratedToSgd',
-    'semantics',
-  ] as const;
-  for (const key of keys) if (chance(r, 0.3)) Object.assign(change, { [key]: fresh[key] });
+  for (const key of ADABELIEF_SETTABLE_OPTIONS)
+    if (chance(r, 0.3)) Object.assign(change, { [key]: fresh[key] });
   return change;
 }
 

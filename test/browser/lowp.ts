@@ -21,7 +21,7 @@ import {
   type ReferenceCPU,
 } from '../../src/index.js';
 import { ulpBf16, ulpF16 } from '../../src/precision.js';
-import { ulpF32 } from '../compare.js';
+import { compareArrays, ulpF32 } from '../compare.js';
 import { paramTolerance, stateTolerance } from '../tolerance.js';
 import { randomArray, rng, withGpu, type Gpu } from './harness.js';
 
@@ -115,21 +115,8 @@ function compare(
   ulp: (x: number) => number,
   tol: (i: number) => number,
 ): LowpStats {
-  const s: LowpStats = { stored, maxAbs: 0, maxUlp: 0, worst: 0, nanMismatch: 0 };
-  if (got.length !== want.length) throw new Error(`length ${got.length} != ${want.length}`);
-  for (let i = 0; i < got.length; i++) {
-    const a = got[i]!;
-    const b = want[i]!;
-    if (Number.isNaN(a) || Number.isNaN(b)) {
-      if (Number.isNaN(a) !== Number.isNaN(b)) s.nanMismatch++;
-      continue;
-    }
-    const d = a === b ? 0 : Math.abs(a - b);
-    s.maxAbs = Math.max(s.maxAbs, d);
-    s.maxUlp = Math.max(s.maxUlp, d / ulp(b));
-    if (d > 0) s.worst = Math.max(s.worst, d / tol(i));
-  }
-  return s;
+  const { maxAbs, maxUlp, worst, nanMismatch } = compareArrays(got, want, tol, ulp);
+  return { stored, maxAbs, maxUlp, worst, nanMismatch };
 }
 
 /**
