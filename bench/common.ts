@@ -72,6 +72,55 @@ export interface MeasureSpec extends Repetitions {
   variant: Variant;
 }
 
+/** One thing to measure, and the variants whose tables it appears in (a 28-byte copy serves two). */
+export interface Part {
+  spec: MeasureSpec;
+  variants: Variant[];
+}
+
+/** What one call measures: the GPU kernels of one size together (interleaved), anything else alone. */
+export type Task = Part[];
+
+/** What to measure: the sizes and variants, the repetitions, and whether TF.js and the CPU take part. */
+export interface PlanConfig {
+  sizes: number[];
+  variants: Variant[];
+  rep: Repetitions;
+  tfjs: boolean;
+  cpu: boolean;
+}
+
+/** The calls of a run, in order (npm start and the benchmark page). */
+export function plan(cfg: PlanConfig): Task[] {
+  const tasks: Task[] = [];
+  const byBytes = (impl: Impl) => {
+    const groups = new Map<number, Variant[]>();
+    for (const v of cfg.variants)
+      groups.set(bytesPerElement(impl, v), [...(groups.get(bytesPerElement(impl, v)) ?? []), v]);
+    return [...groups.values()];
+  };
+  for (const size of cfg.sizes) {
+    const part = (impl: Impl, variants: Variant[]): Part => ({
+      spec: { impl, size, variant: variants[0]!, ...cfg.rep },
+      variants,
+    });
+    tasks.push([
+      ...cfg.variants.map((v) => part('fused', [v])),
+      ...byBytes('copy').map((vs) => part('copy', vs)),
+    ]);
+    if (cfg.tfjs) {
+      tasks.push([part('tfjs-adam', cfg.variants)]);
+      for (const v of cfg.variants) tasks.push([part('tfjs-adabelief', [v])]);
+    }
+    if (cfg.cpu) {
+      for (const v of cfg.variants) tasks.push([part('cpu-fast', [v])]);
+      for (const v of cfg.variants) tasks.push([part('cpu-ref', [v])]);
+      for (const vs of byBytes('cpu-copy')) tasks.push([part('cpu-copy', vs)]);
+    }
+  }
+  return tasks;
+}
+
 export interface Samples {
   stepsPerRep: number;
   /** Timed repetitions (see `repsFor`). */

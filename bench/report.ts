@@ -298,18 +298,18 @@ export function pow2(n: number): string {
   return Number.isInteger(k) ? `2^${k}` : String(n);
 }
 
-const fmt = (x: number | null, digits = 2): string =>
+const fmt = (x: number | null, digits = 2, dash = '-'): string =>
   x === null || !Number.isFinite(x)
-    ? '-'
+    ? dash
     : x >= 100
       ? x.toFixed(0)
       : x >= 10
         ? x.toFixed(1)
         : x.toFixed(digits);
-const ratio = (x: number | null) => (x === null ? '-' : `${fmt(x)}x`);
 
-export function formatTable(rows: Row[]): string {
-  const head = [
+/** The results table's column heads; `times` marks a ratio ('x' in the terminal, '×' on the demo page). */
+export function tableHead(times = 'x'): string[] {
+  return [
     'variant',
     'size',
     'implementation',
@@ -317,24 +317,34 @@ export function formatTable(rows: Row[]): string {
     'GPU ms',
     'Melem/s',
     'GB/s',
-    'x copy',
+    `${times} copy`,
     'vs CPU',
     'vs TF Adam',
     'vs TF AdaB',
   ];
-  const body = rows.map((r) => [
+}
+
+/** One row's cells in the results table; `dash` stands for a missing figure, `times` marks a ratio. */
+export function tableCells(r: Row, dash = '-', times = 'x'): string[] {
+  const ratio = (x: number | null) => (x === null ? dash : `${fmt(x, 2, dash)}${times}`);
+  return [
     r.variant,
     pow2(r.size),
     IMPL_LABELS[r.impl] + (r.note ? ` (${r.note})` : ''),
-    fmt(r.wallMs, 3),
-    r.gpuMs === null ? '-' : fmt(r.gpuMs, 3),
-    fmt(r.elementsPerSecond / 1e6, 1),
-    fmt(r.effectiveGBps),
+    fmt(r.wallMs, 3, dash),
+    r.gpuMs === null ? dash : fmt(r.gpuMs, 3, dash),
+    fmt(r.elementsPerSecond / 1e6, 1, dash),
+    fmt(r.effectiveGBps, 2, dash),
     ratio(r.vsCopy),
     ratio(r.vsCpu),
     ratio(r.vsTfjsAdam),
     ratio(r.vsTfjsAdabelief),
-  ]);
+  ];
+}
+
+export function formatTable(rows: Row[]): string {
+  const head = tableHead();
+  const body = rows.map((r) => tableCells(r));
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const line = (cells: string[]) =>
     cells.map((c, i) => (i < 3 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
@@ -415,7 +425,7 @@ export const COLORS: Record<Impl, string> = {
   'cpu-copy': '#8c564b',
 };
 
-interface Series {
+export interface Series {
   name: string;
   color: string;
   dashed?: boolean;
@@ -479,8 +489,9 @@ ${parts.join('\n')}
 </svg>`;
 }
 
-function bandwidthChart(rows: Row[], variant: Variant, id: string): string {
-  const series: Series[] = (Object.keys(IMPL_LABELS) as Impl[])
+/** Effective bandwidth against size, one line per implementation that has rows (the copies dashed). */
+export function bandwidthSeries(rows: Row[], variant: Variant): Series[] {
+  return (Object.keys(IMPL_LABELS) as Impl[])
     .map((impl) => ({
       name: IMPL_LABELS[impl],
       color: COLORS[impl],
@@ -490,6 +501,10 @@ function bandwidthChart(rows: Row[], variant: Variant, id: string): string {
         .map((r): [number, number] => [r.size, r.effectiveGBps]),
     }))
     .filter((s) => s.points.length);
+}
+
+function bandwidthChart(rows: Row[], variant: Variant, id: string): string {
+  const series = bandwidthSeries(rows, variant);
   return lineChart(id, `Effective bandwidth, ${variant} (dashed: copy rooflines)`, 'GB/s (log)', series);
 }
 

@@ -19,14 +19,14 @@ import {
 import {
   IMPL_LABELS,
   VARIANTS,
-  bytesPerElement,
   median,
-  type Impl,
-  type MeasureSpec,
+  plan,
   type ModelSamples,
   type ModelSpec,
+  type Part,
   type Repetitions,
   type Samples,
+  type Task,
   type Variant,
 } from './common.js';
 import { measureCpu } from './cpu.js';
@@ -248,45 +248,6 @@ async function writeChartPng(session: GpuSession, html: string, png: string): Pr
   } finally {
     await own?.close();
   }
-}
-
-/** One thing to measure, and the variants whose tables it appears in (a 28-byte copy serves two). */
-interface Part {
-  spec: MeasureSpec;
-  variants: Variant[];
-}
-
-/** What one call measures: the GPU kernels of one size together (interleaved), anything else alone. */
-type Task = Part[];
-
-function plan(cfg: Config): Task[] {
-  const tasks: Task[] = [];
-  const byBytes = (impl: Impl) => {
-    const groups = new Map<number, Variant[]>();
-    for (const v of cfg.variants)
-      groups.set(bytesPerElement(impl, v), [...(groups.get(bytesPerElement(impl, v)) ?? []), v]);
-    return [...groups.values()];
-  };
-  for (const size of cfg.sizes) {
-    const part = (impl: Impl, variants: Variant[]): Part => ({
-      spec: { impl, size, variant: variants[0]!, ...cfg.rep },
-      variants,
-    });
-    tasks.push([
-      ...cfg.variants.map((v) => part('fused', [v])),
-      ...byBytes('copy').map((vs) => part('copy', vs)),
-    ]);
-    if (cfg.tfjs) {
-      tasks.push([part('tfjs-adam', cfg.variants)]);
-      for (const v of cfg.variants) tasks.push([part('tfjs-adabelief', [v])]);
-    }
-    if (cfg.cpu) {
-      for (const v of cfg.variants) tasks.push([part('cpu-fast', [v])]);
-      for (const v of cfg.variants) tasks.push([part('cpu-ref', [v])]);
-      for (const vs of byBytes('cpu-copy')) tasks.push([part('cpu-copy', vs)]);
-    }
-  }
-  return tasks;
 }
 
 /**

@@ -5,16 +5,27 @@
  */
 import {
   IMPL_LABELS,
-  bytesPerElement,
+  plan,
   type Impl,
-  type MeasureSpec,
   type Repetitions,
   type Samples,
+  type Task,
   type Variant,
 } from '../bench/common.js';
 import { measureCpu } from '../bench/cpu.js';
 import { init, measureGpu, measureTf, tfjsInfo, type AdapterReport } from '../bench/page.js';
-import { COLORS, headline, pow2, targets, toRows, type Measurement, type Row } from '../bench/report.js';
+import {
+  COLORS,
+  bandwidthSeries,
+  headline,
+  pow2,
+  tableCells,
+  tableHead,
+  targets,
+  toRows,
+  type Measurement,
+  type Row,
+} from '../bench/report.js';
 import { openGpu } from './lib/adapter.js';
 import { byId, clearError, el, nextFrame, publish, setState, showError } from './lib/page.js';
 import { drawLogChart, type Series } from './lib/plot.js';
@@ -41,88 +52,22 @@ const FULL: RunConfig = {
   rep: { reps: 5, stepsPerRep: 0, minRepMs: 200, maxStepsPerRep: 200, warmupSteps: 6 },
 };
 
-/** One call: the GPU kernels of one size together (interleaved), anything else alone. */
-interface Task {
-  where: 'gpu' | 'tfjs' | 'cpu';
-  specs: MeasureSpec[];
-  /** Per spec, the variants whose tables it serves (a 28-byte copy serves default and norectify). */
-  variants: Variant[][];
-}
-
-function plan(cfg: RunConfig): Task[] {
-  const tasks: Task[] = [];
-  const byBytes = (impl: Impl) => {
-    const groups = new Map<number, Variant[]>();
-    for (const v of cfg.variants)
-      groups.set(bytesPerElement(impl, v), [...(groups.get(bytesPerElement(impl, v)) ?? []), v]);
-    return [...groups.values()];
-  };
-  for (const size of cfg.sizes) {
-    const spec = (impl: Impl, variant: Variant): MeasureSpec => ({ impl, size, variant, ...cfg.rep });
-    const gpu = [...cfg.variants.map((v) => [v]), ...byBytes('copy')];
-    tasks.push({
-      where: 'gpu',
-      specs: gpu.map((vs, i) => spec(i < cfg.variants.length ? 'fused' : 'copy', vs[0]!)),
-      variants: gpu,
-    });
-    tasks.push({ where: 'tfjs', specs: [spec('tfjs-adam', cfg.variants[0]!)], variants: [cfg.variants] });
-    for (const v of cfg.variants)
-      tasks.push({ where: 'tfjs', specs: [spec('tfjs-adabelief', v)], variants: [[v]] });
-    for (const impl of ['cpu-fast', 'cpu-ref'] as const)
-      for (const v of cfg.variants) tasks.push({ where: 'cpu', specs: [spec(impl, v)], variants: [[v]] });
-    for (const vs of byBytes('cpu-copy'))
-      tasks.push({ where: 'cpu', specs: [spec('cpu-copy', vs[0]!)], variants: [vs] });
-  }
-  return tasks;
-}
-
+/** A task is measured where its kind runs: the GPU kernels together, TF.js or the CPU alone. */
 async function measure(task: Task): Promise<Samples[]> {
-  if (task.where === 'gpu') return measureGpu(task.specs);
-  if (task.where === 'tfjs') return [await measureTf(task.specs[0]!)];
-  return [measureCpu(task.specs[0]!)];
+  const specs = task.map((p) => p.spec);
+  const impl = specs[0]!.impl;
+  if (impl === 'fused' || impl === 'copy') return measureGpu(specs);
+  if (impl.startsWith('tfjs-')) return [await measureTf(specs[0]!)];
+  return [measureCpu(specs[0]!)];
 }
-
-const fmt = (x: number | null, digits = 2): string =>
-  x === null || !Number.isFinite(x)
-    ? '–'
-    : x >= 100
-      ? x.toFixed(0)
-      : x >= 10
-        ? x.toFixed(1)
-        : x.toFixed(digits);
-const ratio = (x: number | null) => (x === null ? '–' : `${fmt(x)}×`);
 
 function showTable(rows: Row[]): void {
-  const head = [
-    'variant',
-    'size',
-    'implementation',
-    'wall ms',
-    'GPU ms',
-    'Melem/s',
-    'GB/s',
-    '× copy',
-    'vs CPU',
-    'vs TF Adam',
-    'vs TF AdaB',
-  ];
+  const head = tableHead('×');
   const body = rows.map((r) =>
     el(
       'tr',
       { 'data-impl': r.impl, 'data-size': String(r.size) },
-      ...[
-        r.variant,
-        pow2(r.size),
-        IMPL_LABELS[r.impl] + (r.note ? ` (${r.note})` : ''),
-        fmt(r.wallMs, 3),
-        r.gpuMs === null ? '–' : fmt(r.gpuMs, 3),
-        fmt(r.elementsPerSecond / 1e6, 1),
-        fmt(r.effectiveGBps),
-        ratio(r.vsCopy),
-        ratio(r.vsCpu),
-        ratio(r.vsTfjsAdam),
-        ratio(r.vsTfjsAdabelief),
-      ].map((t) => el('td', {}, t)),
+      ...tableCells(r, '–', '×').map((t) => el('td', {}, t)),
     ),
   );
   byId('table').replaceChildren(el('table', {}, el('tr', {}, ...head.map((h) => el('th', {}, h))), ...body));
@@ -171,16 +116,7 @@ function showCharts(rows: Row[]): void {
   charts.replaceChildren();
   const variants = [...new Set(rows.map((r) => r.variant))];
   for (const variant of variants) {
-    const bandwidth: Series[] = (Object.keys(IMPL_LABELS) as Impl[])
-      .map((impl) => ({
-        name: IMPL_LABELS[impl],
-        color: COLORS[impl],
-        dashed: impl === 'copy' || impl === 'cpu-copy',
-        points: rows
-          .filter((r) => r.variant === variant && r.impl === impl)
-          .map((r): [number, number] => [r.size, r.effectiveGBps]),
-      }))
-      .filter((s) => s.points.length);
+    const bandwidth = bandwidthSeries(rows, variant);
     const fused = rows.filter((r) => r.variant === variant && r.impl === 'fused');
     const against = (impl: Impl, name: string): Series => ({
       name,
@@ -231,8 +167,8 @@ async function run(cfg: RunConfig): Promise<void> {
   const buttons = [byId<HTMLButtonElement>('quick'), byId<HTMLButtonElement>('full')];
   buttons.forEach((b) => (b.disabled = true));
   const started = performance.now();
-  const tasks = plan(cfg);
-  const total = tasks.reduce((n, t) => n + t.specs.length, 0);
+  const tasks = plan({ ...cfg, tfjs: true, cpu: true });
+  const total = tasks.reduce((n, t) => n + t.length, 0);
   const progress = byId<HTMLProgressElement>('progress');
   progress.max = total;
   progress.value = 0;
@@ -244,19 +180,19 @@ async function run(cfg: RunConfig): Promise<void> {
     const tf = await tfjsInfo();
     log.append(el('li', {}, `TF.js ${tf.version}, webgpu backend on the ${tf.device}`));
     for (const task of tasks) {
-      status.textContent = `${cfg.name} run: ${progress.value + 1}/${total}: ${pow2(task.specs[0]!.size)} ${task.specs.map((s) => IMPL_LABELS[s.impl]).join(', ')}…`;
+      status.textContent = `${cfg.name} run: ${progress.value + 1}/${total}: ${pow2(task[0]!.spec.size)} ${task.map((p) => IMPL_LABELS[p.spec.impl]).join(', ')}…`;
       await nextFrame();
       const samples = await measure(task);
-      task.specs.forEach((spec, k) => {
+      task.forEach(({ spec, variants }, k) => {
         const s = samples[k]!;
-        for (const variant of task.variants[k]!)
+        for (const variant of variants)
           measurements.push({ ...s, impl: spec.impl, size: spec.size, variant });
         const median = [...s.wallMs].sort((x, y) => x - y)[s.wallMs.length >> 1]!;
         log.append(
           el(
             'li',
             {},
-            `${pow2(spec.size)} ${task.variants[k]!.join('+')} ${IMPL_LABELS[spec.impl]}: ${median.toFixed(3)} ms/step wall (${s.stepsPerRep} steps × ${s.reps})`,
+            `${pow2(spec.size)} ${variants.join('+')} ${IMPL_LABELS[spec.impl]}: ${median.toFixed(3)} ms/step wall (${s.stepsPerRep} steps × ${s.reps})`,
           ),
         );
         progress.value++;

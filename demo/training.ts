@@ -9,7 +9,17 @@ import * as tf from '@tensorflow/tfjs-core';
 import { openGpu, type DemoGpu } from './lib/adapter.js';
 import { drawCurves, type Curve } from './lib/curves.js';
 import { drawDecisionMap } from './lib/decision-map.js';
-import { byId, clearError, el, nextFrame, publish, setState, showError } from './lib/page.js';
+import {
+  addFieldInput,
+  byId,
+  clearError,
+  el,
+  nextFrame,
+  publish,
+  setFieldInput,
+  setState,
+  showError,
+} from './lib/page.js';
 import { PALETTE } from './lib/plot.js';
 import { TFJS_VERSION, useTfjsOn } from './lib/tfjs-webgpu.js';
 import {
@@ -42,26 +52,11 @@ let running: Promise<void> = Promise.resolve();
 
 function buildControls(): void {
   const form = byId<HTMLFormElement>('controls');
-  for (const f of TRAINING_FIELDS) {
-    const input = el('input', { id: `in-${f.key}`, name: f.key });
-    if (f.kind === 'check') {
-      input.type = 'checkbox';
-      form.append(el('label', { class: 'check' }, input, f.label));
-    } else {
-      input.type = 'text';
-      input.inputMode = 'decimal';
-      form.append(el('label', {}, f.label, input));
-    }
-    input.addEventListener('change', () => {
-      try {
-        const value = f.kind === 'check' ? input.checked : parseTrainingField(f, input.value);
-        settings = { ...settings, [f.key]: value };
-        clearError();
-      } catch (e) {
-        showError('Bad setting', e);
-      }
+  for (const f of TRAINING_FIELDS)
+    addFieldInput(form, f, (value) => {
+      settings = { ...settings, [f.key]: typeof value === 'boolean' ? value : parseTrainingField(f, value) };
+      clearError();
     });
-  }
   const rerun = el('button', { type: 'button', id: 'run' }, 'Run again');
   rerun.addEventListener('click', schedule);
   const reset = el('button', { type: 'button' }, 'Reset to defaults');
@@ -79,12 +74,7 @@ function buildControls(): void {
 }
 
 function fillControls(): void {
-  for (const f of TRAINING_FIELDS) {
-    const input = byId<HTMLInputElement>(`in-${f.key}`);
-    const v = settings[f.key];
-    if (typeof v === 'boolean') input.checked = v;
-    else input.value = String(v);
-  }
+  for (const f of TRAINING_FIELDS) setFieldInput(f.key, settings[f.key]);
 }
 
 /** Runs (after any run in progress) with the current settings. */

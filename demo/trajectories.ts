@@ -6,7 +6,16 @@
 import { openGpu, type DemoGpu } from './lib/adapter.js';
 import { claimsFor, pathMetrics, type Claim, type PathMetrics } from './lib/metrics.js';
 import { OPTIMIZER_NAMES, type OptimizerName } from './lib/optimizers.js';
-import { byId, clearError, el, publish, setState, showError } from './lib/page.js';
+import {
+  addFieldInput,
+  byId,
+  clearError,
+  el,
+  publish,
+  setFieldInput,
+  setState,
+  showError,
+} from './lib/page.js';
 import { Frame, PALETTE, contourBitmap, context2d, drawAxes, drawMarker, drawPath } from './lib/plot.js';
 import { runTrajectories, type TrajectoryRun } from './lib/toy-run.js';
 import {
@@ -110,26 +119,11 @@ function buildControls(): void {
     schedule();
   });
   form.append(el('label', {}, 'function', select));
-  for (const f of FIELDS) {
-    const input = el('input', { id: `in-${f.key}`, name: f.key });
-    if (f.kind === 'check') {
-      input.type = 'checkbox';
-      form.append(el('label', { class: 'check' }, input, f.label));
-    } else {
-      input.type = 'text';
-      input.inputMode = 'decimal';
-      form.append(el('label', {}, f.label, input));
-    }
-    input.addEventListener('change', () => {
-      try {
-        const value = f.kind === 'check' ? input.checked : parseField(f, input.value);
-        settings = { ...settings, [f.key]: value };
-        schedule();
-      } catch (e) {
-        showError('Bad setting', e);
-      }
+  for (const f of FIELDS)
+    addFieldInput(form, f, (value) => {
+      settings = { ...settings, [f.key]: typeof value === 'boolean' ? value : parseField(f, value) };
+      schedule();
     });
-  }
   const reset = el('button', { type: 'button' }, 'Reset to preset');
   reset.addEventListener('click', () => {
     settings = { ...fn.preset };
@@ -145,12 +139,7 @@ function buildControls(): void {
 
 function fillControls(): void {
   byId<HTMLSelectElement>('fn').value = fn.id;
-  for (const f of FIELDS) {
-    const input = byId<HTMLInputElement>(`in-${f.key}`);
-    const v = settings[f.key];
-    if (typeof v === 'boolean') input.checked = v;
-    else input.value = String(v);
-  }
+  for (const f of FIELDS) setFieldInput(f.key, settings[f.key]);
 }
 
 /** Runs (after any run in progress) with the current settings. */

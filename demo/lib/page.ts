@@ -62,3 +62,44 @@ export function byId<T extends HTMLElement = HTMLElement>(id: string): T {
 export function nextFrame(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 0));
 }
+
+/** A setting as a form shows it: the input `#in-<key>`, a checkbox for kind 'check', else a decimal text box. */
+export interface FieldInput {
+  key: string;
+  label: string;
+  kind: string;
+}
+
+/**
+ * Appends the labelled input of setting `f` to `form`. On a change, `onChange` gets the checkbox's state or the
+ * text; an error it throws is shown as a bad setting.
+ */
+export function addFieldInput(
+  form: HTMLElement,
+  f: FieldInput,
+  onChange: (value: boolean | string) => void,
+): void {
+  const input = el('input', { id: `in-${f.key}`, name: f.key });
+  if (f.kind === 'check') {
+    input.type = 'checkbox';
+    form.append(el('label', { class: 'check' }, input, f.label));
+  } else {
+    input.type = 'text';
+    input.inputMode = 'decimal';
+    form.append(el('label', {}, f.label, input));
+  }
+  input.addEventListener('change', () => {
+    try {
+      onChange(f.kind === 'check' ? input.checked : input.value);
+    } catch (e) {
+      showError('Bad setting', e);
+    }
+  });
+}
+
+/** Shows `value` in the input `#in-<key>`: checked for a boolean, else as text. */
+export function setFieldInput(key: string, value: unknown): void {
+  const input = byId<HTMLInputElement>(`in-${key}`);
+  if (typeof value === 'boolean') input.checked = value;
+  else input.value = String(value);
+}

@@ -47,6 +47,26 @@ const sign = (v: number) => (v > 0 ? 1 : v < 0 ? -1 : 0);
 
 const COMMON = { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, momentum: 0.9 } as const;
 
+/** A function's preset: COMMON, the warm-up's SGD steps on, rectify off unless `rectify` says otherwise. */
+function preset(p: {
+  lr: number;
+  sgdLr: number;
+  steps: number;
+  start: [number, number];
+  rectify?: boolean;
+}): ToySettings {
+  return {
+    ...COMMON,
+    lr: p.lr,
+    rectify: p.rectify ?? false,
+    degeneratedToSgd: true,
+    sgdLr: p.sgdLr,
+    steps: p.steps,
+    startX: p.start[0],
+    startY: p.start[1],
+  };
+}
+
 export const TOY_FUNCTIONS: Record<ToyId, ToyFunction> = {
   abs: {
     id: 'abs',
@@ -58,16 +78,7 @@ export const TOY_FUNCTIONS: Record<ToyId, ToyFunction> = {
     minimum: [0, 0],
     view: { x: [-0.25, 1.1], y: [-0.012, 0.012] },
     reachRadius: 0.05,
-    preset: {
-      ...COMMON,
-      lr: 0.01,
-      rectify: true,
-      degeneratedToSgd: true,
-      sgdLr: 0.001,
-      steps: 300,
-      startX: 1,
-      startY: 0.005,
-    },
+    preset: preset({ lr: 0.01, sgdLr: 0.001, steps: 300, start: [1, 0.005], rectify: true }),
     about:
       'The gradient is (±1, ±1) everywhere. Starting just off the x axis, y crosses 0 at once and its ' +
       'gradient flips sign every few steps (the oscillating direction), while x sees the same gradient ' +
@@ -84,16 +95,7 @@ export const TOY_FUNCTIONS: Record<ToyId, ToyFunction> = {
     minimum: [0, 0],
     view: { x: [-1.5, 9], y: [-1, 2.5] },
     reachRadius: 1,
-    preset: {
-      ...COMMON,
-      lr: 0.05,
-      rectify: false,
-      degeneratedToSgd: true,
-      sgdLr: 0.005,
-      steps: 200,
-      startX: 8,
-      startY: 2,
-    },
+    preset: preset({ lr: 0.05, sgdLr: 0.005, steps: 200, start: [8, 2] }),
     about:
       'Large gradient, small curvature: for |x| ≫ 1 the slope in x is almost exactly 10 and barely ' +
       'changes. Adam normalises it away (m/√v ≈ 1, so its step stays near lr). AdaBelief sees a gradient ' +
@@ -110,16 +112,7 @@ export const TOY_FUNCTIONS: Record<ToyId, ToyFunction> = {
     minimum: [1, 1],
     view: { x: [-2, 2], y: [-1, 3] },
     reachRadius: 0.1,
-    preset: {
-      ...COMMON,
-      lr: 0.05,
-      rectify: false,
-      degeneratedToSgd: true,
-      sgdLr: 0.0005,
-      steps: 1000,
-      startX: -1.5,
-      startY: 2,
-    },
+    preset: preset({ lr: 0.05, sgdLr: 0.0005, steps: 1000, start: [-1.5, 2] }),
     about:
       'A curved narrow valley. Rectify is off here: with rectify on, steps 1–5 are SGD-with-momentum ' +
       'steps of size lr·m (adabelief-pytorch’s warm-up), and the gradient at the start is about 150, which ' +
@@ -143,16 +136,7 @@ export const TOY_FUNCTIONS: Record<ToyId, ToyFunction> = {
     minimum: [3, 0.5],
     view: { x: [-0.5, 4], y: [-1, 2] },
     reachRadius: 0.1,
-    preset: {
-      ...COMMON,
-      lr: 0.05,
-      rectify: false,
-      degeneratedToSgd: true,
-      sgdLr: 0.001,
-      steps: 500,
-      startX: 1,
-      startY: 1.5,
-    },
+    preset: preset({ lr: 0.05, sgdLr: 0.001, steps: 500, start: [1, 1.5] }),
     about:
       'Flat plateaus and steep walls, minimum at (3, 0.5). Rectify is off for the same reason as on ' +
       'Rosenbrock: the warm-up’s SGD steps of size lr·m overshoot where the gradient is large.',
