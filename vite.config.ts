@@ -25,7 +25,7 @@ export default defineConfig({
     lib: {
       entry: {
         index: resolve(import.meta.dirname, 'src/index.ts'),
-        node: resolve(import.meta.dirname, 'src/node.ts'),
+        node: resolve(import.meta.dirname, 'src/node/index.ts'),
         tfjs: resolve(TFJS_DIR, 'index.ts'),
       },
       formats: ['es'],

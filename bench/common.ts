@@ -2,7 +2,7 @@
  * What the Node side (bench/run.ts, bench/cpu.ts, bench/report.ts) and the page (bench/page.ts) agree on:
  * the variants, the implementations and how many bytes one step moves. Pure data, no GPU, no DOM.
  */
-import type { AdaBeliefOptions } from '../src/options.js';
+import type { AdaBeliefOptions } from '../src/core/options.js';
 
 /** Optimizer variants: the defaults (adabelief-pytorch 0.2.1: rectify on), AMSGrad, rectify off. */
 export const VARIANTS = {

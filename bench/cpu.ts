@@ -3,8 +3,8 @@
  * GPU side; single thread): the f32 reference AdaBeliefCPU, AdaBeliefFastCPU, and a plain Float32Array
  * loop that moves the same bytes as one step — the CPU's own roofline.
  */
-import { AdaBeliefFastCPU } from '../src/fast.js';
-import { AdaBeliefCPU } from '../src/reference.js';
+import { AdaBeliefFastCPU } from '../src/cpu/fast.js';
+import { AdaBeliefCPU } from '../src/cpu/reference.js';
 import { VARIANTS, repsFor, stepsFor, type MeasureSpec, type Samples } from './common.js';
 
 function noise(n: number, scale: number, seed: number): Float32Array {

@@ -1,15 +1,15 @@
 /**
  * The benchmark's GPU side in Node.js on Dawn (`npm start -- --runtime node`): the very functions the
  * browser runtime calls in its page (bench/page.ts), run in this process with Dawn installed as
- * `navigator.gpu` (test/node/dawn.ts, which applies src/node.ts's software fallback where there is no GPU).
+ * `navigator.gpu` (sessions/dawn.ts, which applies src/node/index.ts's software fallback where there is no GPU).
  * bench/page.ts is loaded through vite's SSR module loader, which handles its `?raw` WGSL imports as the
  * browser build does (plain Node and tsx cannot). Same `call(module, fn, ...args)` as the browser session,
  * with arguments and results passed through JSON as they are to and from a page.
  */
 import { createServer } from 'vite';
-import { REPO_ROOT } from '../test/browser/chromium.js';
-import type { NodeGPUOptions } from '../src/node.js';
-import { installDawnNavigator } from '../test/node/dawn.js';
+import { REPO_ROOT } from '../sessions/chromium.js';
+import type { NodeGPUOptions } from '../src/node/index.js';
+import { installDawnNavigator } from '../sessions/dawn.js';
 
 export interface DawnSession {
   /** What runs the GPU side, in words: Node's version and how Dawn's adapter was set up. */

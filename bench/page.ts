@@ -1,6 +1,6 @@
 /**
  * In-page measurements of the benchmark (bench/run.ts calls them through openBrowser().call; JSON in, JSON
- * out): the fused AdaBelief step, the copy roofline kernel (shaders/copy.wgsl), TF.js Adam and AdaBelief
+ * out): the fused AdaBelief step, the copy roofline kernel (bench/copy.wgsl), TF.js Adam and AdaBelief
  * written with TF.js ops — all on one GPUDevice of the page's adapter, so they share adapter and queue.
  *
  * Timing. Wall: K steps are queued (one submit each, as `opt.step()` does), then
@@ -14,7 +14,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
-import copySource from '../shaders/copy.wgsl?raw';
+import copySource from './copy.wgsl?raw';
 import {
   AdaBelief,
   isFallbackDevice,
@@ -105,7 +105,7 @@ function ctx(maxWorkgroups?: number): Promise<Context> {
       maxStorageBufferBindingSize: device.limits.maxStorageBufferBindingSize,
       maxBufferSize: device.limits.maxBufferSize,
       workgroupSize: 256,
-      // The optimizer's own default (src/optimizer.ts): few long workgroups on a CPU fallback, else the limit.
+      // The optimizer's own default (src/gpu/adabelief.ts): few long workgroups on a CPU fallback, else the limit.
       maxWorkgroups: maxWorkgroups ?? (isFallbackDevice(device) ? 64 : limit),
       userAgent: navigator.userAgent,
     };
@@ -608,7 +608,7 @@ export async function tfjsInfo(): Promise<{ version: string; device: string }> {
 
 /**
  * AdaBelief written with TF.js ops, as a user would: state in tf.variables, scalars that never change kept
- * as tensors, per-step scalars from the same f64 host math as the library (src/hyper.ts), one tf.tidy per step.
+ * as tensors, per-step scalars from the same f64 host math as the library (src/core/step-scalars.ts), one tf.tidy per step.
  */
 class TfAdaBelief {
   private readonly m: tf.Variable;

@@ -15,7 +15,7 @@ import {
   openBrowser,
   REPO_ROOT,
   type BrowserSession,
-} from '../test/browser/chromium.js';
+} from '../sessions/chromium.js';
 import {
   IMPL_LABELS,
   VARIANTS,

@@ -294,11 +294,11 @@ function showClaims(f: ToyFunction, claims: Claim[]): void {
   byId('claims-note').textContent = claimsNote(f);
 }
 
-/** How far the claims carry beyond this run: measured by test/demo.test.ts (CPU references, 100 starts). */
+/** How far the claims carry beyond this run: measured by test/gpu/demo.test.ts (CPU references, 100 starts). */
 function claimsNote(f: ToyFunction): string {
   if (f.id === 'abs')
     return (
-      'How robust this is (test/demo.test.ts replays it with the CPU references for 100 starts y₀ = 0.0001 … ' +
+      'How robust this is (test/gpu/demo.test.ts replays it with the CPU references for 100 starts y₀ = 0.0001 … ' +
       '0.01): with rectify on, AdaBelief’s Σ|Δy| is 0.19–0.68× Adam’s and it ends nearer the minimum for every ' +
       'start after 200–400 steps (after 100 steps Adam is still nearer: the rectification’s warm-up keeps ' +
       'AdaBelief’s early steps short). Part of the damping of y is the rectification itself, which scales every ' +

@@ -5,8 +5,8 @@
  */
 import { mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { REPO_ROOT } from '../test/browser/chromium.js';
-import { openDemo } from '../test/browser/demo.js';
+import { REPO_ROOT } from '../sessions/chromium.js';
+import { openDemo } from '../sessions/demo.js';
 
 const OUT = join(REPO_ROOT, 'docs/screens');
 const EXTRA: [string, string][] = [

@@ -1,9 +1,9 @@
-// adabelief.wgsl — one fused AdaBelief step over every tensor piece of one window (see src/layout.ts).
-// The same pass runs the variants (src/rules.ts): Adam / AdamW (FLAG_BELIEF off: the second moment tracks
+// adabelief.wgsl — one fused AdaBelief step over every tensor piece of one window (see src/gpu/layout.ts).
+// The same pass runs the variants (src/core/rules.ts): Adam / AdamW (FLAG_BELIEF off: the second moment tracks
 // g, eps_s = 0) and SGD with momentum (VARIANCE off, update sgd, optional FLAG_NESTEROV).
 //
 // Per element (f32, in this order; every choice below is made on the host from the options and the step
-// count, see src/hyper.ts, and applied with select(), not branches: the math is cheap, divergence is not):
+// count, see src/core/step-scalars.ts, and applied with select(), not branches: the math is cheap, divergence is not):
 //   g  = (g * inv_scale) * clip_coef         from `control` (grad-stats.wgsl); both exactly 1 when unguarded
 //   p  = p * decay_mul                      decoupled / fixed weight decay (decay_mul is exactly 1 otherwise)
 //   g  = g + l2 * p                         L2 weight decay, only when FLAG_L2 is set
@@ -30,7 +30,7 @@
 //   `main_packed`, `init_master`: the same for the lower-precision modes (f16 params, bf16 state, f32
 //           master weights), at the end of this file. All entry points share the update math, `adabelief()`.
 // `hyper` holds one record per tensor (param groups) per candidate step count: row `control.row` is this
-// step's (one row unless guarded: see grad-stats.wgsl and src/guard.ts). When `control.skip` is set (a
+// step's (one row unless guarded: see grad-stats.wgsl and src/core/guard.ts). When `control.skip` is set (a
 // guarded step with a non-finite gradient) nothing is read or written. State (m, s, smax) is padded to whole
 // vec4s. A slot the rule does not keep is bound to a 16-byte placeholder and never touched.
 
@@ -38,8 +38,8 @@ override WORKGROUP_SIZE: u32 = 256u;
 override AMSGRAD: bool = false;
 override VARIANCE: bool = true;
 
-const BLOCK_VEC4: u32 = 256u;  // src/layout.ts BLOCK_VEC4
-const PIECE_WORDS: u32 = 8u;   // src/layout.ts PIECE_WORDS
+const BLOCK_VEC4: u32 = 256u;  // src/gpu/layout.ts BLOCK_VEC4
+const PIECE_WORDS: u32 = 8u;   // src/gpu/layout.ts PIECE_WORDS
 
 // Hyper.update: 0 none, 1 sgd (p += step_size * m, the default of the select below), 2 adaptive.
 const UPDATE_NONE: u32 = 0u;
@@ -51,7 +51,7 @@ const FLAG_L2: u32 = 4u;
 const FLAG_BELIEF: u32 = 8u;
 const FLAG_NESTEROV: u32 = 16u;
 
-// One tensor's scalars for this step (src/hyper.ts packHyper).
+// One tensor's scalars for this step (src/core/step-scalars.ts packHyper).
 struct Hyper {
   update: u32,           // UPDATE_*
   flags: u32,            // FLAG_*
@@ -71,7 +71,7 @@ struct Hyper {
   _pad2: u32,
 }
 
-// A window's pieces (src/layout.ts encodeWindowTable). Piece j is words[j * PIECE_WORDS ..]:
+// A window's pieces (src/gpu/layout.ts encodeWindowTable). Piece j is words[j * PIECE_WORDS ..]:
 // work_start, count, param_index, grad_index, state_index, tensor; the block map starts at blocks_at.
 struct Table {
   piece_count: u32,
@@ -260,7 +260,7 @@ fn tail() {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Packed entry points: the lower-precision modes (src/precision.ts). Used for every window of an optimizer
+// Packed entry points: the lower-precision modes (src/core/precision.ts). Used for every window of an optimizer
 // that has an f16 entry or keeps its state in bf16; the f32 entry points above are untouched by them.
 //
 //   param / grad (`param_words`, `grad_words`): u32 words. f32 elements one per word; f16 elements two per
@@ -277,7 +277,7 @@ fn tail() {
 // No `tail` dispatch is needed: the last vec4 of a piece is loaded whole (lanes past the tensor are set to
 // 0; a load past the binding is clamped by WebGPU's bounds checks and its lanes discarded) and stored word
 // by word. An f16 tensor with an odd count ends inside a word: that word is read, its other half kept and
-// written back unchanged (the bytes up to the next 4-byte boundary must exist: src/entries.ts checks it).
+// written back unchanged (the bytes up to the next 4-byte boundary must exist: src/gpu/entries.ts checks it).
 // Pieces start at 256-byte-aligned offsets, so no other tensor shares that word.
 // ---------------------------------------------------------------------------------------------------------
 

@@ -1,5 +1,5 @@
 // grad-stats.wgsl — the guard passes that run before the fused update when loss scaling, skipping of
-// non-finite gradients or clipping by global norm is on (src/fused-optimizer.ts, "guarded" optimizers).
+// non-finite gradients or clipping by global norm is on (src/gpu/fused-optimizer.ts, "guarded" optimizers).
 //
 // `stats` (one dispatch per window, STATS_GROUPS workgroups of STATS_WG invocations, grid-stride over the
 // window's work vec4s like adabelief.wgsl's `main`; `stats_packed` is the same walk, piece_of/lanes_of/add,
@@ -20,12 +20,12 @@
 // when skip is set.
 
 const STATS_WG: u32 = 256u;
-const STATS_GROUPS: u32 = 64u;  // src/guard.ts STATS_GROUPS: partial slots per window
-const BLOCK_VEC4: u32 = 256u;   // src/layout.ts BLOCK_VEC4
-const PIECE_WORDS: u32 = 8u;    // src/layout.ts PIECE_WORDS
+const STATS_GROUPS: u32 = 64u;  // src/core/guard.ts STATS_GROUPS: partial slots per window
+const BLOCK_VEC4: u32 = 256u;   // src/gpu/layout.ts BLOCK_VEC4
+const PIECE_WORDS: u32 = 8u;    // src/gpu/layout.ts PIECE_WORDS
 const EXPONENT_MASK: u32 = 0x7f800000u;
 
-// Shared with adabelief.wgsl; the host writes the first five fields, the GPU the rest (src/guard.ts).
+// Shared with adabelief.wgsl; the host writes the first five fields, the GPU the rest (src/core/guard.ts).
 struct Control {
   scale: f32,
   max_norm: f32,

@@ -8,7 +8,7 @@ import type * as tf from '@tensorflow/tfjs-core';
 import type { DispatchOptions } from '../index.js';
 import { optionsFromConfig } from './config.js';
 import type { FusedCpuOptimizer, FusedFamily, FusedGpuOptimizer } from './family.js';
-import { FusedTfjsOptimizer } from './fused-optimizer.js';
+import { FusedTfjsOptimizer } from './tfjs-optimizer.js';
 
 type GpuEntry = Parameters<FusedFamily<object>['gpu']>[1];
 

@@ -11,7 +11,7 @@ export { AdamOptimizer, AdamWOptimizer } from './adam.js';
 export type { AdamOptimizerOptions } from './adam.js';
 export { SGDOptimizer } from './sgd.js';
 export type { SGDOptimizerOptions } from './sgd.js';
-export { FusedTfjsOptimizer } from './fused-optimizer.js';
+export { FusedTfjsOptimizer } from './tfjs-optimizer.js';
 export type {
   FusedFamily,
   FusedGpuOptimizer,

@@ -1,0 +1,180 @@
+/**
+ * Where a GPU optimizer's state lives and how it moves in and out: the state buffers (one set per kept slot
+ * in f32 mode; one packed region per window with bf16 state or f16 parameters, see shaders/adabelief.wgsl),
+ * the byte region of each piece's moments and master copy, and the readback / upload behind
+ * `exportState()` / `importState()`. The layout's state placement never changes after construction
+ * (`rebind` keeps it), so regions are computed from whichever layout the optimizer holds.
+ */
+import type { Tensor } from './entries.js';
+import { Usage } from './device.js';
+import type { Layout, Piece } from './layout.js';
+import { fromBf16Array, toBf16Array, type MasterWeightsState, type Precision } from '../core/precision.js';
+import type { Slot } from '../core/rules.js';
+import { describe } from './entries.js';
+
+/** A byte range of a GPU buffer. */
+export interface Region {
+  buffer: GPUBuffer;
+  offset: number;
+  bytes: number;
+}
+
+export class StateStore {
+  /** f32 mode: per kept slot, its state buffers (indexed like layout.stateBufferBytes). */
+  readonly bySlot: Partial<Record<Slot, GPUBuffer[]>> = {};
+  /** Packed mode: the state buffers holding every window's packed region. */
+  readonly packedBuffers: GPUBuffer[] = [];
+
+  constructor(
+    readonly slots: readonly { slot: Slot; name: string }[],
+    readonly precision: Precision,
+    /** Packed mode: bf16 state or an f16 tensor (the packed entry point runs every window). */
+    readonly packed: boolean,
+  ) {}
+
+  /** Creates the state buffers `layout` plans (zero-filled, as WebGPU creates them). */
+  allocate(layout: Layout, label: string, own: (d: GPUBufferDescriptor) => GPUBuffer): void {
+    const usage = Usage.STORAGE | Usage.COPY_SRC | Usage.COPY_DST;
+    if (this.packed) {
+      layout.stateBufferBytes.forEach((size, k) =>
+        this.packedBuffers.push(own({ label: `${label}/state#${k}`, size, usage })),
+      );
+    } else {
+      for (const { slot, name } of this.slots) {
+        this.bySlot[slot] = layout.stateBufferBytes.map((size, k) =>
+          own({ label: `${label}/${name}#${k}`, size, usage }),
+        );
+      }
+    }
+  }
+
+  /** Bytes of one moment (m, s or smax) per vec4 of work: 16 in f32, 8 in bf16. */
+  get momentBytes(): number {
+    return this.precision.stateDtype === 'bf16' ? 8 : 16;
+  }
+
+  /** Whether an f16 tensor's update runs on an f32 master copy. */
+  hasMaster(t: Tensor): boolean {
+    return t.dtype === 'f16' && this.precision.masterWeights;
+  }
+
+  /** Packed state region bytes per vec4 of work: every kept moment, plus the f32 master copy of an f16 tensor. */
+  groupBytes(f16: boolean): number {
+    return this.slots.length * this.momentBytes + (f16 && this.precision.masterWeights ? 16 : 0);
+  }
+
+  /**
+   * Where piece `p`'s state of kind `slot` lives, and its bytes. Packed mode: the slot's part of the window's
+   * region (see shaders/adabelief.wgsl), `k`-th kept moment, bf16 or f32.
+   */
+  region(layout: Layout, slot: Slot, p: Piece): Region {
+    const w = layout.windows[p.window]!;
+    if (!this.packed) {
+      const buffer = this.bySlot[slot]![w.stateBuffer]!;
+      return { buffer, offset: w.stateOffset + p.stateIndex * 16, bytes: p.count * 4 };
+    }
+    const k = this.slots.findIndex((s) => s.slot === slot);
+    const mb = this.momentBytes;
+    const offset = w.stateOffset + k * w.totalVec4 * mb + p.stateIndex * mb;
+    return { buffer: this.packedBuffers[w.stateBuffer]!, offset, bytes: (p.count * mb) / 4 };
+  }
+
+  /** Where piece `p`'s f32 master copy lives (packed f16 tensors with master weights). */
+  masterRegion(layout: Layout, p: Piece): Region {
+    const w = layout.windows[p.window]!;
+    const offset = w.stateOffset + this.slots.length * w.totalVec4 * this.momentBytes + p.stateIndex * 16;
+    return { buffer: this.packedBuffers[w.stateBuffer]!, offset, bytes: p.count * 4 };
+  }
+
+  /**
+   * The regions exportState() reads: every kept moment of every piece, then (with `masters`) the master
+   * copies. `decode` turns the bytes read back (in that order) into per-tensor f32 arrays.
+   */
+  exportPlan(
+    layout: Layout,
+    tensors: readonly Tensor[],
+    masters: boolean,
+  ): {
+    regions: Region[];
+    decode(bytes: ArrayBuffer[]): { tensors: Record<string, Float32Array>[] } & MasterWeightsState;
+  } {
+    const pieces = layout.pieces;
+    const regions = this.slots.flatMap(({ slot }) => pieces.map((p) => this.region(layout, slot, p)));
+    const masterPieces = masters ? pieces.filter((p) => this.hasMaster(tensors[p.tensor]!)) : [];
+    regions.push(...masterPieces.map((p) => this.masterRegion(layout, p)));
+    const decode = (bytes: ArrayBuffer[]) => {
+      const out = tensors.map((t) => {
+        const st: Record<string, Float32Array> = {};
+        for (const s of this.slots) st[s.name] = new Float32Array(t.size);
+        return st;
+      });
+      const bf16 = this.precision.stateDtype === 'bf16';
+      const values = (b: ArrayBuffer) => (bf16 ? fromBf16Array(new Uint16Array(b)) : new Float32Array(b));
+      this.slots.forEach((s, k) =>
+        pieces.forEach((p, j) => out[p.tensor]![s.name]!.set(values(bytes[k * pieces.length + j]!), p.start)),
+      );
+      if (masterPieces.length === 0) return { tensors: out };
+      const masterParams = tensors.map((t) => (this.hasMaster(t) ? new Float32Array(t.size) : undefined));
+      const at = this.slots.length * pieces.length;
+      masterPieces.forEach((p, j) => masterParams[p.tensor]!.set(new Float32Array(bytes[at + j]!), p.start));
+      return { tensors: out, masterParams };
+    };
+    return { regions, decode };
+  }
+
+  /**
+   * Queues the writes of `state` (already validated: names and sizes) and of `masters` (see
+   * checkMasterParams) into the state buffers; bf16 state is rounded to nearest even.
+   */
+  upload(
+    device: GPUDevice,
+    layout: Layout,
+    state: readonly Record<string, Float32Array | Float64Array>[],
+    masters: readonly (Float32Array | undefined)[] | undefined,
+  ): void {
+    const bf16 = this.precision.stateDtype === 'bf16';
+    const write = (region: Region, data: BufferSource) =>
+      device.queue.writeBuffer(region.buffer, region.offset, data);
+    for (const p of layout.pieces) {
+      for (const { slot, name } of this.slots) {
+        const part = state[p.tensor]![name]!.subarray(p.start, p.start + p.count);
+        // bf16: rounded to nearest even, padded to whole 4-byte words (the region is padded to vec4s).
+        const data = bf16
+          ? toBf16Array(part.length % 2 ? [...part, 0] : part)
+          : part instanceof Float32Array
+            ? part
+            : Float32Array.from(part);
+        write(this.region(layout, slot, p), data as BufferSource);
+      }
+      const master = masters?.[p.tensor];
+      if (master)
+        write(this.masterRegion(layout, p), master.subarray(p.start, p.start + p.count) as BufferSource);
+    }
+  }
+
+  /**
+   * Checks importState()'s `masterParams` against `tensors` (undefined when absent or when no tensor keeps a
+   * master copy); throws, naming the entry, on a wrong count or size.
+   */
+  checkMasterParams(
+    tensors: readonly Tensor[],
+    masters: MasterWeightsState['masterParams'],
+  ): (Float32Array | undefined)[] | undefined {
+    if (masters === undefined || !tensors.some((t) => this.hasMaster(t))) return undefined;
+    if (!Array.isArray(masters) || masters.length !== tensors.length) {
+      throw new RangeError(
+        `importState: masterParams must have ${tensors.length} entries, got ${Array.isArray(masters) ? masters.length : describe(masters)}`,
+      );
+    }
+    return masters.map((m, i) => {
+      const t = tensors[i]!;
+      if (!this.hasMaster(t)) return undefined;
+      if (!(m instanceof Float32Array) || m.length !== t.size) {
+        throw new TypeError(
+          `importState: masterParams[${i}] must be a Float32Array of ${t.size} elements (params[${i}] is f16 with master weights), got ${m instanceof Float32Array ? `${m.length} elements` : describe(m)}`,
+        );
+      }
+      return m;
+    });
+  }
+}

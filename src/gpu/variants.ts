@@ -1,0 +1,60 @@
+/**
+ * torch.optim's Adam, AdamW and SGD (momentum, dampening, Nesterov) on the same fused kernel and
+ * machinery as AdaBelief (see torch-options.ts for the update rules and defaults):
+ *
+ *   const adam = new Adam(device, [{ param, grad, size }], { lr: 1e-3 });
+ *   const sgd = new SGD(device, entries, { lr: 0.01, momentum: 0.9, nesterov: true });
+ *   adam.step(); sgd.step();
+ *
+ * State names follow PyTorch's state_dict: Adam/AdamW `exp_avg`, `exp_avg_sq`, `max_exp_avg_sq`;
+ * SGD `momentum_buffer` (kept also when momentum is 0).
+ */
+import { defineOptionAccessors, FusedOptimizer, type GPUExtras } from './fused-optimizer.js';
+import { adamRuleTorch, adamwRuleTorch, sgdRule } from '../core/rules.js';
+import type { AdamOptions, SGDOptions } from '../core/torch-options.js';
+import type { ParamEntry } from './entries.js';
+
+export interface AdamGPUOptions extends Partial<AdamOptions>, GPUExtras {}
+export interface SGDGPUOptions extends Partial<SGDOptions>, GPUExtras {}
+
+const ADAM_SETTABLE = ['lr', 'betas', 'eps', 'weightDecay'] as const satisfies readonly (keyof AdamOptions)[];
+const SGD_SETTABLE = [
+  'lr',
+  'momentum',
+  'dampening',
+  'weightDecay',
+  'nesterov',
+] as const satisfies readonly (keyof SGDOptions)[];
+
+type Mutable<O, K extends keyof O> = { -readonly [P in K]: O[P] };
+
+/* eslint-disable @typescript-eslint/no-empty-object-type, @typescript-eslint/no-unsafe-declaration-merging */
+export interface Adam extends Mutable<AdamOptions, (typeof ADAM_SETTABLE)[number]> {}
+export interface AdamW extends Mutable<AdamOptions, (typeof ADAM_SETTABLE)[number]> {}
+export interface SGD extends Mutable<SGDOptions, (typeof SGD_SETTABLE)[number]> {}
+
+/** torch.optim.Adam: L2 weight decay added to the gradient. */
+export class Adam extends FusedOptimizer<AdamOptions> {
+  constructor(device: GPUDevice, params: ParamEntry[], options: AdamGPUOptions = {}) {
+    super(adamRuleTorch, device, params, options);
+  }
+}
+
+/** torch.optim.AdamW: decoupled weight decay `p *= 1 - lr * weightDecay` (default weightDecay 1e-2). */
+export class AdamW extends FusedOptimizer<AdamOptions> {
+  constructor(device: GPUDevice, params: ParamEntry[], options: AdamGPUOptions = {}) {
+    super(adamwRuleTorch, device, params, options);
+  }
+}
+
+/** torch.optim.SGD with momentum, dampening, Nesterov and L2 weight decay. */
+export class SGD extends FusedOptimizer<SGDOptions> {
+  constructor(device: GPUDevice, params: ParamEntry[], options: SGDGPUOptions = {}) {
+    super(sgdRule, device, params, options);
+  }
+}
+/* eslint-enable @typescript-eslint/no-empty-object-type, @typescript-eslint/no-unsafe-declaration-merging */
+
+defineOptionAccessors(Adam, ADAM_SETTABLE);
+defineOptionAccessors(AdamW, ADAM_SETTABLE);
+defineOptionAccessors(SGD, SGD_SETTABLE);
