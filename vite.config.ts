@@ -3,20 +3,25 @@ import { defineConfig, type Plugin } from 'vite';
 
 const TFJS_DIR = resolve(import.meta.dirname, 'src/tfjs');
 
-/** dist/tfjs.js imports the core from './index.js' (one copy of the library, one pipeline cache) instead of bundling it. */
+/**
+ * dist/tfjs.js imports the core from './index.js' / './internal.js' (one copy of the library, one pipeline cache)
+ * instead of bundling it.
+ */
 const tfjsImportsCore: Plugin = {
   name: 'tfjs-imports-core',
   apply: 'build',
   enforce: 'pre',
   resolveId(source, importer) {
-    if (source === '../index.js' && importer && resolve(importer, '..') === TFJS_DIR) {
-      return { id: './index.js', external: true };
+    const core = ['../index.js', '../internal.js'];
+    if (core.includes(source) && importer && resolve(importer, '..') === TFJS_DIR) {
+      return { id: source.slice(1), external: true };
     }
     return null;
   },
 };
 
-// Library build: dist/index.js (ESM, shaders inlined as strings through `?raw`) and dist/node.js (the
+// Library build: dist/index.js (ESM, shaders inlined as strings through `?raw`), dist/internal.js (the same
+// plus the machinery: `adabelief-webgpu/internal`, no stability promise), dist/node.js (the
 // `adabelief-webgpu/node` helper: a Dawn device in Node.js; `webgpu` and Node built-ins stay imports) and
 // dist/tfjs.js (`adabelief-webgpu/tfjs`: the TF.js optimizer; TF.js is a peer dependency, never bundled).
 export default defineConfig({
@@ -25,6 +30,7 @@ export default defineConfig({
     lib: {
       entry: {
         index: resolve(import.meta.dirname, 'src/index.ts'),
+        internal: resolve(import.meta.dirname, 'src/internal.ts'),
         node: resolve(import.meta.dirname, 'src/node/index.ts'),
         tfjs: resolve(TFJS_DIR, 'index.ts'),
       },

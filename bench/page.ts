@@ -24,7 +24,7 @@ import {
   Amsgrad,
   workgroupsFor,
   ParamArena,
-} from '../src/index.js';
+} from '../src/internal.js';
 import {
   VARIANTS,
   repsFor,

@@ -1,46 +1,41 @@
 /**
- * adabelief-webgpu — a fused AdaBelief optimizer step for WebGPU storage buffers, with its CPU reference.
+ * adabelief-webgpu — a fused AdaBelief optimizer step for WebGPU storage buffers, with its CPU references.
+ *
+ * The public API: what a user needs to train with the optimizers, check them against the CPU, save and load
+ * checkpoints. test/unit/exports.test.ts pins this list. The machinery (rules, step scalars, layout planning,
+ * safetensors) is in `./internal.ts` (`adabelief-webgpu/internal`), which may change in any release.
  */
-export { AdaBelief, ADABELIEF_SETTABLE_OPTIONS } from './gpu/adabelief.js';
+
+// The GPU optimizers and what they take.
+export { AdaBelief } from './gpu/adabelief.js';
+export type { AdaBeliefGPUOptions, DispatchOptions } from './gpu/adabelief.js';
 export { Adam, AdamW, SGD } from './gpu/variants.js';
 export type { AdamGPUOptions, SGDGPUOptions } from './gpu/variants.js';
-export { FusedOptimizer } from './gpu/fused-optimizer.js';
+export type { FusedOptimizer, GPUExtras } from './gpu/fused-optimizer.js';
+export type { ParamEntry } from './gpu/entries.js';
+export type { BufferRef, BufferLike } from './gpu/device.js';
+export { isFallbackDevice } from './gpu/device.js';
+export { ParamArena } from './gpu/arena.js';
+export type { ArenaTensor, ArenaOptions, ArenaView } from './gpu/arena.js';
+
+// The guard (loss scaling, skipping non-finite steps, clipping) and the loss scaler driving it.
 export { GradScaler } from './gpu/grad-scaler.js';
 export type { GradScalerOptions, LossScaledOptimizer } from './gpu/grad-scaler.js';
 export type { GuardOptions, GuardReport } from './core/guard.js';
-export type { CPUGuard, CPUGuardResult } from './cpu/cpu-optimizer.js';
-export type { GPUExtras } from './gpu/fused-optimizer.js';
-export { ParamArena } from './gpu/arena.js';
-export type { ArenaTensor, ArenaOptions, ArenaView } from './gpu/arena.js';
-export type { AdaBeliefGPUOptions, DispatchOptions } from './gpu/adabelief.js';
-export type { ParamEntry } from './gpu/entries.js';
-export { AdaBeliefCPU, AdamCPU, AdamWCPU, SGDCPU, ReferenceCPU, adabeliefStep } from './cpu/reference.js';
-export { AdaBeliefFastCPU, adabeliefStepFast } from './cpu/fast.js';
-export type { CPUParamEntry, FloatArray, SlotState } from './cpu/cpu-optimizer.js';
-export {
-  ADAM_DEFAULTS,
-  ADAMW_DEFAULTS,
-  SGD_DEFAULTS,
-  adamScalars,
-  sgdScalars,
-} from './core/torch-options.js';
-export type { AdamOptions, SGDOptions } from './core/torch-options.js';
-export { adabeliefRule, adamRuleTorch, adamwRuleTorch, sgdRule } from './core/rules.js';
-export type { Rule, Slot, Overrides } from './core/rules.js';
-export { DEFAULTS, presets, resolveOptions, validateHyper } from './core/options.js';
+
+// The CPU optimizers: the references the GPU is tested against, and the fast one.
+export { AdaBeliefCPU, AdamCPU, AdamWCPU, SGDCPU } from './cpu/reference.js';
+export { AdaBeliefFastCPU } from './cpu/fast.js';
+export type { CPUGuard, CPUGuardResult, CPUParamEntry, FloatArray } from './cpu/cpu-optimizer.js';
+
+// Options, defaults and presets.
+export { DEFAULTS, presets } from './core/options.js';
 export type { AdaBeliefOptions, GroupOverrides, Semantics } from './core/options.js';
-export { stepScalars, rectifyRho, Update, Amsgrad } from './core/step-scalars.js';
-export type { StepScalars, HyperInputs } from './core/step-scalars.js';
-export {
-  planLayout,
-  maxChunkElements,
-  workgroupsFor,
-  encodeWindowTable,
-  BINDING_ALIGNMENT,
-} from './gpu/layout.js';
-export type { Layout, Piece, Window, TensorPlacement, LayoutLimits } from './gpu/layout.js';
+export { ADAM_DEFAULTS, ADAMW_DEFAULTS, SGD_DEFAULTS } from './core/torch-options.js';
+export type { AdamOptions, SGDOptions } from './core/torch-options.js';
 export type { AdaBeliefState, TensorState, OptimizerState } from './core/state.js';
-export type { BufferRef, BufferLike } from './gpu/device.js';
+
+// Lower precision: f16 parameters, bf16 state, and the conversions (round to nearest even).
 export {
   f16Bits,
   f16Value,
@@ -52,10 +47,10 @@ export {
   fromF16Array,
   toBf16Array,
   fromBf16Array,
-  stateBytesPerElement,
 } from './core/precision.js';
 export type { ParamDtype, StateDtype, PrecisionOptions, MasterWeightsState } from './core/precision.js';
-export { isFallbackDevice } from './gpu/device.js';
+
+// Checkpoints: safetensors files laid out like PyTorch's state_dict().
 export {
   saveCheckpoint,
   loadCheckpoint,
@@ -73,11 +68,3 @@ export type {
   SaveCheckpointInfo,
   LoadedState,
 } from './io/checkpoint.js';
-export {
-  encodeSafetensors,
-  decodeSafetensors,
-  readFloat32,
-  readNumbers,
-  MAX_HEADER_BYTES,
-} from './io/safetensors.js';
-export type { Dtype, SafetensorsTensor, DecodedTensor, SafetensorsFile } from './io/safetensors.js';

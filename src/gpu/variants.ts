@@ -38,6 +38,13 @@ export class Adam extends FusedOptimizer<AdamOptions> {
   constructor(device: GPUDevice, params: ParamEntry[], options: AdamGPUOptions = {}) {
     super(adamRuleTorch, device, params, options);
   }
+
+  /** Creates the optimizer and waits until the GPU has accepted its buffers and bind groups. */
+  static async create(device: GPUDevice, params: ParamEntry[], options: AdamGPUOptions = {}): Promise<Adam> {
+    const opt = new Adam(device, params, options);
+    await opt.ready;
+    return opt;
+  }
 }
 
 /** torch.optim.AdamW: decoupled weight decay `p *= 1 - lr * weightDecay` (default weightDecay 1e-2). */
@@ -45,12 +52,26 @@ export class AdamW extends FusedOptimizer<AdamOptions> {
   constructor(device: GPUDevice, params: ParamEntry[], options: AdamGPUOptions = {}) {
     super(adamwRuleTorch, device, params, options);
   }
+
+  /** Creates the optimizer and waits until the GPU has accepted its buffers and bind groups. */
+  static async create(device: GPUDevice, params: ParamEntry[], options: AdamGPUOptions = {}): Promise<AdamW> {
+    const opt = new AdamW(device, params, options);
+    await opt.ready;
+    return opt;
+  }
 }
 
 /** torch.optim.SGD with momentum, dampening, Nesterov and L2 weight decay. */
 export class SGD extends FusedOptimizer<SGDOptions> {
   constructor(device: GPUDevice, params: ParamEntry[], options: SGDGPUOptions = {}) {
     super(sgdRule, device, params, options);
+  }
+
+  /** Creates the optimizer and waits until the GPU has accepted its buffers and bind groups. */
+  static async create(device: GPUDevice, params: ParamEntry[], options: SGDGPUOptions = {}): Promise<SGD> {
+    const opt = new SGD(device, params, options);
+    await opt.ready;
+    return opt;
   }
 }
 /* eslint-enable @typescript-eslint/no-empty-object-type, @typescript-eslint/no-unsafe-declaration-merging */

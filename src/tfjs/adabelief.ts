@@ -8,8 +8,8 @@
  * tfjs-optimizer.ts for the step and docs/drafts/tfjs.md for the semantics.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { AdaBelief, AdaBeliefCPU, DEFAULTS, resolveOptions } from '../index.js';
-import type { AdaBeliefOptions, DispatchOptions } from '../index.js';
+import { AdaBelief, AdaBeliefCPU, DEFAULTS, resolveOptions } from '../internal.js';
+import type { AdaBeliefOptions, DispatchOptions } from '../internal.js';
 import { FusedLrOptimizer, type FamilyParts } from './base.js';
 
 export interface AdaBeliefOptimizerOptions extends Partial<AdaBeliefOptions> {

@@ -19,8 +19,8 @@ import {
   AdamWCPU,
   adamRuleTorch,
   adamwRuleTorch,
-} from '../index.js';
-import type { AdamOptions, DispatchOptions } from '../index.js';
+} from '../internal.js';
+import type { AdamOptions, DispatchOptions } from '../internal.js';
 import { FusedLrOptimizer, type FamilyParts } from './base.js';
 
 export interface AdamOptimizerOptions extends Partial<AdamOptions> {

@@ -10,8 +10,8 @@
  * momentum optimizer as 'Momentum'), and this must not replace them.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { SGD, SGDCPU, SGD_DEFAULTS, sgdRule } from '../index.js';
-import type { DispatchOptions, SGDOptions } from '../index.js';
+import { SGD, SGDCPU, SGD_DEFAULTS, sgdRule } from '../internal.js';
+import type { DispatchOptions, SGDOptions } from '../internal.js';
 import { FusedLrOptimizer, type FamilyParts } from './base.js';
 
 export interface SGDOptimizerOptions extends Partial<SGDOptions> {

@@ -1,5 +1,5 @@
 /** The library build (what `npm run build` ships in dist/) bundles the shaders and imports in plain Node. */
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -7,11 +7,15 @@ import { build } from 'vite';
 import { expect, test } from 'vitest';
 import { REPO_ROOT } from '../../sessions/chromium.js';
 
-test('vite library build: one ESM file with the WGSL inlined, importable without a bundler', async () => {
+test('vite library build: ESM entries with the WGSL inlined, importable without a bundler', async () => {
   const outDir = mkdtempSync(join(tmpdir(), 'adabelief-build-'));
   await build({ root: REPO_ROOT, logLevel: 'silent', build: { outDir, emptyOutDir: true } });
   const file = join(outDir, 'index.js');
-  const code = readFileSync(file, 'utf8');
+  // The entries share their code through chunks: the shader text is inlined in one of the emitted files.
+  const code = readdirSync(outDir, { recursive: true })
+    .filter((f) => String(f).endsWith('.js'))
+    .map((f) => readFileSync(join(outDir, String(f)), 'utf8'))
+    .join('\n');
   expect(code).toContain('fn adabelief(');
   const lib = (await import(pathToFileURL(file).href)) as typeof import('../../src/index.js');
   for (const name of ['AdaBelief', 'AdaBeliefCPU', 'AdaBeliefFastCPU', 'ParamArena', 'presets'] as const) {

@@ -7,7 +7,7 @@ import {
   planLayout,
   workgroupsFor,
   type TensorPlacement,
-} from '../../src/index.js';
+} from '../../src/internal.js';
 import { BLOCK_VEC4, findPiece } from '../../src/gpu/layout.js';
 
 const MiB = 2 ** 20;

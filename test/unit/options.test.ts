@@ -1,6 +1,6 @@
 /** Options, presets and the official validation messages. */
 import { describe, expect, test } from 'vitest';
-import { DEFAULTS, presets, resolveOptions, validateHyper } from '../../src/index.js';
+import { DEFAULTS, presets, resolveOptions, validateHyper } from '../../src/internal.js';
 
 describe('validation messages (same words as adabelief-pytorch / torch.optim)', () => {
   test.each([

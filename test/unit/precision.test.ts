@@ -18,7 +18,7 @@ import {
   stateBytesPerElement,
   toBf16Array,
   type MasterWeightsState,
-} from '../../src/index.js';
+} from '../../src/internal.js';
 import { checkEntry } from '../../src/gpu/entries.js';
 import { f32Bits, f32FromBits, resolvePrecision } from '../../src/core/precision.js';
 

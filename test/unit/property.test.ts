@@ -24,7 +24,7 @@ import {
   type StepScalars,
   type LayoutLimits,
   type TensorPlacement,
-} from '../../src/index.js';
+} from '../../src/internal.js';
 import { HYPER_BYTES, packHyper } from '../../src/core/step-scalars.js';
 import {
   BINDING_ALIGNMENT,

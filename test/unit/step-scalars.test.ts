@@ -8,7 +8,7 @@ import {
   rectifyRho,
   stepScalars,
   type AdaBeliefOptions,
-} from '../../src/index.js';
+} from '../../src/internal.js';
 import { HYPER_BYTES, packHyper } from '../../src/core/step-scalars.js';
 
 const phase = (o: Partial<AdaBeliefOptions>, t: number) =>

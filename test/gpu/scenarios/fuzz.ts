@@ -18,7 +18,7 @@ import {
   type AdaBeliefOptions,
   type GroupOverrides,
   type ParamEntry,
-} from '../../../src/index.js';
+} from '../../../src/internal.js';
 import { compareArrays } from '../../helpers/compare.js';
 import { paramTolerance, stateTolerance } from '../../helpers/tolerance.js';
 import { rng, withGpu, type Gpu } from './harness.js';

@@ -19,7 +19,7 @@ import {
   type ParamDtype,
   type ParamEntry,
   type ReferenceCPU,
-} from '../../../src/index.js';
+} from '../../../src/internal.js';
 import { ulpBf16, ulpF16 } from '../../../src/core/precision.js';
 import { compareArrays, ulpF32 } from '../../helpers/compare.js';
 import { paramTolerance, stateTolerance } from '../../helpers/tolerance.js';

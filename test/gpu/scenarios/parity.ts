@@ -18,7 +18,7 @@ import {
   type ReferenceCPU,
   loadCheckpoint,
   saveCheckpoint,
-} from '../../../src/index.js';
+} from '../../../src/internal.js';
 import { compareArrays, type ErrorStats } from '../../helpers/compare.js';
 import type { GoldenCase } from '../../helpers/golden.js';
 import { paramTolerance, stateTolerance } from '../../helpers/tolerance.js';
