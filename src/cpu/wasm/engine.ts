@@ -1,0 +1,226 @@
+/**
+ * WasmEngine: one WebAssembly memory holding every tensor of an optimizer (layout.ts), the kernel on it, and
+ * the threads that split a job between them. Threads are `worker_threads` in Node and Web Workers in
+ * browsers, over one shared `WebAssembly.Memory`; the calling thread takes the first range itself and then
+ * waits for the others (Atomics.wait where it may block: Node, workers; a spin on the browser's main thread).
+ * Jobs below `minElementsPerThread * 2` elements, and every job before the workers have started, run on the
+ * calling thread alone, so threads never make a small step slower.
+ *
+ * Where shared memory is unavailable (no SharedArrayBuffer: a page that is not cross-origin isolated), or no
+ * workers exist, or `threads: 1`, it runs on one thread and says why in `singleThreadReason`.
+ */
+import { CTRL, JOB, MAX_THREADS, planMemory, writeBounds, writeRecords, type MemoryPlan } from './layout.js';
+import { instantiateKernel, kernelModule, type KernelExports } from './module.js';
+import { workerSource, type WorkerInit } from './worker.js';
+
+export interface ThreadOptions {
+  /** Threads to run on, the calling one included. Default: the cores available (os.availableParallelism() in
+   * Node, navigator.hardwareConcurrency in browsers). 1: no workers. */
+  threads?: number;
+  /**
+   * A job is split among at most total / minElementsPerThread threads (1: the calling thread alone), so that
+   * waking a worker is always worth it. Default 32768 (measured: bench/cpu-wasm.ts).
+   */
+  minElementsPerThread?: number;
+}
+
+/** The default of ThreadOptions.minElementsPerThread. */
+export const MIN_ELEMENTS_PER_THREAD = 32768;
+/** Polls of PENDING before the calling thread blocks in Atomics.wait. */
+const SPINS = 1000;
+
+/** The parts of Node's worker_threads used here. */
+interface NodeWorker {
+  on(event: 'message' | 'error', listener: (value: unknown) => void): void;
+  unref(): void;
+  terminate(): Promise<number>;
+}
+type NodeWorkerCtor = new (code: string, options: { eval: true; workerData: WorkerInit }) => NodeWorker;
+
+/** What this environment offers: a way to start workers and a core count, or why it has none. */
+interface Host {
+  cores: number;
+  spawn?: (init: WorkerInit, onMessage: (m: unknown) => void, onError: (e: unknown) => void) => () => void;
+  noWorkers?: string;
+}
+
+function detectHost(): Host {
+  const proc = (globalThis as { process?: NodeJS.Process }).process;
+  if (proc?.versions?.node && typeof proc.getBuiltinModule === 'function') {
+    const wt = proc.getBuiltinModule('node:worker_threads') as unknown as { Worker: NodeWorkerCtor };
+    const os = proc.getBuiltinModule('node:os');
+    const source = workerSource('node');
+    return {
+      cores: os.availableParallelism(),
+      spawn: (workerData, onMessage, onError) => {
+        const w = new wt.Worker(source, { eval: true, workerData });
+        // Referenced until it has started (so that awaiting `ready` keeps Node running), then never keeps
+        // the process alive.
+        w.on('message', (m) => (w.unref(), onMessage(m)));
+        w.on('error', (e) => (w.unref(), onError(e)));
+        return () => void w.terminate();
+      },
+    };
+  }
+  const nav = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator;
+  const cores = nav?.hardwareConcurrency ?? 1;
+  if (typeof Worker === 'undefined' || typeof Blob === 'undefined') {
+    return { cores, noWorkers: 'this environment has no Web Workers' };
+  }
+  const url = URL.createObjectURL(new Blob([workerSource('browser')], { type: 'text/javascript' }));
+  return {
+    cores,
+    spawn: (init, onMessage, onError) => {
+      const w = new Worker(url);
+      w.onmessage = (e) => onMessage(e.data);
+      w.onerror = (e) => onError(e);
+      w.postMessage(init);
+      return () => w.terminate();
+    },
+  };
+}
+
+/** A shared memory of `pages` pages, or why there is none. */
+function sharedMemory(pages: number): WebAssembly.Memory | string {
+  if (typeof SharedArrayBuffer === 'undefined') {
+    return 'SharedArrayBuffer is unavailable (in a browser: the page is not cross-origin isolated)';
+  }
+  try {
+    return new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+  } catch (e) {
+    return `shared WebAssembly memory is unavailable (${(e as Error).message})`;
+  }
+}
+
+/** Whether this thread may block in Atomics.wait (not a browser's main thread). */
+function canBlock(ctrl: Int32Array): boolean {
+  try {
+    Atomics.wait(ctrl, CTRL.READY, -1, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export class WasmEngine {
+  readonly plan: MemoryPlan;
+  readonly memory: WebAssembly.Memory;
+  /** Threads a large job runs on (the calling one included); 1 when single-threaded. */
+  readonly threads: number;
+  /** Why the engine runs on one thread only, when it does (undefined when it runs `threads` threads). */
+  readonly singleThreadReason: string | undefined;
+  /** Resolves when every worker has started (at once without workers). Jobs before it run on one thread. */
+  readonly ready: Promise<void>;
+  readonly minElementsPerThread: number;
+  private readonly kernel: KernelExports;
+  private readonly ctrl: Int32Array;
+  private readonly blocking: boolean;
+  private stops: (() => void)[] = [];
+  private failure: string | undefined;
+
+  constructor(sizes: readonly number[], variance: boolean, amsgrad: boolean, options: ThreadOptions = {}) {
+    const { threads, minElementsPerThread = MIN_ELEMENTS_PER_THREAD } = options;
+    if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1 && threads <= MAX_THREADS)) {
+      throw new RangeError(`threads must be an integer in [1, ${MAX_THREADS}], got ${String(threads)}`);
+    }
+    if (!(Number.isInteger(minElementsPerThread) && minElementsPerThread >= 1)) {
+      throw new RangeError(
+        `minElementsPerThread must be an integer >= 1, got ${String(minElementsPerThread)}`,
+      );
+    }
+    this.minElementsPerThread = minElementsPerThread;
+    this.plan = planMemory(sizes, variance, amsgrad);
+    const host = detectHost();
+    const wanted = Math.min(threads ?? host.cores, MAX_THREADS);
+    const shared = wanted > 1 ? sharedMemory(this.plan.pages) : 'threads: 1';
+    let reason = typeof shared === 'string' ? shared : host.noWorkers;
+    this.memory =
+      typeof shared === 'string'
+        ? new WebAssembly.Memory({ initial: this.plan.pages, maximum: this.plan.pages })
+        : shared;
+    const module = kernelModule(typeof shared !== 'string');
+    this.kernel = instantiateKernel(module, this.memory);
+    this.ctrl = new Int32Array(this.memory.buffer, 0, CTRL.BOUNDS + MAX_THREADS + 1);
+    this.ctrl[CTRL.TABLE] = this.plan.table;
+    this.ctrl[CTRL.COUNT] = sizes.length;
+    writeRecords(new DataView(this.memory.buffer), this.plan);
+    this.blocking = canBlock(this.ctrl);
+
+    let ready: Promise<void> = Promise.resolve();
+    if (reason === undefined && host.spawn) {
+      const words = { ...CTRL, COPY: JOB.copy, EXIT: JOB.exit, SIZE: this.ctrl.length };
+      const started: Promise<void>[] = [];
+      for (let index = 1; index < wanted; index++) {
+        started.push(
+          new Promise<void>((resolve) => {
+            const stop = host.spawn!(
+              { memory: this.memory, module, index, words },
+              () => resolve(),
+              (e) => {
+                this.failure ??= `a worker failed: ${(e as Error)?.message ?? String(e)}`;
+                resolve();
+              },
+            );
+            this.stops.push(stop);
+          }),
+        );
+      }
+      ready = Promise.all(started).then(() => undefined);
+    }
+    this.threads = reason === undefined ? wanted : 1;
+    this.singleThreadReason = reason;
+    this.ready = ready;
+  }
+
+  /** Why jobs run on one thread now: the fixed reason, a failed worker, or undefined. */
+  get currentReason(): string | undefined {
+    return this.singleThreadReason ?? this.failure;
+  }
+
+  /** Float32 view of `n` elements at byte `address`. */
+  view(address: number, n: number): Float32Array {
+    return new Float32Array(this.memory.buffer, address, n);
+  }
+
+  /** Threads the next job of `total` elements runs on. */
+  private threadsFor(total: number): number {
+    if (this.threads === 1 || this.failure !== undefined) return 1;
+    if (Atomics.load(this.ctrl, CTRL.READY) !== this.threads - 1) return 1; // workers still starting
+    return Math.max(1, Math.min(this.threads, Math.floor(total / this.minElementsPerThread)));
+  }
+
+  /** Runs `job` over every tensor (all elements), split among the threads; returns when all are done. */
+  run(job: 'step' | 'copy'): void {
+    const c = this.ctrl;
+    const fn = job === 'step' ? this.kernel.stepRange : this.kernel.copyRange;
+    const { table, total } = this.plan;
+    const count = this.plan.sizes.length;
+    const active = this.threadsFor(total);
+    if (active === 1) {
+      fn(table, count, 0, total);
+      return;
+    }
+    writeBounds(c, total, active, this.threads);
+    c[CTRL.JOB] = JOB[job];
+    c[CTRL.PENDING] = this.threads - 1;
+    Atomics.add(c, CTRL.GEN, 1);
+    Atomics.notify(c, CTRL.GEN);
+    fn(table, count, c[CTRL.BOUNDS]!, c[CTRL.BOUNDS + 1]!);
+    for (let spins = 0; ; spins++) {
+      const left = Atomics.load(c, CTRL.PENDING);
+      if (left === 0) return;
+      if (this.blocking && spins >= SPINS) Atomics.wait(c, CTRL.PENDING, left);
+    }
+  }
+
+  /** Stops the workers (the engine then runs on one thread). Idempotent. */
+  destroy(): void {
+    if (this.stops.length === 0) return;
+    this.failure ??= 'destroyed';
+    this.ctrl[CTRL.JOB] = JOB.exit;
+    Atomics.add(this.ctrl, CTRL.GEN, 1);
+    Atomics.notify(this.ctrl, CTRL.GEN);
+    for (const stop of this.stops) stop();
+    this.stops = [];
+  }
+}
