@@ -23,7 +23,22 @@ export const REC_START: i32 = 4; // i32 first global element index (a multiple o
 export const REC_P: i32 = 8; // i32 byte address of p (grad at 12, m at 16, s at 20, smax at 24)
 export const REC_UPDATE: i32 = 28; // i32 Update: 0 none, 1 sgd, 2 adaptive
 export const REC_FLAGS: i32 = 32; // i32 flags, below
-export const REC_SCALARS: i32 = 48; // f32 × 13: decayMul … stepSize, invScale, clipCoef
+export const REC_SCALARS: i32 = 48; // f32 × 13, below
+
+// The f32 scalars (src/core/step-scalars.ts StepScalars, rounded to f32 once by the host; then the guard's).
+const DECAY_MUL: i32 = REC_SCALARS;
+const L2V: i32 = REC_SCALARS + 4;
+const BETA1: i32 = REC_SCALARS + 8;
+const ONE_MINUS_BETA1: i32 = REC_SCALARS + 12;
+const BETA2: i32 = REC_SCALARS + 16;
+const ONE_MINUS_BETA2: i32 = REC_SCALARS + 20;
+const EPS: i32 = REC_SCALARS + 24;
+const EPS_S: i32 = REC_SCALARS + 28;
+const EPS_MAX: i32 = REC_SCALARS + 32;
+const SQRT_BC2: i32 = REC_SCALARS + 36;
+const STEP_SIZE: i32 = REC_SCALARS + 40;
+const INV_SCALE: i32 = REC_SCALARS + 44;
+const CLIP_COEF: i32 = REC_SCALARS + 48;
 
 // Flags (the bits of packHyper, plus the rule's and the guard's).
 const DENOM_FROM_MAX: i32 = 1;
@@ -35,8 +50,84 @@ const VARIANCE: i32 = 32;
 const AMSGRAD: i32 = 64;
 const GUARD: i32 = 128;
 
-/** Steps elements [lo, hi) (tensor-local) of the tensor whose record is at `r`. */
-function stepTensor(r: usize, lo: i32, hi: i32): void {
+// Compile-time switches of the SIMD loop: a type argument that is On or Off. `quads` is instantiated for each
+// combination of the four switches that decide which divisions, square roots and arrays a step touches; the
+// optimizer folds each instance's branches away (a runtime flag would become a select that computes both
+// sides, divisions included). The cheap branches (guard, L2, belief, nesterov, smax or s) stay runtime.
+type On = u16;
+type Off = u8;
+function on<T>(): bool {
+  return sizeof<T>() == 2;
+}
+
+/**
+ * Elements [lo, hi) of the tensor whose record is at `r`, hi - lo a multiple of 4: reference.ts
+ * `adabeliefStep`, line for line, four lanes at a time.
+ */
+function quads<ADAPTIVE, DIVIDE, VAR, AMS>(r: usize, lo: i32, hi: i32): void {
+  const P = <usize>load<i32>(r, 8);
+  const G = <usize>load<i32>(r, 12);
+  const M = <usize>load<i32>(r, 16);
+  const S = <usize>load<i32>(r, 20);
+  const X = <usize>load<i32>(r, 24);
+  const flags = load<i32>(r, REC_FLAGS);
+  const guard = (flags & GUARD) != 0;
+  const l2 = (flags & L2) != 0;
+  const belief = (flags & BELIEF) != 0;
+  const fromMax = (flags & DENOM_FROM_MAX) != 0;
+  const nesterov = (flags & NESTEROV) != 0;
+  const moves = load<i32>(r, REC_UPDATE) != 0;
+  const decayMul = f32x4.splat(load<f32>(r, DECAY_MUL));
+  const l2v = f32x4.splat(load<f32>(r, L2V));
+  const beta1 = f32x4.splat(load<f32>(r, BETA1));
+  const oneMinusBeta1 = f32x4.splat(load<f32>(r, ONE_MINUS_BETA1));
+  const beta2 = f32x4.splat(load<f32>(r, BETA2));
+  const oneMinusBeta2 = f32x4.splat(load<f32>(r, ONE_MINUS_BETA2));
+  const eps = f32x4.splat(load<f32>(r, EPS));
+  const epsS = f32x4.splat(load<f32>(r, EPS_S));
+  const epsMax = f32x4.splat(load<f32>(r, EPS_MAX));
+  const sqrtBc2 = f32x4.splat(load<f32>(r, SQRT_BC2));
+  const stepSize = f32x4.splat(load<f32>(r, STEP_SIZE));
+  const invScale = f32x4.splat(load<f32>(r, INV_SCALE));
+  const clipCoef = f32x4.splat(load<f32>(r, CLIP_COEF));
+  for (let i = lo; i < hi; i += 4) {
+    const o = (<usize>i) << 2;
+    const pi = f32x4.mul(v128.load(P + o), decayMul);
+    let g = v128.load(G + o);
+    if (guard) g = f32x4.mul(f32x4.mul(g, invScale), clipCoef); // (the guard's scaling: cpu-optimizer.ts step)
+    if (l2) g = f32x4.add(g, f32x4.mul(l2v, pi));
+    const m = f32x4.add(f32x4.mul(v128.load(M + o), beta1), f32x4.mul(oneMinusBeta1, g));
+    v128.store(M + o, m);
+
+    let v = f32x4.splat(1);
+    if (on<VAR>()) {
+      const res = belief ? f32x4.sub(g, m) : g;
+      const s = f32x4.add(
+        f32x4.add(f32x4.mul(v128.load(S + o), beta2), f32x4.mul(f32x4.mul(oneMinusBeta2, res), res)),
+        epsS,
+      );
+      v128.store(S + o, s);
+      v = s;
+      if (on<AMS>()) {
+        const smax = f32x4.add(f32x4.max(v128.load(X + o), s), epsMax);
+        v128.store(X + o, smax);
+        v = fromMax ? smax : s;
+      }
+    }
+
+    const momentum = nesterov ? f32x4.add(g, f32x4.mul(beta1, m)) : m;
+    let direction = momentum;
+    if (on<ADAPTIVE>()) {
+      const root = f32x4.sqrt(v);
+      const d = f32x4.add(on<DIVIDE>() ? f32x4.div(root, sqrtBc2) : root, eps);
+      direction = f32x4.div(m, d);
+    }
+    v128.store(P + o, moves ? f32x4.add(pi, f32x4.mul(stepSize, direction)) : pi);
+  }
+}
+
+/** Elements [lo, hi) of record `r`'s tensor, one at a time: the same lines in scalar f32 (the n % 4 tail). */
+function scalars(r: usize, lo: i32, hi: i32): void {
   const P = <usize>load<i32>(r, 8);
   const G = <usize>load<i32>(r, 12);
   const M = <usize>load<i32>(r, 16);
@@ -44,20 +135,6 @@ function stepTensor(r: usize, lo: i32, hi: i32): void {
   const X = <usize>load<i32>(r, 24);
   const update = load<i32>(r, REC_UPDATE);
   const flags = load<i32>(r, REC_FLAGS);
-  const decayMul = load<f32>(r, REC_SCALARS);
-  const l2v = load<f32>(r, REC_SCALARS + 4);
-  const beta1 = load<f32>(r, REC_SCALARS + 8);
-  const oneMinusBeta1 = load<f32>(r, REC_SCALARS + 12);
-  const beta2 = load<f32>(r, REC_SCALARS + 16);
-  const oneMinusBeta2 = load<f32>(r, REC_SCALARS + 20);
-  const eps = load<f32>(r, REC_SCALARS + 24);
-  const epsS = load<f32>(r, REC_SCALARS + 28);
-  const epsMax = load<f32>(r, REC_SCALARS + 32);
-  const sqrtBc2 = load<f32>(r, REC_SCALARS + 36);
-  const stepSize = load<f32>(r, REC_SCALARS + 40);
-  const invScale = load<f32>(r, REC_SCALARS + 44);
-  const clipCoef = load<f32>(r, REC_SCALARS + 48);
-
   const guard = (flags & GUARD) != 0;
   const l2 = (flags & L2) != 0;
   const variance = (flags & VARIANCE) != 0;
@@ -68,57 +145,20 @@ function stepTensor(r: usize, lo: i32, hi: i32): void {
   const nesterov = (flags & NESTEROV) != 0;
   const adaptive = update == 2;
   const moves = update != 0;
-
-  // SIMD over whole quads.
-  const vDecayMul = f32x4.splat(decayMul);
-  const vL2 = f32x4.splat(l2v);
-  const vBeta1 = f32x4.splat(beta1);
-  const vOneMinusBeta1 = f32x4.splat(oneMinusBeta1);
-  const vBeta2 = f32x4.splat(beta2);
-  const vOneMinusBeta2 = f32x4.splat(oneMinusBeta2);
-  const vEps = f32x4.splat(eps);
-  const vEpsS = f32x4.splat(epsS);
-  const vEpsMax = f32x4.splat(epsMax);
-  const vSqrtBc2 = f32x4.splat(sqrtBc2);
-  const vStepSize = f32x4.splat(stepSize);
-  const vInvScale = f32x4.splat(invScale);
-  const vClipCoef = f32x4.splat(clipCoef);
-  const vOne = f32x4.splat(1);
-  const quads = lo + ((hi - lo) & ~3);
-  for (let i = lo; i < quads; i += 4) {
-    const o = (<usize>i) << 2;
-    const pi = f32x4.mul(v128.load(P + o), vDecayMul);
-    let g = v128.load(G + o);
-    if (guard) g = f32x4.mul(f32x4.mul(g, vInvScale), vClipCoef);
-    if (l2) g = f32x4.add(g, f32x4.mul(vL2, pi));
-    const m = f32x4.add(f32x4.mul(v128.load(M + o), vBeta1), f32x4.mul(vOneMinusBeta1, g));
-    v128.store(M + o, m);
-
-    let v = vOne;
-    if (variance) {
-      const res = belief ? f32x4.sub(g, m) : g;
-      const s = f32x4.add(
-        f32x4.add(f32x4.mul(v128.load(S + o), vBeta2), f32x4.mul(f32x4.mul(vOneMinusBeta2, res), res)),
-        vEpsS,
-      );
-      v128.store(S + o, s);
-      v = s;
-      if (amsgrad) {
-        const smax = f32x4.add(f32x4.max(v128.load(X + o), s), vEpsMax);
-        v128.store(X + o, smax);
-        v = fromMax ? smax : s;
-      }
-    }
-
-    const root = f32x4.sqrt(v);
-    const d = f32x4.add(divideBc2 ? f32x4.div(root, vSqrtBc2) : root, vEps);
-    const momentum = nesterov ? f32x4.add(g, f32x4.mul(vBeta1, m)) : m;
-    const direction = adaptive ? f32x4.div(m, d) : momentum;
-    v128.store(P + o, moves ? f32x4.add(pi, f32x4.mul(vStepSize, direction)) : pi);
-  }
-
-  // The tail (n % 4 elements at the tensor's end): the same lines in scalar f32.
-  for (let i = quads; i < hi; i++) {
+  const decayMul = load<f32>(r, DECAY_MUL);
+  const l2v = load<f32>(r, L2V);
+  const beta1 = load<f32>(r, BETA1);
+  const oneMinusBeta1 = load<f32>(r, ONE_MINUS_BETA1);
+  const beta2 = load<f32>(r, BETA2);
+  const oneMinusBeta2 = load<f32>(r, ONE_MINUS_BETA2);
+  const eps = load<f32>(r, EPS);
+  const epsS = load<f32>(r, EPS_S);
+  const epsMax = load<f32>(r, EPS_MAX);
+  const sqrtBc2 = load<f32>(r, SQRT_BC2);
+  const stepSize = load<f32>(r, STEP_SIZE);
+  const invScale = load<f32>(r, INV_SCALE);
+  const clipCoef = load<f32>(r, CLIP_COEF);
+  for (let i = lo; i < hi; i++) {
     const o = (<usize>i) << 2;
     const pi = load<f32>(P + o) * decayMul;
     let g = load<f32>(G + o);
@@ -146,6 +186,28 @@ function stepTensor(r: usize, lo: i32, hi: i32): void {
     const direction = adaptive ? m / d : momentum;
     store<f32>(P + o, moves ? pi + stepSize * direction : pi);
   }
+}
+
+/** Steps elements [lo, hi) (tensor-local) of the tensor whose record is at `r`: SIMD quads, then the tail. */
+function stepTensor(r: usize, lo: i32, hi: i32): void {
+  const flags = load<i32>(r, REC_FLAGS);
+  const q = lo + ((hi - lo) & ~3);
+  const adaptive = load<i32>(r, REC_UPDATE) == 2;
+  const divide = (flags & DIVIDE_BC2) != 0;
+  if ((flags & VARIANCE) == 0) {
+    if (!adaptive) quads<Off, Off, Off, Off>(r, lo, q);
+    else if (divide) quads<On, On, Off, Off>(r, lo, q);
+    else quads<On, Off, Off, Off>(r, lo, q);
+  } else if ((flags & AMSGRAD) == 0) {
+    if (!adaptive) quads<Off, Off, On, Off>(r, lo, q);
+    else if (divide) quads<On, On, On, Off>(r, lo, q);
+    else quads<On, Off, On, Off>(r, lo, q);
+  } else {
+    if (!adaptive) quads<Off, Off, On, On>(r, lo, q);
+    else if (divide) quads<On, On, On, On>(r, lo, q);
+    else quads<On, Off, On, On>(r, lo, q);
+  }
+  scalars(r, q, hi);
 }
 
 /** Clips global element range [lo, hi) to record `r`'s tensor: its local [a, b) packed as a << 32 | b, or -1. */
