@@ -66,10 +66,10 @@ export const presets = Object.freeze({
 /**
  * Python's repr of the value, so messages read like the official package's: floats as CPython prints them
  * (`1e-16`, `-1e-05`, `-1e-08`, `-0.001`, `nan`, `-inf`), whole numbers as Python ints (`-1`: what
- * Python prints for the int a user would type).
+ * Python prints for the int a user would type). Other values as `describeValue` shows them.
  */
 export function pyRepr(x: unknown): string {
-  if (typeof x !== 'number') return String(x);
+  if (typeof x !== 'number') return describeValue(x);
   if (Number.isNaN(x)) return 'nan';
   if (x === Infinity) return 'inf';
   if (x === -Infinity) return '-inf';
@@ -83,61 +83,147 @@ export function pyRepr(x: unknown): string {
   return String(x); // positional, with the same shortest round-trip digits
 }
 
-/** Throws the official package's message for an invalid hyperparameter. */
+/**
+ * Any value as an error message shows it, so that values of different types never read alike: strings
+ * quoted (`'3'`), bigints with their `n` (`3n`), numbers as Python prints them, arrays and plain objects
+ * spelled out (shortened), GPU objects by their label.
+ */
+export function describeValue(x: unknown, depth = 0): string {
+  if (typeof x === 'number') return pyRepr(x);
+  if (typeof x === 'string') return `'${x.length > 40 ? `${x.slice(0, 40)}…` : x}'`;
+  if (typeof x === 'bigint') return `${x}n`;
+  if (typeof x === 'function') return `a function${x.name ? ` (${x.name})` : ''}`;
+  if (typeof x === 'symbol') return x.toString();
+  if (x === null || typeof x !== 'object') return String(x);
+  if (depth > 1) return Array.isArray(x) ? '[…]' : '{…}';
+  if (Array.isArray(x)) {
+    const shown = x.slice(0, 4).map((v) => describeValue(v, depth + 1));
+    return `[${shown.join(', ')}${x.length > 4 ? `, … (${x.length} items)` : ''}]`;
+  }
+  if (ArrayBuffer.isView(x)) return `a ${x.constructor.name}`;
+  const proto = Object.getPrototypeOf(x) as object | null;
+  if (proto !== null && proto !== Object.prototype) {
+    const label = (x as { label?: unknown }).label;
+    const kind = (proto.constructor as { name?: string } | undefined)?.name || 'object';
+    return typeof label === 'string' ? `${kind} '${label}'` : `a ${kind}`;
+  }
+  const keys = Object.keys(x);
+  const shown = keys
+    .slice(0, 4)
+    .map((k) => `${k}: ${describeValue((x as Record<string, unknown>)[k], depth + 1)}`);
+  return `{ ${shown.join(', ')}${keys.length > 4 ? ', …' : ''} }`.replace('{  }', '{}');
+}
+
+/** True for a plain object (an options record): not null, not an array, not a class instance. */
+export function isPlainObject(x: unknown): x is Record<string, unknown> {
+  if (x === null || typeof x !== 'object' || Array.isArray(x)) return false;
+  const proto = Object.getPrototypeOf(x) as object | null;
+  return proto === null || proto === Object.prototype;
+}
+
+/**
+ * The library's one rule for `undefined`: an option whose value is `undefined` is treated exactly as if
+ * its key were absent (the default at construction, "unchanged" in set(), "no override" per entry). Returns
+ * `user` without its undefined-valued keys; throws unless it is a plain object (or undefined: none given).
+ */
+export function definedOptions<T extends object>(user: unknown, what: string): Partial<T> {
+  if (user === undefined) return {};
+  if (!isPlainObject(user)) {
+    throw new TypeError(`${what} must be an object, got ${describeValue(user)}`);
+  }
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(user)) if (value !== undefined) out[key] = value;
+  return out as Partial<T>;
+}
+
+/** Rejects keys of `user` that `allowed` lacks, naming the key and what is allowed. */
+export function rejectUnknownKeys(user: object, allowed: readonly string[], what: string): void {
+  for (const key of Object.keys(user)) {
+    if (!allowed.includes(key)) {
+      throw new TypeError(`Unknown ${what} option: '${key}' (${what} takes ${allowed.join(', ')})`);
+    }
+  }
+}
+
+/**
+ * A usable scalar: a finite number >= `min`. (Stricter than PyTorch, which takes an infinite lr: inf or NaN
+ * would only turn every parameter into NaN. Huge finite values are applied as given, in f32, as PyTorch does.)
+ */
+export function finiteAtLeast(x: unknown, min: number): x is number {
+  return typeof x === 'number' && Number.isFinite(x) && x >= min;
+}
+
+/** Why a value was refused, for the end of a message ('' for a number out of range). */
+export function refusalNote(x: unknown): string {
+  if (typeof x === 'number') return '';
+  return ` (expected a number, got ${x === null ? 'null' : Array.isArray(x) ? 'an array' : `a ${typeof x}`})`;
+}
+
+/** Throws the official package's message for an invalid hyperparameter (and names wrong types). */
 export function validateHyper(
   h: Partial<Pick<AdaBeliefOptions, 'lr' | 'betas' | 'eps' | 'weightDecay'>>,
 ): void {
   const { lr, eps, betas, weightDecay } = h;
-  if (lr !== undefined && !(typeof lr === 'number' && lr >= 0)) {
-    throw new RangeError(`Invalid learning rate: ${pyRepr(lr)}`);
+  if (lr !== undefined && !finiteAtLeast(lr, 0)) {
+    throw new RangeError(`Invalid learning rate: ${pyRepr(lr)}${refusalNote(lr)}`);
   }
-  if (eps !== undefined && !(typeof eps === 'number' && eps >= 0)) {
-    throw new RangeError(`Invalid epsilon value: ${pyRepr(eps)}`);
+  if (eps !== undefined && !finiteAtLeast(eps, 0)) {
+    throw new RangeError(`Invalid epsilon value: ${pyRepr(eps)}${refusalNote(eps)}`);
   }
   if (betas !== undefined) {
     if (!Array.isArray(betas) || betas.length !== 2) {
-      throw new RangeError(`Invalid betas: expected two numbers, got ${JSON.stringify(betas)}`);
+      throw new RangeError(`Invalid betas: expected two numbers [beta1, beta2], got ${describeValue(betas)}`);
     }
-    betas.forEach((b, i) => {
+    betas.forEach((b: unknown, i) => {
       if (!(typeof b === 'number' && b >= 0 && b < 1)) {
-        throw new RangeError(`Invalid beta parameter at index ${i}: ${pyRepr(b)}`);
+        throw new RangeError(`Invalid beta parameter at index ${i}: ${pyRepr(b)}${refusalNote(b)}`);
       }
     });
   }
-  if (weightDecay !== undefined && !(typeof weightDecay === 'number' && weightDecay >= 0)) {
-    throw new RangeError(`Invalid weight_decay value: ${pyRepr(weightDecay)}`);
+  if (weightDecay !== undefined && !finiteAtLeast(weightDecay, 0)) {
+    throw new RangeError(`Invalid weight_decay value: ${pyRepr(weightDecay)}${refusalNote(weightDecay)}`);
   }
 }
 
 const FLAG_KEYS = ['amsgrad', 'weightDecouple', 'fixedDecay', 'rectify', 'degeneratedToSgd'] as const;
 
-/** Merges user options over the defaults and validates every field. Unknown keys are rejected. */
-export function resolveOptions(user: Partial<AdaBeliefOptions> = {}): AdaBeliefOptions {
-  for (const key of Object.keys(user)) {
+/**
+ * Merges user options over the defaults and validates every field. Unknown keys are rejected; an
+ * undefined value means the default (see definedOptions).
+ */
+export function resolveOptions(user?: Partial<AdaBeliefOptions>): AdaBeliefOptions {
+  const given = definedOptions<AdaBeliefOptions>(user, 'AdaBelief options');
+  for (const key of Object.keys(given)) {
     if (!(key in DEFAULTS)) throw new TypeError(`Unknown AdaBelief option: '${key}'`);
   }
-  const o: AdaBeliefOptions = { ...DEFAULTS, ...user };
+  const o: AdaBeliefOptions = { ...DEFAULTS, ...given };
   validateHyper(o);
-  for (const key of FLAG_KEYS) {
-    if (typeof o[key] !== 'boolean') throw new TypeError(`Option '${key}' must be a boolean, got ${o[key]}`);
-  }
+  for (const key of FLAG_KEYS) checkFlag(key, o[key]);
   if (o.semantics !== 'adabelief-pytorch' && o.semantics !== 'torch-optimizer') {
     throw new TypeError(
-      `Option 'semantics' must be 'adabelief-pytorch' or 'torch-optimizer', got '${o.semantics}'`,
+      `Option 'semantics' must be 'adabelief-pytorch' or 'torch-optimizer', got ${describeValue(o.semantics)}`,
     );
   }
   o.betas = [o.betas[0], o.betas[1]];
   return o;
 }
 
+/** Throws unless option `key` is a boolean, naming it and the value. */
+export function checkFlag(key: string, value: unknown): asserts value is boolean {
+  if (typeof value !== 'boolean') {
+    throw new TypeError(`Option '${key}' must be a boolean, got ${describeValue(value)}`);
+  }
+}
+
 /** Validates per-entry overrides (only lr, betas, eps, weightDecay may be overridden). */
 export function validateOverrides(overrides: GroupOverrides, where: string): void {
-  for (const key of Object.keys(overrides)) {
+  const given = definedOptions<GroupOverrides>(overrides, `${where} overrides`);
+  for (const key of Object.keys(given)) {
     if (!['lr', 'betas', 'eps', 'weightDecay'].includes(key)) {
       throw new TypeError(
         `${where}: '${key}' cannot be set per parameter (only lr, betas, eps, weightDecay)`,
       );
     }
   }
-  validateHyper(overrides);
+  validateHyper(given);
 }

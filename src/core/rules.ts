@@ -4,7 +4,13 @@
  * step-scalars.ts) and names the state it keeps. Everything else (layout, dispatch, export/import) is shared.
  */
 import { stepScalars, type StepScalars } from './step-scalars.js';
-import { DEFAULTS, resolveOptions, validateOverrides, type AdaBeliefOptions } from './options.js';
+import {
+  DEFAULTS,
+  definedOptions,
+  resolveOptions,
+  validateOverrides,
+  type AdaBeliefOptions,
+} from './options.js';
 import {
   ADAMW_DEFAULTS,
   ADAM_DEFAULTS,
@@ -52,12 +58,13 @@ export interface Rule<O extends object> {
 /** Throws unless `overrides` only has keys among `allowed` (then validates their values). */
 function overridesAmong(allowed: readonly string[], check: (o: Overrides) => void) {
   return (overrides: Overrides, where: string): void => {
-    for (const key of Object.keys(overrides)) {
+    const given = definedOptions<Overrides>(overrides, `${where} overrides`);
+    for (const key of Object.keys(given)) {
       if (!allowed.includes(key)) {
         throw new TypeError(`${where}: '${key}' cannot be set per parameter (only ${allowed.join(', ')})`);
       }
     }
-    check(overrides);
+    check(given);
   };
 }
 
@@ -114,12 +121,23 @@ export const sgdRule: Rule<SGDOptions> = {
   amsgrad: () => false,
 };
 
-/** `current` with `changes` applied and validated; throws if a construction-time option would change. */
+/**
+ * `current` with `changes` applied and validated; throws if a construction-time option would change.
+ * An undefined value in `changes` leaves that option as it is (the undefined rule: as if the key were absent).
+ */
 export function mergeFixed<O extends object>(rule: Rule<O>, current: O, changes: Partial<O>): O {
+  const given = definedOptions<O>(changes, `${rule.name}.set: the changes`);
   for (const key of rule.fixed) {
-    if (key in changes && changes[key] !== current[key]) {
-      throw new Error(`${String(key)} is fixed at construction: it decides which state buffers exist`);
+    if (key in given && given[key] !== current[key]) {
+      throw new Error(
+        `${String(key)} is fixed at construction: it decides which state buffers exist (this optimizer has ${String(key)}=${String(current[key])}, got ${String(given[key])})`,
+      );
     }
   }
-  return rule.resolve({ ...current, ...changes });
+  return rule.resolve({ ...current, ...given });
+}
+
+/** Removes undefined-valued keys of per-parameter overrides (the undefined rule: no override). */
+export function definedOverrides(overrides: Overrides, where: string): Overrides {
+  return definedOptions<Overrides>(overrides, where);
 }

@@ -4,7 +4,7 @@
  * (AdaBelief: exp_avg, exp_avg_var, max_exp_avg_var; Adam: exp_avg, exp_avg_sq, max_exp_avg_sq;
  * SGD: momentum_buffer).
  */
-import type { AdaBeliefOptions } from './options.js';
+import { definedOptions, describeValue, type AdaBeliefOptions } from './options.js';
 import type { Rule } from './rules.js';
 
 export type FloatArray = Float32Array | Float64Array;
@@ -21,7 +21,7 @@ export type TensorState<T extends FloatArray = Float32Array> = {
 export interface OptimizerState<O extends object, T extends FloatArray = Float32Array> {
   /** Steps taken so far (0 before the first step). */
   step: number;
-  /** Optimizer-wide options at export time. */
+  /** Optimizer-wide options at export time (importState: left out or partial, the current ones are kept). */
   options: O;
   /** One entry per parameter, in the order the parameters were given. */
   tensors: Record<string, T>[];
@@ -40,7 +40,8 @@ export interface AdaBeliefState<T extends FloatArray = Float32Array> {
 
 /**
  * Checks that `state` fits an optimizer of `rule` with options `current` and parameters of `sizes`
- * elements, and returns its validated options. Throws (before anything is changed) on any mismatch.
+ * elements, and returns the options to use: `state.options` over `current` (left out, `{}` or an
+ * undefined value: the current option is kept). Throws (before anything is changed) on any mismatch.
  */
 export function checkImportedState<O extends object>(
   rule: Rule<O>,
@@ -48,28 +49,40 @@ export function checkImportedState<O extends object>(
   current: O,
   sizes: readonly number[],
 ): O {
-  if (state === null || typeof state !== 'object')
-    throw new TypeError('importState: state must be an object');
-  if (!Number.isInteger(state.step) || state.step < 0) {
-    throw new RangeError(`importState: step must be a non-negative integer, got ${state.step}`);
+  if (state === null || typeof state !== 'object' || Array.isArray(state))
+    throw new TypeError(
+      `importState: state must be an object { step, options?, tensors }, got ${describeValue(state)}`,
+    );
+  if (!Number.isSafeInteger(state.step) || state.step < 0) {
+    throw new RangeError(
+      `importState: step must be a non-negative integer (a number up to 2^53 - 1), got ${describeValue(state.step)}`,
+    );
   }
-  const options = rule.resolve(state.options);
+  const given = definedOptions<O>(
+    state.options,
+    'importState: options (leave it out to keep the current options)',
+  );
   for (const key of rule.fixed) {
-    if (options[key] !== current[key]) {
+    if (key in given && given[key] !== current[key]) {
       throw new RangeError(
-        `importState: state has ${String(key)}=${String(options[key])}, this optimizer ${String(key)}=${String(current[key])}`,
+        `importState: the state has ${String(key)}=${describeValue(given[key])}, this optimizer has ${String(key)}=${String(current[key])} (fixed at construction)`,
       );
     }
   }
+  const options = rule.resolve({ ...current, ...given });
   if (!Array.isArray(state.tensors) || state.tensors.length !== sizes.length) {
-    throw new RangeError(`importState: expected ${sizes.length} tensor states, got ${state.tensors?.length}`);
+    throw new RangeError(
+      `importState: expected ${sizes.length} tensor states, got ${Array.isArray(state.tensors) ? state.tensors.length : describeValue(state.tensors)}`,
+    );
   }
   const names = rule.slots(options).map((s) => s.name);
   state.tensors.forEach((st, i) => {
     for (const name of names) {
-      const a = st?.[name];
+      const a: unknown = (st as Record<string, unknown> | null)?.[name];
       if (!(a instanceof Float32Array || a instanceof Float64Array)) {
-        throw new TypeError(`importState: tensors[${i}].${name} must be a Float32Array`);
+        throw new TypeError(
+          `importState: tensors[${i}].${name} must be a Float32Array (or Float64Array), got ${describeValue(a)}`,
+        );
       }
       if (a.length !== sizes[i]) {
         throw new RangeError(

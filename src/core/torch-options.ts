@@ -13,7 +13,14 @@
  * with weight_decay 1e-2; SGD lr 1e-3, momentum 0, dampening 0, weight_decay 0, nesterov false.
  */
 import { Amsgrad, Update, type StepScalars } from './step-scalars.js';
-import { pyRepr, validateHyper } from './options.js';
+import {
+  checkFlag,
+  definedOptions,
+  finiteAtLeast,
+  pyRepr,
+  refusalNote,
+  validateHyper,
+} from './options.js';
 
 export interface AdamOptions {
   /** Learning rate. Default 1e-3. */
@@ -59,43 +66,44 @@ export const SGD_DEFAULTS: Readonly<SGDOptions> = Object.freeze({
   nesterov: false,
 });
 
-/** Rejects keys that `defaults` does not have, naming the optimizer. */
-function rejectUnknown(name: string, user: object, defaults: object): void {
-  for (const key of Object.keys(user)) {
+/** `user` without undefined values (= absent, the default), keys `defaults` lacks rejected, naming `name`. */
+function given<O extends object>(name: string, user: unknown, defaults: O): Partial<O> {
+  const o = definedOptions<O>(user, `${name} options`);
+  for (const key of Object.keys(o)) {
     if (!(key in defaults)) throw new TypeError(`Unknown ${name} option: '${key}'`);
   }
+  return o;
 }
 
 /** Adam / AdamW options over `defaults`, validated with torch.optim's messages. */
 export function resolveAdamOptions(
   name: string,
   defaults: Readonly<AdamOptions>,
-  user: Partial<AdamOptions> = {},
+  user?: Partial<AdamOptions>,
 ): AdamOptions {
-  rejectUnknown(name, user, defaults);
-  const o: AdamOptions = { ...defaults, ...user };
+  const o: AdamOptions = { ...defaults, ...given(name, user, defaults) };
   validateHyper(o);
-  if (typeof o.amsgrad !== 'boolean')
-    throw new TypeError(`Option 'amsgrad' must be a boolean, got ${o.amsgrad}`);
+  checkFlag('amsgrad', o.amsgrad);
   o.betas = [o.betas[0], o.betas[1]];
   return o;
 }
 
 /** SGD options over the defaults, validated with torch.optim.SGD's messages. */
-export function resolveSGDOptions(user: Partial<SGDOptions> = {}): SGDOptions {
-  rejectUnknown('SGD', user, SGD_DEFAULTS);
-  const o: SGDOptions = { ...SGD_DEFAULTS, ...user };
+export function resolveSGDOptions(user?: Partial<SGDOptions>): SGDOptions {
+  const o: SGDOptions = { ...SGD_DEFAULTS, ...given('SGD', user, SGD_DEFAULTS) };
   validateHyper({ lr: o.lr, weightDecay: o.weightDecay });
-  if (!(typeof o.momentum === 'number' && o.momentum >= 0)) {
-    throw new RangeError(`Invalid momentum value: ${pyRepr(o.momentum)}`);
+  if (!finiteAtLeast(o.momentum, 0)) {
+    throw new RangeError(`Invalid momentum value: ${pyRepr(o.momentum)}${refusalNote(o.momentum)}`);
   }
-  if (!(typeof o.dampening === 'number' && Number.isFinite(o.dampening))) {
-    throw new RangeError(`Invalid dampening value: ${pyRepr(o.dampening)}`);
+  // torch.optim.SGD does not check dampening; any finite number is applied as given (1 - dampening).
+  if (!finiteAtLeast(o.dampening, -Infinity)) {
+    throw new RangeError(`Invalid dampening value: ${pyRepr(o.dampening)}${refusalNote(o.dampening)}`);
   }
-  if (typeof o.nesterov !== 'boolean')
-    throw new TypeError(`Option 'nesterov' must be a boolean, got ${o.nesterov}`);
+  checkFlag('nesterov', o.nesterov);
   if (o.nesterov && (o.momentum <= 0 || o.dampening !== 0)) {
-    throw new RangeError('Nesterov momentum requires a momentum and zero dampening');
+    throw new RangeError(
+      `Nesterov momentum requires a momentum and zero dampening (momentum ${pyRepr(o.momentum)}, dampening ${pyRepr(o.dampening)})`,
+    );
   }
   return o;
 }
