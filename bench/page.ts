@@ -17,6 +17,9 @@ import { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import copySource from './copy.wgsl?raw';
 import {
   AdaBelief,
+  Adam,
+  SGD,
+  toF16Array,
   isFallbackDevice,
   stepScalars,
   resolveOptions,
@@ -35,6 +38,7 @@ import {
   type Repetitions,
   type Samples,
 } from './common.js';
+import { MODE_DEFS, type ModeMeasureSpec, type Traffic } from './modes.js';
 
 const STORAGE = 0x80;
 const COPY_SRC = 0x4;
@@ -153,6 +157,11 @@ interface Runner {
   encode(encoder: GPUCommandEncoder): void;
   /** Rejects if a step reported a WebGPU error. */
   check(): Promise<void>;
+  /**
+   * Called after each timed run, outside the timed interval: a guarded optimizer confirms its steps here
+   * (it accepts at most 31 unconfirmed steps in flight, and `encode()` confirms none).
+   */
+  settle?(): Promise<void>;
   destroy(): void;
 }
 
@@ -230,7 +239,9 @@ async function wallRun(device: GPUDevice, runner: Runner, count: number): Promis
   const t0 = performance.now();
   for (let k = 0; k < count; k++) runner.step();
   await device.queue.onSubmittedWorkDone();
-  return performance.now() - t0;
+  const ms = performance.now() - t0;
+  await runner.settle?.();
+  return ms;
 }
 
 /** Runs `count` steps each bracketed by timestamps; returns each step's GPU time in ms. */
@@ -263,6 +274,7 @@ async function timedRun(device: GPUDevice, runner: Runner, count: number): Promi
     const out: number[] = [];
     for (let k = 0; k < count; k++) out.push(Number(t[2 * k + 1]! - t[2 * k]!) / 1e6);
     staging.unmap();
+    await runner.settle?.();
     return out;
   } finally {
     querySet.destroy();
@@ -345,6 +357,160 @@ export async function measureGpu(specs: MeasureSpec[]): Promise<Samples[]> {
     const out = await timeInterleaved(c, runners, K, reps);
     for (const runner of runners) await runner.check();
     checkErrors(c, `GPU kernels n=${specs[0]?.size}`);
+    return out;
+  } finally {
+    runners.forEach((r) => r.destroy());
+    await device.queue.onSubmittedWorkDone();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------- modes
+
+/**
+ * The fused step of a mode through the optimizers' public API (`create()` with the mode's options, f16
+ * entries where the mode has them). The optimizer picks its own dispatch shape per mode unless the run gave
+ * --max-workgroups.
+ */
+async function modeRunner(c: Context, spec: ModeMeasureSpec, maxWorkgroups: number | null): Promise<Runner> {
+  const { device } = c;
+  const def = MODE_DEFS[spec.mode];
+  const n = spec.size;
+  const values = (scale: number, seed: number) => {
+    const f32 = fillNoise(new Float32Array(n), scale, seed);
+    return def.dtype === 'f16' ? toF16Array(f32) : f32;
+  };
+  const buffer = (data: Float32Array | Uint16Array, label: string) => {
+    const b = device.createBuffer({
+      label,
+      size: Math.ceil(data.byteLength / 4) * 4,
+      usage: STORAGE | COPY_SRC | COPY_DST,
+      mappedAtCreation: true,
+    });
+    new Uint8Array(b.getMappedRange()).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    b.unmap();
+    return b;
+  };
+  const param = buffer(values(1, 1), `bench/${spec.mode}/param`);
+  const grad = buffer(values(0.01, 2), `bench/${spec.mode}/grad`);
+  const entries = [{ param, grad, size: n, dtype: def.dtype }];
+  const options = {
+    ...def.options,
+    ...(maxWorkgroups !== null ? { dispatch: { maxWorkgroups } } : {}),
+    label: `bench/${spec.mode}`,
+  };
+  const opt =
+    def.optimizer === 'Adam'
+      ? await Adam.create(device, entries, options)
+      : def.optimizer === 'SGD'
+        ? await SGD.create(device, entries, options)
+        : await AdaBelief.create(device, entries, options);
+  const guarded = 'skipNonFinite' in def.options || 'maxGradNorm' in def.options;
+  const pending: Promise<void>[] = [];
+  return {
+    step: () => void pending.push(opt.step()),
+    encode: (e) => opt.encode(e),
+    check: async () => void (await Promise.all(pending.splice(0))),
+    settle: async () => {
+      await Promise.all(pending.splice(0));
+      if (guarded) await opt.lastStepReport();
+    },
+    destroy: () => {
+      opt.destroy();
+      param.destroy();
+      grad.destroy();
+    },
+  };
+}
+
+/** bench/copy.wgsl `copy_mode` over the arrays of `traffic`: the mode's own bytes per element. */
+function modeCopyRunner(c: Context, size: number, traffic: Traffic): Runner {
+  const { device, report } = c;
+  const units = Math.floor(size / 8);
+  const slots: { name: string; binding: number; widths: (2 | 4)[] }[] = [
+    { name: 'IN_PLACE_', binding: 11, widths: traffic.inPlace },
+    { name: 'READ_', binding: 15, widths: traffic.readOnly },
+    { name: 'WRITE_', binding: 17, widths: traffic.writeOnly },
+  ];
+  const capacity = { IN_PLACE_: 4, READ_: 2, WRITE_: 1 } as Record<string, number>;
+  const constants: Record<string, number> = { WORKGROUP_SIZE: report.workgroupSize };
+  const buffers: GPUBuffer[] = [];
+  const entries: GPUBindGroupEntry[] = [];
+  for (const slot of slots) {
+    if (slot.widths.length > capacity[slot.name]!)
+      throw new Error(
+        `copy_mode has ${capacity[slot.name]} ${slot.name} arrays, traffic needs ${slot.widths.length}`,
+      );
+    for (let k = 0; k < capacity[slot.name]!; k++) {
+      const width = slot.widths[k];
+      constants[`${slot.name}${k}`] = width ? width / 2 : 0;
+      // An absent array still has its (unread) binding: a 16-byte buffer of its own.
+      const bytes = width ? Math.max(16, units * 8 * width) : 16;
+      const b = noiseBuffer(device, bytes / 4, 1, 20 + buffers.length, `bench/copy-mode-${slot.name}${k}`);
+      buffers.push(b);
+      entries.push({ binding: slot.binding + k, resource: { buffer: b } });
+    }
+  }
+  const module = device.createShaderModule({ label: 'bench/copy', code: copySource });
+  const pipeline = device.createComputePipeline({
+    label: 'bench/copy-mode',
+    layout: 'auto',
+    compute: { module, entryPoint: 'copy_mode', constants },
+  });
+  const uniform = device.createBuffer({
+    label: 'bench/copy-mode-params',
+    size: 16,
+    usage: UNIFORM | COPY_DST,
+  });
+  device.queue.writeBuffer(uniform, 0, new Uint32Array([units, 0, 0, 0]));
+  const bindGroup = device.createBindGroup({
+    label: 'bench/copy-mode',
+    layout: pipeline.getBindGroupLayout(0),
+    entries: [{ binding: 10, resource: { buffer: uniform } }, ...entries],
+  });
+  const workgroups = workgroupsFor(Math.max(units, 1), report.workgroupSize, report.maxWorkgroups);
+  const encode = (encoder: GPUCommandEncoder) => {
+    const pass = encoder.beginComputePass({ label: 'bench/copy-mode' });
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(workgroups);
+    pass.end();
+  };
+  return {
+    step: () => {
+      const encoder = device.createCommandEncoder({ label: 'bench/copy-mode' });
+      encode(encoder);
+      device.queue.submit([encoder.finish()]);
+    },
+    encode,
+    check: async () => undefined,
+    destroy: () => [uniform, ...buffers].forEach((b) => b.destroy()),
+  };
+}
+
+/**
+ * The modes of one size measured together, interleaved as `measureGpu` does (repetition r of every one
+ * before repetition r + 1 of any): each mode's fused step and the copy kernels of their traffic.
+ * `maxWorkgroups`: the run's --max-workgroups (null: each optimizer's own dispatch).
+ */
+export async function measureModes(
+  specs: ModeMeasureSpec[],
+  maxWorkgroups: number | null = null,
+): Promise<Samples[]> {
+  const c = await ctx();
+  const { device } = c;
+  const runners: Runner[] = [];
+  try {
+    for (const spec of specs)
+      runners.push(
+        spec.kind === 'fused'
+          ? await modeRunner(c, spec, maxWorkgroups)
+          : modeCopyRunner(c, spec.size, MODE_DEFS[spec.mode].traffic),
+      );
+    checkErrors(c, `modes n=${specs[0]?.size}: setup`);
+    const { K, reps } = await calibrate(device, runners, specs);
+    const out = await timeInterleaved(c, runners, K, reps);
+    for (const runner of runners) await runner.check();
+    checkErrors(c, `modes n=${specs[0]?.size}`);
     return out;
   } finally {
     runners.forEach((r) => r.destroy());

@@ -13,6 +13,7 @@ import {
   type Samples,
   type Variant,
 } from './common.js';
+import { MODES, MODE_DEFS, modeBytes, type Mode } from './modes.js';
 import type { AdapterReport } from './page.js';
 
 export interface Measurement extends Samples {
@@ -123,7 +124,226 @@ export interface Report {
   rows: Row[];
   /** The whole-model case; null when skipped (--no-model). */
   model: ModelSummary | null;
+  /** Every mode at the largest size it was measured at, keyed by mode name; null when skipped (--no-modes). */
+  modes: Record<string, ModeSummary> | null;
+  /** Every mode's fused step and copy kernel at every size measured. */
+  modeRows: ModeRow[];
   durationS: number;
+}
+
+// ---------------------------------------------------------------------------------------------- modes
+
+export interface ModeMeasurement extends Samples {
+  mode: Mode;
+  kind: 'fused' | 'copy';
+  size: number;
+}
+
+export interface ModeRow {
+  mode: Mode;
+  /** The mode's fused step, or the copy kernel moving the mode's bytes (bench/copy.wgsl `copy_mode`). */
+  kind: 'fused' | 'copy';
+  size: number;
+  bytesPerElement: number;
+  wallMs: number;
+  gpuMs: number | null;
+  method: 'timestamp-query' | 'wall (queued steps)';
+  /** GPU ms where measured, else wall ms: the figure behind GB/s and the ratios. */
+  ms: number;
+  effectiveGBps: number;
+  /** Fused rows: GB/s over the copy kernel's GB/s for the same bytes (= copy ms / fused ms). */
+  vsCopy: number | null;
+  /** Fused rows: step time over the f32 AdaBelief step's, same size, same run (< 1: faster than f32). */
+  vsF32: number | null;
+  stepsPerRep: number;
+  reps: number;
+}
+
+/** One mode at the largest size it was measured at (the JSON's `modes[name]`). */
+export interface ModeSummary {
+  label: string;
+  /** Bytes one step must move per element (bench/modes.ts: the arrays it reads and writes). */
+  bytesPerElement: number;
+  traffic: string;
+  size: number;
+  method: ModeRow['method'];
+  fusedMs: number;
+  copyMs: number | null;
+  fusedGBs: number;
+  copyGBs: number | null;
+  /** fusedGBs / copyGBs: 1.0 is the copy kernel's speed for this mode's bytes. */
+  fusedVsCopy: number | null;
+  /** fusedMs / the f32 mode's fusedMs at the same size (the step time relative to f32; lower is faster). */
+  vsF32: number | null;
+  /** What its bytes allow: bytesPerElement / 28 (the f32 mode's bytes). */
+  idealVsF32: number;
+}
+
+export function toModeRows(ms: ModeMeasurement[]): ModeRow[] {
+  const base = ms.map((m) => {
+    const wallMs = median(m.wallMs);
+    const gpuMs = m.gpuMs?.length ? median(m.gpuMs) : null;
+    const ms = gpuMs ?? wallMs;
+    const bytes = modeBytes(m.mode);
+    return {
+      mode: m.mode,
+      kind: m.kind,
+      size: m.size,
+      bytesPerElement: bytes,
+      wallMs,
+      gpuMs,
+      method: gpuMs !== null ? ('timestamp-query' as const) : ('wall (queued steps)' as const),
+      ms,
+      effectiveGBps: (m.size * bytes) / (ms / 1e3) / 1e9,
+      stepsPerRep: m.stepsPerRep,
+      reps: m.reps,
+    };
+  });
+  const find = (mode: Mode, size: number, kind: ModeRow['kind']) =>
+    base.find((r) => r.mode === mode && r.size === size && r.kind === kind);
+  return base.map((r) => {
+    const copy = r.kind === 'fused' ? find(r.mode, r.size, 'copy') : undefined;
+    const f32 = r.kind === 'fused' ? find('f32', r.size, 'fused') : undefined;
+    return { ...r, vsCopy: copy ? copy.ms / r.ms : null, vsF32: f32 ? r.ms / f32.ms : null };
+  });
+}
+
+export function modesSummary(rows: ModeRow[]): Record<string, ModeSummary> | null {
+  const out: Record<string, ModeSummary> = {};
+  for (const mode of MODES) {
+    const fused = rows.filter((r) => r.mode === mode && r.kind === 'fused');
+    if (!fused.length) continue;
+    const f = fused.reduce((a, b) => (b.size > a.size ? b : a));
+    const copy = rows.find((r) => r.mode === mode && r.kind === 'copy' && r.size === f.size);
+    const def = MODE_DEFS[mode];
+    out[mode] = {
+      label: def.label,
+      bytesPerElement: f.bytesPerElement,
+      traffic: def.bytes,
+      size: f.size,
+      method: f.method,
+      fusedMs: f.ms,
+      copyMs: copy?.ms ?? null,
+      fusedGBs: f.effectiveGBps,
+      copyGBs: copy?.effectiveGBps ?? null,
+      fusedVsCopy: f.vsCopy,
+      vsF32: f.vsF32,
+      idealVsF32: f.bytesPerElement / modeBytes('f32'),
+    };
+  }
+  return Object.keys(out).length ? out : null;
+}
+
+const MODE_HEAD = [
+  'mode',
+  'size',
+  'B/elem',
+  'fused ms',
+  'copy ms',
+  'fused GB/s',
+  'copy GB/s',
+  'x copy',
+  'time x f32',
+  'ideal x f32',
+];
+
+/** The modes table: one line per mode and size (ms: GPU ms where measured, else wall ms). */
+export function formatModes(rows: ModeRow[]): string {
+  const fused = rows.filter((r) => r.kind === 'fused');
+  const body = fused.map((f) => {
+    const copy = rows.find((r) => r.kind === 'copy' && r.mode === f.mode && r.size === f.size);
+    const ratio = (x: number | null) => (x === null ? '-' : `${fmt(x, 2)}x`);
+    return [
+      f.mode,
+      pow2(f.size),
+      String(f.bytesPerElement),
+      fmt(f.ms, 3),
+      copy ? fmt(copy.ms, 3) : '-',
+      fmt(f.effectiveGBps, 2),
+      copy ? fmt(copy.effectiveGBps, 2) : '-',
+      ratio(f.vsCopy),
+      ratio(f.vsF32),
+      `${fmt(f.bytesPerElement / modeBytes('f32'), 2)}x`,
+    ];
+  });
+  const widths = MODE_HEAD.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  const out = [line(MODE_HEAD), widths.map((w) => '-'.repeat(w)).join('  ')];
+  body.forEach((b, i) => {
+    if (i > 0 && fused[i - 1]!.size !== fused[i]!.size) out.push('');
+    out.push(line(b));
+  });
+  return out.join('\n');
+}
+
+export const MODE_LEGEND = [
+  "Modes: each mode's fused step (the optimizers' public API, their own dispatch shape) and a copy kernel moving",
+  "  that mode's bytes (bench/copy.wgsl copy_mode: 16-byte accesses, the arrays the step reads and writes), all",
+  '  modes of one size interleaved. ms: GPU ms (timestamp-query) where measured, else wall ms. x copy: fused GB/s /',
+  "  copy GB/s. time x f32: this mode's ms / the f32 AdaBelief step's ms, same size, same run (lower is faster);",
+  '  ideal x f32: bytes per element / 28, what its bytes allow on a memory-bound GPU.',
+];
+
+const MODE_COLORS: Record<Mode, string> = {
+  f32: '#d62728',
+  'bf16-state': '#1f77b4',
+  'f16-master': '#2ca02c',
+  'f16-bf16-nomaster': '#9467bd',
+  guarded: '#ff7f0e',
+  adam: '#8c564b',
+  'sgd-momentum': '#17becf',
+};
+
+/** Effective bandwidth against size per mode: fused solid, the mode's copy kernel dashed. */
+export function modeBandwidthSeries(rows: ModeRow[]): Series[] {
+  const modes = MODES.filter((m) => rows.some((r) => r.mode === m));
+  return modes
+    .flatMap((mode) =>
+      (['fused', 'copy'] as const).map((kind) => ({
+        name: `${mode}${kind === 'copy' ? ' copy' : ''}`,
+        color: MODE_COLORS[mode],
+        dashed: kind === 'copy',
+        points: rows
+          .filter((r) => r.mode === mode && r.kind === kind)
+          .map((r): [number, number] => [r.size, r.effectiveGBps]),
+      })),
+    )
+    .filter((s) => s.points.length);
+}
+
+function modesHtml(report: Report): string {
+  const rows = report.modeRows;
+  if (!rows.length || !report.modes) return '';
+  const bw = lineChart(
+    'modes-bandwidth',
+    'Every mode: effective bandwidth (dashed: its copy kernel)',
+    'GB/s (log)',
+    modeBandwidthSeries(rows),
+  );
+  const time = lineChart(
+    'modes-vs-f32',
+    'Every mode: step time x f32 (dotted: 1x)',
+    'step time / f32 step time (log)',
+    MODES.filter((m) => m !== 'f32' && rows.some((r) => r.mode === m)).map((mode) => ({
+      name: mode,
+      color: MODE_COLORS[mode],
+      points: rows
+        .filter((r) => r.mode === mode && r.kind === 'fused' && r.vsF32 !== null)
+        .map((r): [number, number] => [r.size, r.vsF32!]),
+    })),
+    1,
+  );
+  const cells = Object.entries(report.modes)
+    .map(
+      ([name, m]) =>
+        `<tr><td>${esc(name)}</td><td>${esc(m.label)}</td><td>${pow2(m.size)}</td><td>${m.bytesPerElement}</td><td>${fmt(m.fusedGBs)}</td><td>${m.copyGBs === null ? '-' : fmt(m.copyGBs)}</td><td>${m.fusedVsCopy === null ? '-' : fmt(m.fusedVsCopy)}</td><td>${m.vsF32 === null ? '-' : fmt(m.vsF32)}</td><td>${fmt(m.idealVsF32)}</td></tr>`,
+    )
+    .join('');
+  return `<h2>Every mode</h2>
+<table><tr><th>mode</th><th></th><th>size</th><th>B/element</th><th>fused GB/s</th><th>copy GB/s</th><th>fused / copy</th><th>time × f32</th><th>ideal × f32</th></tr>${cells}</table>
+<div class="charts">${bw}${time}</div>
+<p>${esc(MODE_LEGEND.join(' '))}</p>`;
 }
 
 export function toRows(ms: Measurement[]): Row[] {
@@ -591,6 +811,7 @@ ${a.fallback ? '<p class="warn">This adapter is a CPU fallback (SwiftShader or s
 <h2>Targets</h2><table><tr><th>ratio</th><th>target</th><th>measured</th><th></th><th>what</th></tr>${targetRows}</table>
 ${report.model ? modelHtml(report.model) : ''}
 ${charts}
+${modesHtml(report)}
 <h2>All figures</h2><pre>${esc(tableText)}\n\n${esc(LEGEND.join('\n'))}</pre>
 <p>Raw data: benchmark.json (same folder).</p>
 </body></html>
