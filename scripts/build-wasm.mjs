@@ -4,6 +4,7 @@
 // fetch or bundle). `npm run build:wasm` regenerates it; `--check` only compares the fresh build with the
 // committed file and exits 1 when they differ (test/unit/wasm-build.test.ts runs that).
 import asc from 'assemblyscript/asc';
+import { Buffer } from 'node:buffer';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';

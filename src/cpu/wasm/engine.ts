@@ -133,7 +133,7 @@ export class WasmEngine {
     const host = detectHost();
     const wanted = Math.min(threads ?? host.cores, MAX_THREADS);
     const shared = wanted > 1 ? sharedMemory(this.plan.pages) : 'threads: 1';
-    let reason = typeof shared === 'string' ? shared : host.noWorkers;
+    const reason = typeof shared === 'string' ? shared : host.noWorkers;
     this.memory =
       typeof shared === 'string'
         ? new WebAssembly.Memory({ initial: this.plan.pages, maximum: this.plan.pages })

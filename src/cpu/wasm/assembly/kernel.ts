@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/ban-ts-comment */
 // @ts-nocheck — AssemblyScript (v128, f32x4, load/store, usize), compiled by scripts/build-wasm.mjs, not by tsc.
 /**
  * The WebAssembly kernel of AdaBeliefWasmCPU (src/cpu/wasm-optimizer.ts): one fused step of every rule
