@@ -40,6 +40,7 @@ export class AdaBeliefOptimizer extends FusedLrOptimizer<AdaBeliefOptions> {
   static className = 'AdaBeliefOptimizer';
 
   protected static override readonly configDefaults: object = DEFAULTS;
+  protected static override readonly displayName: string = 'AdaBeliefOptimizer';
 
   /** Options as `AdaBelief`'s (adabelief-pytorch 0.2.1 defaults), validated with the official messages. */
   constructor(options: AdaBeliefOptimizerOptions = {}) {

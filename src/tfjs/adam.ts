@@ -54,6 +54,7 @@ export class AdamOptimizer extends FusedLrOptimizer<AdamOptions> {
   static className = 'FusedAdamOptimizer';
 
   protected static override readonly configDefaults: object = ADAM_DEFAULTS;
+  protected static override readonly displayName: string = 'AdamOptimizer';
 
   /** Options as `Adam`'s, validated with torch.optim's messages (`Invalid learning rate: -1`). */
   constructor(options: AdamOptimizerOptions = {}) {
@@ -67,6 +68,7 @@ export class AdamWOptimizer extends FusedLrOptimizer<AdamOptions> {
   static className = 'FusedAdamWOptimizer';
 
   protected static override readonly configDefaults: object = ADAMW_DEFAULTS;
+  protected static override readonly displayName: string = 'AdamWOptimizer';
 
   /** Options as `AdamW`'s, validated with torch.optim's messages. */
   constructor(options: AdamOptimizerOptions = {}) {

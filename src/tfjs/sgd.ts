@@ -40,6 +40,7 @@ export class SGDOptimizer extends FusedLrOptimizer<SGDOptions> {
   static className = 'FusedSGDOptimizer';
 
   protected static override readonly configDefaults: object = SGD_DEFAULTS;
+  protected static override readonly displayName: string = 'SGDOptimizer';
 
   /** Options as `SGD`'s, validated with torch.optim's messages (`Invalid momentum value: -1`). */
   constructor(options: SGDOptimizerOptions = {}) {

@@ -27,6 +27,7 @@ import type {
   FusedState,
   StateTensorName,
 } from './family.js';
+import { configFromOptions } from './config.js';
 import { parseSavedWeights, type NamedTensor, type SavedVariableState } from './saved-weights.js';
 import {
   dropCpuCopy,
@@ -359,9 +360,17 @@ export abstract class FusedTfjsOptimizer<O extends object> extends tf.Optimizer 
     super.dispose();
   }
 
-  /** The options as TF.js serialization stores them (`model.save` with includeOptimizer). */
+  /**
+   * The options as TF.js serialization stores them (`model.save` with includeOptimizer), under TF.js' config
+   * keys where TF.js has one (`learningRate`, `beta1`, `beta2`, `epsilon`, `useNesterov`; see config.ts).
+   */
   override getConfig(): tf.serialization.ConfigDict {
-    return structuredClone(this.opts) as unknown as tf.serialization.ConfigDict;
+    return configFromOptions(structuredClone(this.opts));
+  }
+
+  /** The name used in messages, e.g. 'AdaBeliefOptimizer'. */
+  protected get displayName(): string {
+    return this.family.name;
   }
 
   private checkUsable(what: string): void {

@@ -295,7 +295,7 @@ async function trainAgainstMirror<E extends object>(
 export interface RegistryResult {
   /** Class registered under each name in TF.js' serialization map. */
   registered: Record<string, string>;
-  /** getConfig() of each of ours, and the options of the optimizer fromConfig() rebuilt from it. */
+  /** getConfig() of each of ours, and getConfig() of the optimizer fromConfig() rebuilt from it. */
   configs: Record<string, { config: unknown; rebuilt: unknown }>;
   /** Validation messages. */
   errors: Record<string, string>;
@@ -327,8 +327,9 @@ export async function variantRegistry(): Promise<RegistryResult> {
   for (const [name, opt] of Object.entries(made)) {
     const [cls, fromConfig] = map[name]!;
     const config = opt.getConfig();
-    const rebuilt = fromConfig(cls, { ...config, customObjects: {} }) as unknown as { options: unknown };
-    configs[name] = { config, rebuilt: rebuilt.options };
+    const rebuilt = fromConfig(cls, { ...config, customObjects: {} }) as unknown as tf.Optimizer;
+    configs[name] = { config, rebuilt: rebuilt.getConfig() };
+    rebuilt.dispose();
   }
   const errors = {
     adamLr: caught(() => new AdamOptimizer({ lr: -1 })),
@@ -622,6 +623,60 @@ export async function compileFit(epochs: number): Promise<number[]> {
   model.dispose();
   tf.dispose([x, y]);
   return losses;
+}
+
+export interface LearningRateZeroResult {
+  /** `model.optimizer.learningRate` read at each epoch end (before the callback changes it). */
+  lrSeen: number[];
+  /** Max |Δ| of the model's weights over each epoch (NaN for the first: nothing to compare with). */
+  moved: number[];
+}
+
+/**
+ * TF.js' way of changing the learning rate from a `model.fit` callback, on the webgpu backend: 6 epochs,
+ * `model.optimizer.learningRate = 0` after the 3rd; tf.train.adam next to ours.
+ */
+export async function learningRateZero(): Promise<Record<string, LearningRateZeroResult>> {
+  await useBackend('webgpu');
+  type WithLr = tf.Optimizer & { learningRate: number };
+  const makers: [string, () => WithLr][] = [
+    ['tf.train.adam', () => tf.train.adam(0.05) as unknown as WithLr],
+    ['AdaBeliefOptimizer', () => new AdaBeliefOptimizer({ lr: 0.05 })],
+    ['AdamOptimizer', () => new AdamOptimizer({ lr: 0.05 })],
+  ];
+  const out: Record<string, LearningRateZeroResult> = {};
+  for (const [name, make] of makers) {
+    const { model, x, y } = smallModel(9);
+    model.compile({ optimizer: make(), loss: 'meanSquaredError' });
+    const snapshots: Float32Array[] = [];
+    const lrSeen: number[] = [];
+    await model.fit(x, y, {
+      epochs: 6,
+      batchSize: 32,
+      shuffle: false,
+      verbose: 0,
+      callbacks: {
+        onEpochEnd: async (epoch) => {
+          const parts = await Promise.all(model.getWeights().map((w) => w.data() as Promise<Float32Array>));
+          snapshots.push(Float32Array.from(parts.flatMap((p) => [...p])));
+          const opt = model.optimizer as WithLr;
+          lrSeen.push(opt.learningRate);
+          if (epoch === 2) opt.learningRate = 0;
+        },
+      },
+    });
+    const moved = snapshots.map((w, i) => {
+      if (i === 0) return NaN;
+      let m = 0;
+      for (let k = 0; k < w.length; k++) m = Math.max(m, Math.abs(w[k]! - snapshots[i - 1]![k]!));
+      return m;
+    });
+    out[name] = { lrSeen, moved };
+    model.optimizer.dispose();
+    model.dispose();
+    tf.dispose([x, y]);
+  }
+  return out;
 }
 
 /** Messages of bad input, and of switching backends between steps. */
