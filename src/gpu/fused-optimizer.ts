@@ -7,61 +7,48 @@
  *   await opt.ready;     // construction checks that need the GPU (e.g. a buffer of another device)
  *   opt.step();          // one writeBuffer of scalars, one compute pass, one submit; never reads back
  *
- * Everything that can be checked without the GPU is checked synchronously before any GPU work; WebGPU
- * errors of our own calls are caught with error scopes and turned into rejected promises, and make the
- * optimizer refuse further steps.
+ * This file is the public surface and its wiring; each idea lives in its own file:
+ *   construction.ts    every check before the first GPU object (options, entries, dispatch, guard)
+ *   step-recorder.ts   one step's scalars and compute pass; encode-ring.ts: encode()'s staging ring
+ *   step-count.ts      the step count and the confirmation of guarded steps (core/step-count.ts: the pure part)
+ *   failure.ts         destroyed / failed / lost device, and how errors reach a caller who never awaits
+ *   state-transfer.ts  exportState() / importState()
+ *
+ * Rules every call keeps: bad input throws synchronously before any GPU work and changes nothing; WebGPU
+ * errors of our own calls reject the returned promise (handled internally: an unawaited one cannot crash the
+ * process) and make the optimizer refuse further calls, the next call throwing the cause.
  */
-import { HYPER_BYTES, packHyper } from '../core/step-scalars.js';
 import {
   UNUSED_STATE_BYTES,
   recordDispatches,
-  replay,
   writeTables,
   type Dispatch,
   type Tables,
 } from './dispatches.js';
 import { layoutMismatch, planLayout, workgroupsFor, type Layout } from './layout.js';
-import { mergeFixed, type Overrides, type Rule } from '../core/rules.js';
-import { CONTROL_BYTES, MAX_ROWS, readControl, type GuardOptions, type GuardReport } from '../core/guard.js';
+import { definedOverrides, mergeFixed, type Overrides, type Rule } from '../core/rules.js';
+import { MAX_ROWS, type GuardReport } from '../core/guard.js';
+import { describeValue, isPlainObject } from '../core/options.js';
 import { StepGuard } from './step-guard.js';
 import { StateStore } from './state-store.js';
-import { checkImportedState, type FloatArray, type OptimizerState } from '../core/state.js';
-import { checkEntry, checkOverlaps, describe, type ParamEntry, type Tensor } from './entries.js';
-import { Usage, toRef, inErrorScopes, isFallbackDevice, readBuffers, type BufferLike } from './device.js';
+import type { FloatArray, OptimizerState } from '../core/state.js';
+import { checkEntry, checkOverlaps, type ParamEntry, type Tensor } from './entries.js';
+import { Usage, toRef, inErrorScopes, type BufferLike } from './device.js';
 import { kernelPipelines, packedPipelines, type KernelPipelines, type PackedPipelines } from './pipelines.js';
-import { resolvePrecision, type MasterWeightsState, type PrecisionOptions } from '../core/precision.js';
+import type { MasterWeightsState } from '../core/precision.js';
+import { checkConstruction, type GPUExtras } from './construction.js';
+import { StepRecorder } from './step-recorder.js';
+import { StepCounter } from './step-count.js';
+import { Health, settle } from './failure.js';
+import { checkState, readState, type StateHolder } from './state-transfer.js';
 
-/** How the kernel is dispatched (a tuning knob; the defaults suit the adapter). */
-export interface DispatchOptions {
-  /** Invocations per workgroup: 64, 128 or 256. Default 256. */
-  workgroupSize?: number;
-  /**
-   * Workgroups per dispatch at most; each invocation then loops over vec4s (grid-stride). Default: 64 on a
-   * CPU fallback adapter (SwiftShader is fastest with few, long-running workgroups), else 65535.
-   */
-  maxWorkgroups?: number;
-}
-
-/**
- * What every GPU optimizer takes besides its hyperparameters (guard options: see guard.ts; `stateDtype`
- * and `masterWeights`: see precision.ts).
- */
-export interface GPUExtras extends GuardOptions, PrecisionOptions {
-  dispatch?: DispatchOptions;
-  /** Prefix of every GPU object's label. Default: the optimizer's name in lower case. */
-  label?: string;
-}
-
-/** Bytes of the guard's host inputs at the start of `Control` (5 words). */
-const CONTROL_INPUT_BYTES = 20;
-
-/** Steps that `encode()` may record into encoders before their submit (see encodeStep). */
-const ENCODE_RING = 8;
+export type { DispatchOptions, GPUExtras } from './construction.js';
 
 /**
  * Defines a get/set accessor on `cls.prototype` for each option in `keys` (`opt.lr = 5e-4`): each may
  * change between steps, validated like the constructor's options; the next step picks it up through the
- * per-step scalars, nothing is rebuilt.
+ * per-step scalars, nothing is rebuilt. Assigning `undefined` is an error (an assignment has no key to
+ * leave out; see docs/errors.md).
  */
 export function defineOptionAccessors<O extends object>(
   cls: { prototype: FusedOptimizer<O> },
@@ -73,6 +60,11 @@ export function defineOptionAccessors<O extends object>(
         return this.options[key];
       },
       set(this: FusedOptimizer<O>, value: unknown) {
+        if (value === undefined) {
+          throw new TypeError(
+            `${this.constructor.name}.${key} cannot be set to undefined (assign a value; the default is ${describeValue(this.defaults[key])})`,
+          );
+        }
         this.set({ [key]: value } as Partial<O>);
       },
     });
@@ -88,155 +80,124 @@ export class FusedOptimizer<O extends object> {
   private opts: O;
   private tensors: Tensor[];
   private layout: Layout;
-  /** The f32 entry points' pipelines (undefined in the packed mode, which never uses them). */
-  private readonly kernel: KernelPipelines | undefined;
-  private readonly tables: Tables;
-  private readonly unused: GPUBuffer;
-  private readonly grid: (vec4s: number) => number;
-  private readonly ownedBuffers: GPUBuffer[] = [];
-  /** Where the state lives; export / import. */
+  private readonly health: Health;
+  private readonly counter: StepCounter;
+  private readonly recorder: StepRecorder;
   private readonly store: StateStore;
-  /** Lower-precision mode: every window goes to the packed entry points, its state in one region. */
-  /** Packed pipelines by element bytes of the window (2: f16, 4: f32). */
-  private readonly packedKernels: Partial<Record<2 | 4, PackedPipelines>>;
+  private readonly guard: StepGuard;
+  private readonly ownedBuffers: GPUBuffer[] = [];
+  /** What recording bind groups needs (fixed at construction). */
+  private readonly bindings: {
+    kernel: KernelPipelines | undefined;
+    packedKernels: Partial<Record<2 | 4, PackedPipelines>>;
+    tables: Tables;
+    unused: GPUBuffer;
+    grid: (vec4s: number) => number;
+  };
+  private dispatches: Dispatch[];
   /** Master-weight initialisation dispatches, run before the next step's update while `masterPending`. */
   private inits: Dispatch[];
   private masterPending: boolean;
-  /** One `Hyper` record per tensor per candidate step count (row), rewritten every step from `hyperData`. */
-  private readonly hyper: GPUBuffer;
-  private readonly guard: StepGuard;
-  private readonly hyperData: ArrayBuffer;
-  private encodeStaging: GPUBuffer | undefined;
-  private readonly controlInputs = new DataView(new ArrayBuffer(CONTROL_INPUT_BYTES));
-  private encodeCount = 0;
-  private readonly hyperView: DataView;
-  private readonly hyperBytes: Uint8Array;
-  private dispatches: Dispatch[];
-  private failure: Error | undefined;
-  private lostError: Error | undefined;
-  private destroyed = false;
 
   protected constructor(
     rule: Rule<O>,
     device: GPUDevice,
     params: ParamEntry[],
-    options: Partial<O> & GPUExtras = {},
+    options?: Partial<O> & GPUExtras,
   ) {
-    const name = rule.name;
-    if (!device || typeof device.createBuffer !== 'function')
-      throw new TypeError(`${name}: expected a GPUDevice`);
-    if (!Array.isArray(params) || params.length === 0)
-      throw new RangeError(`${name}: the parameter list is empty`);
-    const {
-      dispatch = {},
-      label = name.toLowerCase(),
-      skipNonFinite,
-      gradScale,
-      maxGradNorm,
-      stateDtype,
-      masterWeights,
-      ...hyper
-    } = options;
+    const c = checkConstruction(rule, device, params, options);
+    const { label, precision, packed, workgroupSize, maxWorkgroups } = c;
     this.rule = rule;
     this.device = device;
     this.label = label;
-    this.opts = rule.resolve(hyper as Partial<O>);
-    const precision = resolvePrecision({ stateDtype, masterWeights });
-    this.tensors = params.map((entry, i) => checkEntry(entry, i, rule.validateOverrides));
-    checkOverlaps(this.tensors);
-    const packed = precision.stateDtype === 'bf16' || this.tensors.some((t) => t.dtype === 'f16');
+    this.opts = c.opts;
+    this.tensors = c.tensors;
+    this.health = new Health(device, rule.name);
     this.store = new StateStore(rule.slots(this.opts), precision, packed);
-
-    const workgroupSize = dispatch.workgroupSize ?? 256;
-    if (![64, 128, 256].includes(workgroupSize)) {
-      throw new RangeError(`dispatch.workgroupSize must be 64, 128 or 256, got ${describe(workgroupSize)}`);
-    }
-    const limit = device.limits.maxComputeWorkgroupsPerDimension;
-    const maxWorkgroups = dispatch.maxWorkgroups ?? (isFallbackDevice(device) ? 64 : limit);
-    if (!Number.isSafeInteger(maxWorkgroups) || maxWorkgroups < 1 || maxWorkgroups > limit) {
-      throw new RangeError(
-        `dispatch.maxWorkgroups must be an integer in [1, ${limit}], got ${describe(maxWorkgroups)}`,
-      );
-    }
-    if (device.limits.maxStorageBuffersPerShaderStage < 8) {
-      throw new RangeError(
-        `${name} needs 8 storage buffers per shader stage; the device allows ${device.limits.maxStorageBuffersPerShaderStage}`,
-      );
-    }
     this.layout = this.plan(this.tensors);
-    this.grid = (vec4s) => workgroupsFor(vec4s, workgroupSize, maxWorkgroups);
-    const guardOptions = { skipNonFinite, gradScale, maxGradNorm };
-    const guarded = Object.values(guardOptions).some((v) => v !== undefined);
-    const rows = guarded ? MAX_ROWS : 1;
-    this.hyperData = new ArrayBuffer(rows * this.tensors.length * HYPER_BYTES);
-    this.hyperView = new DataView(this.hyperData);
-    this.hyperBytes = new Uint8Array(this.hyperData);
+    const grid = (vec4s: number) => workgroupsFor(vec4s, workgroupSize, maxWorkgroups);
 
-    // Everything below talks to the GPU; its errors arrive asynchronously through `ready`.
+    // Everything below talks to the GPU; its errors arrive asynchronously through `ready`. A synchronous
+    // throw (a bug, or a device refusing outright) releases what was created so far.
     const checks: Promise<void>[] = [];
-    const { value: created, errors } = inErrorScopes(device, `${label}: allocating optimizer state`, () => {
-      const amsgrad = rule.amsgrad(this.opts);
-      const kernel = packed ? undefined : kernelPipelines(device, workgroupSize, amsgrad, rule.variance);
-      this.store.allocate(this.layout, label, (d) => this.own(d));
-      const packedKernels: Partial<Record<2 | 4, PackedPipelines>> = {};
-      if (packed) {
-        for (const w of this.layout.windows) {
-          const f16 = w.elementBytes === 2;
-          packedKernels[w.elementBytes] ??= packedPipelines(device, {
-            workgroupSize,
-            amsgrad,
-            variance: rule.variance,
-            paramF16: f16,
-            stateBf16: precision.stateDtype === 'bf16',
-            master: f16 && precision.masterWeights,
+    const created = (() => {
+      try {
+        return inErrorScopes(device, `${label}: allocating optimizer state`, () => {
+          const amsgrad = rule.amsgrad(this.opts);
+          const kernel = packed ? undefined : kernelPipelines(device, workgroupSize, amsgrad, rule.variance);
+          this.store.allocate(this.layout, label, (d) => this.own(d));
+          const packedKernels: Partial<Record<2 | 4, PackedPipelines>> = {};
+          if (packed) {
+            for (const w of this.layout.windows) {
+              const f16 = w.elementBytes === 2;
+              packedKernels[w.elementBytes] ??= packedPipelines(device, {
+                workgroupSize,
+                amsgrad,
+                variance: rule.variance,
+                paramF16: f16,
+                stateBf16: precision.stateDtype === 'bf16',
+                master: f16 && precision.masterWeights,
+              });
+            }
+          }
+          const rows = c.guard.enabled ? MAX_ROWS : 1;
+          const hyper = this.own({
+            label: `${label}/hyper`,
+            size: StepRecorder.hyperBytesFor(rows, this.tensors.length),
+            usage: Usage.STORAGE | Usage.COPY_DST,
           });
-        }
+          const tables = writeTables(this.layout, label, (desc) => this.own(desc));
+          const unused = this.own({
+            label: `${label}/unused-state`,
+            size: UNUSED_STATE_BYTES,
+            usage: Usage.STORAGE,
+          });
+          const { skipNonFinite, maxGradNorm } = c.guard;
+          const guardOptions = c.guard.enabled
+            ? { skipNonFinite, maxGradNorm, gradScale: c.guard.scale }
+            : {};
+          const guard = new StepGuard(device, label, guardOptions, this.tensors.length, (d) => this.own(d));
+          return { kernel, packedKernels, hyper, tables, unused, guard };
+        });
+      } catch (e) {
+        this.releaseBuffers();
+        throw e;
       }
-      const hyper = this.own({
-        label: `${label}/hyper`,
-        size: this.hyperData.byteLength,
-        usage: Usage.STORAGE | Usage.COPY_DST,
-      });
-      const tables = writeTables(this.layout, label, (desc) => this.own(desc));
-      const unused = this.own({
-        label: `${label}/unused-state`,
-        size: UNUSED_STATE_BYTES,
-        usage: Usage.STORAGE,
-      });
-      const guard = new StepGuard(device, label, guardOptions, this.tensors.length, (d) => this.own(d));
-      return { kernel, packedKernels, hyper, tables, unused, guard };
-    });
-    checks.push(errors);
-    this.kernel = created.kernel;
-    this.packedKernels = created.packedKernels;
-    this.hyper = created.hyper;
-    this.tables = created.tables;
-    this.unused = created.unused;
-    this.guard = created.guard;
+    })();
+    checks.push(created.errors);
+    const { kernel, packedKernels, hyper, tables, unused, guard } = created.value;
+    this.guard = guard;
+    this.bindings = { kernel, packedKernels, tables, unused, grid };
+    this.recorder = new StepRecorder(device, label, rule.name, hyper, (d) => this.own(d));
+    this.counter = new StepCounter(
+      device,
+      label,
+      rule.name,
+      c.guard.enabled,
+      () => this.guard.control,
+      (d) => this.own(d),
+    );
 
     const bound = this.record(this.tensors, this.layout);
     this.dispatches = bound.dispatches;
     this.inits = bound.inits;
     this.masterPending = this.inits.length > 0;
-    checks.push(...bound.checks, ...this.guard.record(this.layout, this.tensors, this.tables));
+    checks.push(...bound.checks, ...this.guard.record(this.layout, this.tensors, tables));
 
-    // A lost device (destroyed, driver reset, GPU removed) makes every later call fail with the cause.
-    device.lost.then((info) => {
-      this.lostError = new Error(
-        `the GPUDevice was lost (${info.reason}): ${info.message.replace(/\.*$/, '') || 'no message'}. Create a new device and optimizer, then importState() the last exported state`,
-      );
-      this.failure ??= this.lostError;
-    });
-
-    this.ready = Promise.all(checks).then(
-      () => undefined,
-      (e: Error) => {
-        this.failure ??= e;
-        throw e;
-      },
+    this.ready = settle(
+      Promise.all(checks).then(
+        () => undefined,
+        (e: Error) => {
+          this.health.fail(e);
+          throw e;
+        },
+      ),
     );
-    // A caller that never awaits `ready` still sees the error: `step()` throws it.
-    this.ready.catch(() => undefined);
+  }
+
+  /** The rule's defaults (for messages). */
+  get defaults(): Readonly<O> {
+    return this.rule.defaults;
   }
 
   /** The layout of `tensors` on this device (buffers numbered in order of first use). */
@@ -260,20 +221,21 @@ export class FusedOptimizer<O extends object> {
   }
 
   private record(tensors: Tensor[], layout: Layout): ReturnType<typeof recordDispatches> {
+    const b = this.bindings;
     return recordDispatches({
       device: this.device,
       label: this.label,
       layout,
       tensors,
-      kernel: this.kernel,
+      kernel: b.kernel,
       state: this.store.bySlot,
-      hyper: this.hyper,
+      hyper: this.recorder.hyper,
       control: this.guard.control,
-      tables: this.tables,
-      grid: this.grid,
-      unused: this.unused,
+      tables: b.tables,
+      grid: b.grid,
+      unused: b.unused,
       packed: this.store.packed
-        ? { state: this.store.packedBuffers, pipelines: (w) => this.packedKernels[w.elementBytes]! }
+        ? { state: this.store.packedBuffers, pipelines: (w) => b.packedKernels[w.elementBytes]! }
         : undefined,
     });
   }
@@ -288,12 +250,26 @@ export class FusedOptimizer<O extends object> {
    * returned promise and make the optimizer refuse further steps.
    */
   rebind(buffers: readonly { param: BufferLike; grad: BufferLike }[]): Promise<void> {
-    this.checkUsable('rebind');
+    const name = this.rule.name;
+    this.health.check('rebind');
     if (!Array.isArray(buffers) || buffers.length !== this.tensors.length) {
       throw new RangeError(
-        `${this.rule.name}.rebind: expected ${this.tensors.length} { param, grad } entries, got ${Array.isArray(buffers) ? buffers.length : describe(buffers)}`,
+        `${name}.rebind: expected ${this.tensors.length} { param, grad } entries, got ${Array.isArray(buffers) ? buffers.length : describeValue(buffers)}`,
       );
     }
+    buffers.forEach((b, i) => {
+      if (
+        !isPlainObject(b) ||
+        !b.param ||
+        !b.grad ||
+        typeof b.param !== 'object' ||
+        typeof b.grad !== 'object'
+      ) {
+        throw new TypeError(
+          `${name}.rebind: entry ${i} must be { param, grad } (GPUBuffers or { buffer, offset }), got ${describeValue(b)}`,
+        );
+      }
+    });
     const same = buffers.every((b, i) => {
       const t = this.tensors[i]!;
       const p = toRef(b.param);
@@ -319,16 +295,19 @@ export class FusedOptimizer<O extends object> {
     const mismatch = layoutMismatch(this.layout, layout);
     if (mismatch) {
       throw new RangeError(
-        `${this.rule.name}.rebind: the new buffers group the tensors differently (${mismatch}); create a new optimizer and importState() this one's exported state`,
+        `${name}.rebind: the new buffers group the tensors differently (${mismatch}); create a new optimizer and importState() this one's exported state`,
       );
     }
     const bound = this.record(tensors, layout);
-    const guardChecks = this.guard.record(layout, tensors, this.tables);
+    const guardChecks = this.guard.record(layout, tensors, this.bindings.tables);
     this.tensors = tensors;
     this.layout = layout;
     this.dispatches = bound.dispatches;
     this.inits = bound.inits;
-    return this.watch(Promise.all([...bound.checks, ...guardChecks]).then(() => undefined));
+    return this.health.watch(
+      Promise.all([...bound.checks, ...guardChecks]).then(() => undefined),
+      'rebind',
+    );
   }
 
   private own(desc: GPUBufferDescriptor): GPUBuffer {
@@ -337,13 +316,18 @@ export class FusedOptimizer<O extends object> {
     return b;
   }
 
+  private releaseBuffers(): void {
+    for (const b of this.ownedBuffers) b.destroy();
+    this.ownedBuffers.length = 0;
+  }
+
   /**
-   * Steps taken so far. With the guard on, skipped steps do not count and the host learns of them
-   * asynchronously: this is then the count if no step since the last readback was skipped, exact after
-   * `await step()` or `await lastStepSkipped()`.
+   * Steps taken so far (a JS number: exact past 2^32). A step WebGPU rejected does not count. With the guard
+   * on, skipped steps do not count and the host learns of them asynchronously: this is then the count if no
+   * step since the last readback was skipped, exact after `await step()` or `await lastStepSkipped()`.
    */
   get stepCount(): number {
-    return this.guard.tracker.upper;
+    return this.counter.count;
   }
 
   /** The loss scale gradients are divided by (a number, or the caller's GPUBuffer). Settable when a number. */
@@ -352,7 +336,7 @@ export class FusedOptimizer<O extends object> {
   }
 
   set gradScale(scale: number) {
-    this.checkUsable('gradScale');
+    this.health.check('gradScale');
     this.guard.gradScale = scale;
   }
 
@@ -362,13 +346,13 @@ export class FusedOptimizer<O extends object> {
   }
 
   set maxGradNorm(max: number) {
-    this.checkUsable('maxGradNorm');
+    this.health.check('maxGradNorm');
     this.guard.maxGradNorm = max;
   }
 
   /**
    * The `Control` record of the guard (shaders/grad-stats.wgsl), for callers that want the decision on the
-   * GPU: u32 at byte 28 = skipped (1) or applied (0), f32 at 32 = gradient norm, u32 at 36 = steps applied.
+   * GPU: see abi.ts CONTROL for its fields (`applied` counts from the last importState()).
    */
   get controlBuffer(): GPUBuffer {
     return this.guard.control;
@@ -378,28 +362,32 @@ export class FusedOptimizer<O extends object> {
    * What the GPU decided for the latest step (skipped, non-finite found, gradient norm, clip coefficient,
    * steps applied): one small readback after the work submitted so far. Needs the guard on.
    */
-  async lastStepReport(): Promise<GuardReport> {
-    this.checkUsable('lastStepReport');
-    return this.guard.report(
-      async (buffer) =>
-        (
-          await readBuffers(
-            this.device,
-            [{ buffer, offset: 0, bytes: CONTROL_BYTES }],
-            `${this.label}/control`,
-          )
-        )[0]!,
+  lastStepReport(): Promise<GuardReport> {
+    try {
+      this.health.checkReadable('lastStepReport');
+      if (!this.counter.guarded) {
+        throw new Error(
+          `${this.rule.name}.lastStepReport: construct the optimizer with gradScale, skipNonFinite or maxGradNorm to run the guard passes`,
+        );
+      }
+    } catch (e) {
+      return settle(Promise.reject(e as Error));
+    }
+    return settle(
+      this.counter.report().catch(async (e: unknown) => {
+        throw await this.health.explain(e, 'lastStepReport');
+      }),
     );
   }
 
   /** Whether the latest step was skipped for a non-finite gradient (for a loss scaler). */
-  async lastStepSkipped(): Promise<boolean> {
-    return (await this.lastStepReport()).skipped;
+  lastStepSkipped(): Promise<boolean> {
+    return settle(this.lastStepReport().then((r) => r.skipped));
   }
 
   /** The global L2 norm of the latest step's unscaled gradients, computed on the GPU. */
-  async lastGradNorm(): Promise<number> {
-    return (await this.lastStepReport()).gradNorm;
+  lastGradNorm(): Promise<number> {
+    return settle(this.lastStepReport().then((r) => r.gradNorm));
   }
 
   /** A copy of the current optimizer-wide options. */
@@ -408,138 +396,105 @@ export class FusedOptimizer<O extends object> {
   }
 
   /**
-   * Changes several optimizer-wide options at once (all validated before any is applied). Options fixed at
-   * construction (`amsgrad`: it decides which state buffers exist) cannot change.
+   * Changes several optimizer-wide options at once (all validated before any is applied; an undefined value
+   * leaves that option as it is). Options fixed at construction (`amsgrad`: it decides which state buffers
+   * exist) cannot change.
    */
   set(changes: Partial<O>): void {
-    this.checkUsable('set');
+    this.health.check('set');
     this.opts = mergeFixed(this.rule, this.opts, changes);
   }
 
-  /** Replaces the per-parameter overrides of parameter `i` (lr, betas, eps, weightDecay: what the rule allows). */
+  /**
+   * Replaces the per-parameter overrides of parameter `i` (lr, betas, eps, weightDecay: what the rule allows);
+   * `{}` removes them, an undefined value is no override.
+   */
   setOverrides(i: number, overrides: Overrides): void {
-    this.checkUsable('setOverrides');
-    const tensor = this.tensors[i];
-    if (!tensor) throw new RangeError(`setOverrides: no parameter ${i} (have ${this.tensors.length})`);
-    this.rule.validateOverrides(overrides, `params[${i}]`);
-    tensor.overrides = { ...overrides };
-    tensor.hasOverrides = Object.keys(overrides).length > 0;
+    this.health.check('setOverrides');
+    const n = this.tensors.length;
+    if (!Number.isSafeInteger(i) || i < 0 || i >= n) {
+      throw new RangeError(`setOverrides: no parameter ${describeValue(i)} (have ${n}: 0 to ${n - 1})`);
+    }
+    const given = definedOverrides(overrides, `setOverrides: params[${i}] overrides`);
+    this.rule.validateOverrides(given, `params[${i}]`);
+    const tensor = this.tensors[i]!;
+    tensor.overrides = { ...given };
+    tensor.hasOverrides = Object.keys(given).length > 0;
   }
 
   /**
-   * One step for every parameter: one write of the scalars, one compute pass, one submit. Returns a promise that
-   * rejects if WebGPU reported an error for this step (awaiting it is optional; it never waits for the
-   * GPU to finish the work).
+   * One step for every parameter: one write of the scalars, one compute pass, one submit. Returns a promise
+   * that rejects if WebGPU reported an error for this step (then the step does not count); with the guard
+   * on it resolves once the step count is confirmed. Awaiting it is optional: never awaited, an error still
+   * makes the next call throw it. It never waits for the GPU to finish other work.
    */
   step(): Promise<void> {
-    this.checkUsable('step');
-    const { value: readback, errors } = inErrorScopes(
-      this.device,
-      `${this.label}: step ${this.stepCount + 1}`,
-      () => {
-        const encoder = this.device.createCommandEncoder({ label: `${this.label}/step` });
-        const seq = this.encodeStep(encoder, false);
-        const readback = this.guard.readbackAfter(encoder, seq);
-        this.device.queue.submit([encoder.finish()]);
-        return readback?.();
-      },
-    );
-    // With the guard on, the promise also waits for the step's readback (so stepCount is exact after it).
-    return Promise.all([this.watch(errors), readback]).then(() => undefined);
+    this.health.check('step');
+    const rows = this.counter.rowsForNextStep('step');
+    const { value, errors } = inErrorScopes(this.device, `${this.label}: step ${this.stepCount + 1}`, () => {
+      const encoder = this.device.createCommandEncoder({ label: `${this.label}/step` });
+      this.recordStep(encoder, false, rows);
+      const seq = this.counter.tracker.push();
+      const confirm = this.counter.afterStep(encoder, seq);
+      this.device.queue.submit([encoder.finish()]);
+      return { seq, confirm };
+    });
+    const checked = this.watchStep(errors, value.seq, 'step');
+    return settle(Promise.all([checked, value.confirm(errors)]).then(() => undefined));
   }
 
   /**
    * Encodes one step into the caller's encoder (the caller submits). The step's scalars go through a ring
    * of 8 staging slots copied inside the encoder, so up to 8 steps may be recorded (into one encoder or
-   * several) before they are submitted, in the order they were encoded. WebGPU errors of the encoded pass
-   * surface at the caller's `finish()` / `submit()`.
+   * several) before they are submitted, in the order they were encoded; a 9th before a submit throws and
+   * records nothing. WebGPU errors of the encoded pass surface at the caller's `finish()` / `submit()`.
    */
   encode(encoder: GPUCommandEncoder): void {
-    this.checkUsable('encode');
-    const { errors } = inErrorScopes(this.device, `${this.label}: encode step ${this.stepCount + 1}`, () =>
-      this.encodeStep(encoder, true),
-    );
-    void this.watch(errors).catch(() => undefined);
-  }
-
-  /** Records one step into `encoder` (scalars, guard passes, update); returns the step call's number. */
-  private encodeStep(encoder: GPUCommandEncoder, staged: boolean): number {
-    // No validateHyper here: every path that changes `opts` (set, accessors, importState) validated it.
-    const rows = this.guard.rowsForNextStep(this.rule.name);
-    const first = this.guard.firstRowStep;
-    const perRow = this.tensors.length * HYPER_BYTES;
-    for (let r = 0; r < rows; r++) this.packRow(first + r, r * perRow);
-    const bytes = rows * perRow;
-    const guarded = this.guard.enabled;
-    if (guarded) this.guard.writeInputs(this.controlInputs, 0);
-    if (staged) {
-      // Through a ring of staging slots copied inside the encoder: several steps recorded into one
-      // encoder before its submit each see their own scalars (and guard inputs).
-      const slotBytes = CONTROL_INPUT_BYTES + this.hyperData.byteLength;
-      this.encodeStaging ??= this.own({
-        label: `${this.label}/hyper-staging`,
-        size: slotBytes * ENCODE_RING,
-        usage: Usage.COPY_SRC | Usage.COPY_DST,
-      });
-      const offset = (this.encodeCount++ % ENCODE_RING) * slotBytes;
-      if (guarded) {
-        this.device.queue.writeBuffer(this.encodeStaging, offset, this.controlInputs.buffer);
-        encoder.copyBufferToBuffer(this.encodeStaging, offset, this.guard.control, 0, CONTROL_INPUT_BYTES);
-      }
-      const at = offset + CONTROL_INPUT_BYTES;
-      this.device.queue.writeBuffer(this.encodeStaging, at, this.hyperData, 0, bytes);
-      encoder.copyBufferToBuffer(this.encodeStaging, at, this.hyper, 0, bytes);
-    } else {
-      if (guarded) this.device.queue.writeBuffer(this.guard.control, 0, this.controlInputs.buffer);
-      this.device.queue.writeBuffer(this.hyper, 0, this.hyperData, 0, bytes);
-    }
-    if (guarded) this.guard.copyScale(encoder);
-    const pass = encoder.beginComputePass({ label: `${this.label}/pass` });
-    this.guard.dispatch(pass);
-    // Master weights are taken from the f16 params before the first update (after construction, an
-    // importState() without them, or syncMasterWeights()), whether or not the guard skips the step.
-    if (this.masterPending) replay(pass, this.inits);
-    this.masterPending = false;
-    replay(pass, this.dispatches);
-    pass.end();
-    return this.guard.tracker.push(guarded);
-  }
-
-  /** Packs the records of step `t` (one per tensor) at `base` bytes into `hyperData`. */
-  private packRow(t: number, base: number): void {
-    // Tensors without overrides share one record: packed once, then copied.
-    let shared = -1;
-    this.tensors.forEach((tensor, i) => {
-      const at = base + i * HYPER_BYTES;
-      if (tensor.hasOverrides) {
-        packHyper(this.rule.scalars({ ...this.opts, ...tensor.overrides }, t), this.hyperView, at);
-      } else if (shared < 0) {
-        packHyper(this.rule.scalars(this.opts, t), this.hyperView, at);
-        shared = at;
-      } else {
-        this.hyperBytes.copyWithin(at, shared, shared + HYPER_BYTES);
-      }
-    });
-  }
-
-  /** Records a later WebGPU error as this optimizer's failure (it then refuses further steps). */
-  private watch(errors: Promise<void>): Promise<void> {
-    // Not raced against device.lost: that would add a reaction to a promise that may never settle, per step.
-    const checked = errors.then(() => {
-      if (this.lostError) throw new Error(`${this.rule.name}: ${this.lostError.message}`);
-    });
-    return checked.catch((e: Error) => {
-      this.failure ??= e;
-      throw e;
-    });
-  }
-
-  private checkUsable(what: string): void {
-    if (this.destroyed) throw new Error(`${this.rule.name}.${what}: this optimizer was destroyed`);
-    if (this.failure)
-      throw new Error(
-        `${this.rule.name}.${what}: the optimizer is unusable after an earlier error: ${this.failure.message}`,
+    this.health.check('encode');
+    if (!encoder || typeof encoder !== 'object' || typeof encoder.beginComputePass !== 'function') {
+      throw new TypeError(
+        `${this.rule.name}.encode: expected a GPUCommandEncoder, got ${describeValue(encoder)}`,
       );
+    }
+    const rows = this.counter.rowsForNextStep('encode');
+    const { value: seq, errors } = inErrorScopes(
+      this.device,
+      `${this.label}: encode step ${this.stepCount + 1}`,
+      () => {
+        this.recordStep(encoder, true, rows);
+        return this.counter.tracker.push();
+      },
+    );
+    void this.watchStep(errors, seq, 'encode');
+  }
+
+  /** Records one step into `encoder` (throws before recording anything when the encode ring is full). */
+  private recordStep(encoder: GPUCommandEncoder, staged: boolean, rows: number): void {
+    // No validation here: every path that changes `opts` (set, accessors, importState) validated it.
+    this.recorder.record(encoder, staged, {
+      rule: this.rule,
+      opts: this.opts,
+      tensors: this.tensors,
+      guard: this.guard,
+      firstRow: this.counter.firstRow,
+      rows,
+      lo: this.counter.lo,
+      dispatches: this.dispatches,
+      // Master weights are taken from the f16 params before the first update (after construction, an
+      // importState() without them, or syncMasterWeights()), whether or not the guard skips the step.
+      inits: this.masterPending ? this.inits : undefined,
+    });
+    this.masterPending = false;
+  }
+
+  /** A step's errors: a rejected step does not count, and the optimizer refuses further calls. */
+  private watchStep(errors: Promise<void>, seq: number, what: string): Promise<void> {
+    return settle(
+      this.health.watch(errors, what).catch((e: Error) => {
+        this.counter.fail(seq);
+        throw e;
+      }),
+    );
   }
 
   /**
@@ -548,59 +503,61 @@ export class FusedOptimizer<O extends object> {
    * step after construction, and after an importState() without `masterParams`.) No-op without them.
    */
   syncMasterWeights(): void {
-    this.checkUsable('syncMasterWeights');
+    this.health.check('syncMasterWeights');
     this.masterPending = this.inits.length > 0;
+  }
+
+  private get holder(): StateHolder<O> {
+    return {
+      device: this.device,
+      label: this.label,
+      rule: this.rule,
+      store: this.store,
+      layout: this.layout,
+      tensors: this.tensors,
+      counter: this.counter,
+      control: this.counter.guarded ? this.guard.control : undefined,
+    };
   }
 
   /**
    * Reads the state back: `{ step, options, tensors }`, each tensor's state by its PyTorch name, as f32
    * (bf16 state widened exactly). With f16 master weights also `masterParams` (per parameter, its f32
-   * master copy or undefined); not while the copies are still to be taken from the params.
+   * master copy or undefined); not while the copies are still to be taken from the params. Works after a
+   * failed step (the state is that of the steps that counted); not on a lost device or after destroy().
    */
-  async exportState(): Promise<OptimizerState<O> & MasterWeightsState> {
-    const name = this.rule.name;
-    if (this.destroyed) throw new Error(`${name}.exportState: this optimizer was destroyed`);
-    if (this.lostError) throw new Error(`${name}.exportState: ${this.lostError.message}`);
-    const options = this.options;
+  exportState(): Promise<OptimizerState<O> & MasterWeightsState> {
+    try {
+      this.health.checkReadable('exportState');
+    } catch (e) {
+      return settle(Promise.reject(e as Error));
+    }
     // Master copies: read unless they are still to be taken from the params (then they are the params).
-    const plan = this.store.exportPlan(this.layout, this.tensors, !this.masterPending);
-    // With the guard on, the GPU's own step counter (read with the state) says how many steps were applied.
-    const seq = this.guard.tracker.latest;
-    const control = { buffer: this.guard.control, offset: 0, bytes: CONTROL_BYTES };
-    const bytes = await readBuffers(this.device, [...plan.regions, control], `${this.label}/exportState`);
-    const applied = readControl(bytes.pop()!).applied;
-    if (this.guard.enabled) this.guard.tracker.confirm(seq, applied);
-    const step = this.guard.enabled ? applied : this.stepCount;
-    return { step, options, ...plan.decode(bytes) };
+    return settle(
+      readState(this.holder, this.options, !this.masterPending).catch(async (e: unknown) => {
+        throw await this.health.explain(e, 'exportState');
+      }),
+    );
   }
 
   /**
-   * Replaces the step count, options and state (validated first: nothing changes when it throws).
-   * The writes are queued, so the next `step()` sees them.
+   * Replaces the step count, options and state (validated first: nothing changes when it throws). Options
+   * left out of `state.options` (or the whole object) keep their current values. The writes are queued, so
+   * the next `step()` sees them.
    */
   importState(state: OptimizerState<O, FloatArray> & MasterWeightsState): void {
-    this.checkUsable('importState');
-    const options = checkImportedState(
-      this.rule,
-      state,
-      this.opts,
-      this.tensors.map((t) => t.size),
-    );
-    const masters = this.store.checkMasterParams(this.tensors, state.masterParams);
-    const { errors } = inErrorScopes(this.device, `${this.label}: importState`, () =>
-      this.store.upload(this.device, this.layout, state.tensors, masters),
-    );
+    this.health.check('importState');
+    const { options, masters, write } = checkState(this.holder, state, this.opts);
+    const errors = write();
     this.masterPending = !masters && this.inits.length > 0;
     this.opts = options;
-    this.guard.resetApplied(state.step);
-    void this.watch(errors).catch(() => undefined);
+    void this.health.watch(errors, 'importState');
   }
 
   /** Releases the GPU buffers this optimizer owns (never the caller's param / grad buffers). */
   destroy(): void {
-    if (this.destroyed) return;
-    this.destroyed = true;
-    for (const b of this.ownedBuffers) b.destroy();
-    this.ownedBuffers.length = 0;
+    if (this.health.destroyed) return;
+    this.health.markDestroyed();
+    this.releaseBuffers();
   }
 }
