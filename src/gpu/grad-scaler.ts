@@ -18,6 +18,8 @@ export interface LossScaledOptimizer {
   lastStepSkipped(): Promise<boolean>;
 }
 
+import { definedOptions, describeValue, rejectUnknownKeys } from '../core/options.js';
+
 export interface GradScalerOptions {
   initScale?: number;
   growthFactor?: number;
@@ -34,15 +36,26 @@ export class GradScaler {
   /** Consecutive applied steps since the last change of scale. */
   private growthTracker = 0;
 
-  constructor(options: GradScalerOptions = {}) {
-    const { initScale = 2 ** 16, growthFactor = 2, backoffFactor = 0.5, growthInterval = 2000 } = options;
-    if (!(initScale > 0 && Number.isFinite(initScale)))
-      throw new RangeError(`GradScaler: initScale must be a finite number > 0, got ${initScale}`);
-    if (!(growthFactor > 1)) throw new RangeError(`The growth factor must be > 1.0. Got ${growthFactor}`);
-    if (!(backoffFactor > 0 && backoffFactor < 1))
-      throw new RangeError(`The backoff factor must be < 1.0. Got ${backoffFactor}`);
-    if (!(Number.isInteger(growthInterval) && growthInterval > 0))
-      throw new RangeError(`GradScaler: growthInterval must be a positive integer, got ${growthInterval}`);
+  /** Undefined options (or values) mean torch's defaults; unknown keys and bad values are refused. */
+  constructor(options?: GradScalerOptions) {
+    const given = definedOptions<GradScalerOptions>(options, 'GradScaler options');
+    rejectUnknownKeys(given, ['initScale', 'growthFactor', 'backoffFactor', 'growthInterval'], 'GradScaler');
+    const { initScale = 2 ** 16, growthFactor = 2, backoffFactor = 0.5, growthInterval = 2000 } = given;
+    const num = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
+    if (!(num(initScale) && initScale > 0))
+      throw new RangeError(
+        `GradScaler: initScale must be a finite number > 0, got ${describeValue(initScale)}`,
+      );
+    if (!(num(growthFactor) && growthFactor > 1))
+      throw new RangeError(`GradScaler: The growth factor must be > 1.0. Got ${describeValue(growthFactor)}`);
+    if (!(num(backoffFactor) && backoffFactor > 0 && backoffFactor < 1))
+      throw new RangeError(
+        `GradScaler: The backoff factor must be < 1.0. Got ${describeValue(backoffFactor)}`,
+      );
+    if (!(Number.isSafeInteger(growthInterval) && growthInterval > 0))
+      throw new RangeError(
+        `GradScaler: growthInterval must be a positive integer, got ${describeValue(growthInterval)}`,
+      );
     this.scale = initScale;
     this.growthFactor = growthFactor;
     this.backoffFactor = backoffFactor;

@@ -17,6 +17,9 @@
  * are written so that they parse back to the same float64 (shortest round-trip form, -0 kept).
  */
 import {
+  definedOptions,
+  describeValue,
+  rejectUnknownKeys,
   resolveOptions,
   validateOverrides,
   type AdaBeliefOptions,
@@ -256,8 +259,10 @@ export function saveCheckpoint<O extends object = AdaBeliefOptions>(
   info: SaveCheckpointInfo<O> = {},
 ): Uint8Array {
   const spec = info.spec ?? (adabeliefCheckpoint as unknown as CheckpointSpec<O>);
-  if (!Number.isSafeInteger(state?.step) || state.step < 0) {
-    fail(`step must be a non-negative integer, got ${state?.step}`);
+  if (state === null || typeof state !== 'object')
+    fail(`state must be an object, got ${describeValue(state)}`);
+  if (!Number.isSafeInteger(state.step) || state.step < 0) {
+    fail(`step must be a non-negative integer (a number), got ${describeValue(state.step)}`);
   }
   const options = within('options', () => spec.resolve(state.options));
   const optionsJson = exactJson(snakeKeys(options, 'options'), 'options');
@@ -397,21 +402,46 @@ function readParameter(
 }
 
 /**
+ * The expectations of readCheckpoint / loadCheckpoint, checked: an object (undefined values mean "no
+ * expectation"), known keys only, `amsgrad` a boolean.
+ */
+function checkExpect<O extends object>(expect: unknown): CheckpointExpect<O> {
+  let given: CheckpointExpect<O>;
+  try {
+    given = definedOptions<CheckpointExpect<O>>(expect, 'the expectations (second argument)');
+    rejectUnknownKeys(given, ['spec', 'sizes', 'amsgrad'], 'loadCheckpoint');
+  } catch (e) {
+    return fail((e as Error).message);
+  }
+  if (given.amsgrad !== undefined && typeof given.amsgrad !== 'boolean') {
+    fail(`expect.amsgrad must be a boolean, got ${describeValue(given.amsgrad)}`);
+  }
+  if (
+    given.spec !== undefined &&
+    (typeof given.spec !== 'object' || given.spec === null || typeof given.spec.resolve !== 'function')
+  ) {
+    fail(`expect.spec must be a CheckpointSpec (e.g. adamCheckpoint), got ${describeValue(given.spec)}`);
+  }
+  return given;
+}
+
+/**
  * Parses and checks a checkpoint: the file's format, its optimizer, options and param groups, and every
  * parameter's tensors (names, F32, one shape each, `expect.sizes`) and step. Throws a message naming
  * what is wrong; nothing is returned in part.
  */
 export function readCheckpoint<O extends object = AdaBeliefOptions>(
   bytes: Uint8Array,
-  expect: CheckpointExpect<O> = {},
+  expectOptions?: CheckpointExpect<O>,
 ): CheckpointContents<O> {
+  const expect = checkExpect<O>(expectOptions);
   const spec = expect.spec ?? (adabeliefCheckpoint as unknown as CheckpointSpec<O>);
   const { sizes } = expect;
   if (
     sizes !== undefined &&
     !(Array.isArray(sizes) && sizes.every((s) => Number.isSafeInteger(s) && s >= 0))
   ) {
-    fail(`expect.sizes must be a list of element counts, got ${JSON.stringify(sizes)}`);
+    fail(`expect.sizes must be a list of element counts, got ${describeValue(sizes)}`);
   }
   const file = decodeSafetensors(bytes);
   const { metadata } = file;
@@ -443,7 +473,10 @@ export function readCheckpoint<O extends object = AdaBeliefOptions>(
     if (!byParam.has(i)) byParam.set(i, new Map());
     byParam.get(i)!.set(match[2]!, [key, tensor]);
   }
-  const n = sizes?.length ?? Math.max(-1, ...byParam.keys()) + 1;
+  // A loop, not Math.max(...keys): a header may list hundreds of thousands of tensors.
+  let highest = -1;
+  for (const i of byParam.keys()) if (i > highest) highest = i;
+  const n = sizes?.length ?? highest + 1;
   const count = sizes === undefined ? `the file has state for ${n}` : `the optimizer has ${n}`;
   for (const i of byParam.keys()) {
     if (i >= n) fail(`the file has state for parameter ${i}, but the optimizer has ${n} parameters`);
@@ -504,8 +537,9 @@ export function loadCheckpoint<O extends object>(
 ): LoadedState<O>;
 export function loadCheckpoint<O extends object>(
   bytes: Uint8Array,
-  expect: CheckpointExpect<O> = {},
+  expectOptions?: CheckpointExpect<O>,
 ): LoadedState<O> | AdaBeliefState {
+  const expect = checkExpect<O>(expectOptions);
   const spec = expect.spec ?? (adabeliefCheckpoint as unknown as CheckpointSpec<O>);
   const { state, overrides } = readCheckpoint(bytes, expect);
   const entries = overrides.map((o) => Object.entries(o));

@@ -759,7 +759,7 @@ describe('bad files are rejected and change nothing', () => {
       [
         'negative step',
         () => saveCheckpoint({ ...state, step: -1 }),
-        /step must be a non-negative integer, got -1/,
+        /step must be a non-negative integer \(a number\), got -1/,
       ],
     ];
     for (const [what, save, message] of cases) {
