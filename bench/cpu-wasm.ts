@@ -6,7 +6,7 @@
  *
  *   npx tsx bench/cpu-wasm.ts [--threads N] [--quick]
  */
-import { availableParallelism } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { AdaBeliefFastCPU } from '../src/cpu/fast.js';
 import { AdaBeliefWasmCPU } from '../src/cpu/wasm-optimizer.js';
 import { WasmEngine } from '../src/cpu/wasm/engine.js';
@@ -73,21 +73,35 @@ export async function measureWasm(spec: WasmMeasureSpec): Promise<Samples> {
   }
 }
 
+/** A timed thing: `step()` runs one step; `bytes` per element. */
+interface Row {
+  name: string;
+  step: () => void;
+  close: () => void;
+  /** Steps per repetition (calibrated). */
+  k: number;
+  ms: number[];
+}
+
 /** AdaBeliefFastCPU (one JavaScript thread), for the speedup figure. */
-function measureFast(spec: Omit<WasmMeasureSpec, 'impl'>): Samples {
-  const opt = new AdaBeliefFastCPU([noise(spec.size, 1, 1)], VARIANTS[spec.variant]);
-  const g = noise(spec.size, 0.01, 2);
-  const run = (count: number) => {
+function fastRow(size: number, variant: WasmMeasureSpec['variant']): Row {
+  const opt = new AdaBeliefFastCPU([noise(size, 1, 1)], VARIANTS[variant]);
+  const g = noise(size, 0.01, 2);
+  return { name: 'fast-js', step: () => opt.step([g]), close: () => {}, k: 1, ms: [] };
+}
+
+/** Times `rows` interleaved: each repetition runs every row once in turn, so that a noisy neighbour hits all. */
+function interleave(rows: Row[], rep: { reps: number; minRepMs: number; warmupSteps: number }): void {
+  const time = (row: Row, count: number) => {
     const t0 = performance.now();
-    for (let k = 0; k < count; k++) opt.step([g]);
+    for (let k = 0; k < count; k++) row.step();
     return performance.now() - t0;
   };
-  const stepMs = run(2) / 2;
-  const K = stepsFor(spec, stepMs);
-  run(Math.max(spec.warmupSteps - 2, K));
-  const wallMs: number[] = [];
-  for (let r = 0; r < repsFor(spec, stepMs); r++) wallMs.push(run(K) / K);
-  return { stepsPerRep: K, reps: wallMs.length, wallMs };
+  for (const row of rows) {
+    time(row, rep.warmupSteps);
+    row.k = Math.max(1, Math.ceil(rep.minRepMs / Math.max(time(row, 1), 1e-3)));
+  }
+  for (let r = 0; r < rep.reps; r++) for (const row of rows) row.ms.push(time(row, row.k) / row.k);
 }
 
 async function main(): Promise<void> {
@@ -95,58 +109,76 @@ async function main(): Promise<void> {
   const quick = args.includes('--quick');
   const ti = args.indexOf('--threads');
   const threads = ti >= 0 ? Number(args[ti + 1]) : availableParallelism();
-  const rep = {
-    reps: quick ? 3 : 7,
-    stepsPerRep: 0,
-    minRepMs: quick ? 100 : 300,
-    maxStepsPerRep: 2000,
-    warmupSteps: 10,
-  };
-  const gbs = (size: number, bytes: number, s: Samples) => (size * bytes) / median(s.wallMs) / 1e6;
-  console.log(`node ${process.version}, ${availableParallelism()} cores available, N = ${threads} threads\n`);
+  const rep = { reps: quick ? 5 : 11, minRepMs: quick ? 60 : 150, warmupSteps: 10 };
+  const load = () => (process.platform === 'linux' ? loadavg()[0]!.toFixed(2) : '?');
+  console.log(
+    `node ${process.version}, ${availableParallelism()} cores available, N = ${threads} threads, load average ${load()}`,
+  );
 
-  // Where threads start to pay: one thread against N with the split forced down to 16 elements per thread.
-  console.log('threshold: ms per step, 1 thread vs N threads (minElementsPerThread 16)');
+  // Where threads start to pay: one thread against N, the split forced down to 16 elements per thread.
+  console.log('\nms per step (median), 1 thread vs N threads with minElementsPerThread 16:');
   for (const log2 of [12, 13, 14, 15, 16, 17, 18]) {
     const size = 2 ** log2;
-    const t1 = median((await measureWasm({ impl: 'wasm-1', size, variant: 'default', ...rep })).wallMs);
-    const opt = new AdaBeliefWasmCPU([noise(size, 1, 1)], { threads, minElementsPerThread: 16 });
-    await opt.ready;
-    const tn = median(
-      (() => {
-        const t: number[] = [];
-        for (let k = 0; k < 2000; k++) opt.step();
-        for (let r = 0; r < 5; r++) {
-          const t0 = performance.now();
-          for (let k = 0; k < 500; k++) opt.step();
-          t.push((performance.now() - t0) / 500);
-        }
-        return t;
-      })(),
-    );
-    opt.destroy();
+    const one = new AdaBeliefWasmCPU([noise(size, 1, 1)], { threads: 1 });
+    const many = new AdaBeliefWasmCPU([noise(size, 1, 1)], { threads, minElementsPerThread: 16 });
+    await many.ready;
+    const rows: Row[] = [
+      { name: '1', step: () => one.step(), close: () => {}, k: 1, ms: [] },
+      { name: 'N', step: () => many.step(), close: () => many.destroy(), k: 1, ms: [] },
+    ];
+    interleave(rows, { ...rep, minRepMs: 20 });
+    const [t1, tn] = rows.map((r) => median(r.ms));
+    rows.forEach((r) => r.close());
     console.log(
-      `  2^${log2}: ${t1.toFixed(4)} ms  vs  ${tn.toFixed(4)} ms  (N/1 speed ${(t1 / tn).toFixed(2)}x)`,
+      `  2^${log2}: ${t1!.toFixed(4)} ms vs ${tn!.toFixed(4)} ms (N threads ${(t1! / tn!).toFixed(2)}x)`,
     );
   }
 
-  console.log('\nGB/s (28 B/element, 36 with AMSGrad), median of repetitions');
+  console.log('\nGB/s (28 B per element, 36 with AMSGrad), median of interleaved repetitions:');
   for (const log2 of quick ? [20] : [20, 24]) {
     const size = 2 ** log2;
     for (const variant of ['default', 'amsgrad'] as const) {
       const bytes = variant === 'amsgrad' ? 36 : 28;
-      const base = { size, variant, threads, ...rep };
-      const fast = gbs(size, bytes, measureFast(base));
-      const w1 = gbs(size, bytes, await measureWasm({ ...base, impl: 'wasm-1' }));
-      const wn = gbs(size, bytes, await measureWasm({ ...base, impl: 'wasm-N' }));
-      const c1 = gbs(size, bytes, await measureWasm({ ...base, impl: 'cpu-copy-N', threads: 1 }));
-      const cn = gbs(size, bytes, await measureWasm({ ...base, impl: 'cpu-copy-N' }));
+      const base = {
+        size,
+        variant,
+        threads,
+        reps: 0,
+        stepsPerRep: 0,
+        minRepMs: 0,
+        maxStepsPerRep: 0,
+        warmupSteps: 0,
+      };
+      const row = async (name: string, spec: WasmMeasureSpec): Promise<Row> => ({
+        name,
+        ...(await stepper(spec)),
+        k: 1,
+        ms: [],
+      });
+      const rows = [
+        fastRow(size, variant),
+        await row('wasm-1', { ...base, impl: 'wasm-1' }),
+        await row(`wasm-${threads}`, { ...base, impl: 'wasm-N' }),
+        await row('copy-1', { ...base, impl: 'cpu-copy-N', threads: 1 }),
+        await row(`copy-${threads}`, { ...base, impl: 'cpu-copy-N' }),
+      ];
+      interleave(rows, rep);
+      rows.forEach((r) => r.close());
+      const gbs = rows.map((r) => (size * bytes) / median(r.ms) / 1e6);
+      const [fast, w1, wn, , cn] = gbs as [number, number, number, number, number];
+      // Ratios per repetition (the rows of one repetition ran back to back), then their median.
+      const ratio = (a: Row, b: Row) => median(a.ms.map((ms, r) => b.ms[r]! / ms));
+      const best = w1 > wn ? rows[1]! : rows[2]!;
       console.log(
-        `  2^${log2} ${variant.padEnd(8)} fast-js ${fast.toFixed(2)} | wasm-1 ${w1.toFixed(2)} | wasm-${threads} ${wn.toFixed(2)} | copy-1 ${c1.toFixed(2)} | copy-${threads} ${cn.toFixed(2)}` +
-          `  → best/copy-${threads} ${(Math.max(w1, wn) / cn).toFixed(2)}, wasm-${threads}/fast ${(wn / fast).toFixed(1)}x, N/1 ${(wn / w1).toFixed(2)}x`,
+        `  2^${log2} ${variant.padEnd(7)} ` +
+          rows.map((r, i) => `${r.name} ${gbs[i]!.toFixed(2)}`).join(' | ') +
+          `\n      fastest/copy-${threads} ${ratio(best, rows[4]!).toFixed(2)}, wasm-${threads}/fast-js ${(wn / fast).toFixed(1)}x, ` +
+          `wasm-${threads}/wasm-1 ${ratio(rows[2]!, rows[1]!).toFixed(2)}x, wasm-1/copy-1 ${ratio(rows[1]!, rows[3]!).toFixed(2)}` +
+          ` (wasm-1 ${(w1 / fast).toFixed(1)}x fast-js; copy-${threads} ${cn.toFixed(1)} GB/s)`,
       );
     }
   }
+  console.log(`load average ${load()}`);
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await main();
