@@ -38,11 +38,9 @@ override WORKGROUP_SIZE: u32 = 256u;
 override AMSGRAD: bool = false;
 override VARIANCE: bool = true;
 
-const BLOCK_VEC4: u32 = 256u;  // src/gpu/layout.ts BLOCK_VEC4
-const PIECE_WORDS: u32 = 8u;   // src/gpu/layout.ts PIECE_WORDS
-
-// Hyper.update: 0 none, 1 sgd (p += step_size * m, the default of the select below), 2 adaptive.
+// Hyper.update: how the parameter moves (UPDATE_SGD is the default of the select in adabelief()).
 const UPDATE_NONE: u32 = 0u;
+const UPDATE_SGD: u32 = 1u;
 const UPDATE_ADAPTIVE: u32 = 2u;
 
 const FLAG_DENOM_FROM_MAX: u32 = 1u;
@@ -51,7 +49,7 @@ const FLAG_L2: u32 = 4u;
 const FLAG_BELIEF: u32 = 8u;
 const FLAG_NESTEROV: u32 = 16u;
 
-// One tensor's scalars for this step (src/core/step-scalars.ts packHyper).
+// One tensor's scalars for this step (src/gpu/records.ts packHyper).
 struct Hyper {
   update: u32,           // UPDATE_*
   flags: u32,            // FLAG_*
@@ -71,42 +69,7 @@ struct Hyper {
   _pad2: u32,
 }
 
-// A window's pieces (src/gpu/layout.ts encodeWindowTable). Piece j is words[j * PIECE_WORDS ..]:
-// work_start, count, param_index, grad_index, state_index, tensor; the block map starts at blocks_at.
-struct Table {
-  piece_count: u32,
-  total_vec4: u32,
-  blocks_at: u32,
-  _pad: u32,
-  words: array<u32>,
-}
-
-// The step's guard decision (grad-stats.wgsl writes it; read-only here).
-struct Control {
-  scale: f32,
-  max_norm: f32,
-  skip_nonfinite: u32,
-  lo: u32,
-  tensor_count: u32,
-  inv_scale: f32,
-  clip_coef: f32,
-  skip: u32,
-  norm: f32,
-  applied: u32,
-  row: u32,
-  found_nonfinite: u32,
-}
-
-// The piece a `tail` dispatch finishes.
-struct TailPiece {
-  tensor: u32,
-  rest: u32,            // elements left after the whole vec4s: 1, 2 or 3
-  state_index: u32,     // vec4 of the state slot holding them
-  first: u32,           // index of the first of them in param_tail / grad_tail
-}
-
 @group(0) @binding(0) var<storage, read> hyper: array<Hyper>;
-@group(0) @binding(1) var<storage, read> table: Table;
 @group(0) @binding(2) var<storage, read_write> param: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> grad: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read_write> exp_avg: array<vec4<f32>>;
@@ -193,10 +156,6 @@ fn step_f32_state(h: Hyper, i: u32, p: vec4<f32>, g: vec4<f32>) -> vec4<f32> {
   return u.p;
 }
 
-fn piece_word(j: u32, field: u32) -> u32 {
-  return table.words[j * PIECE_WORDS + field];
-}
-
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   if (control.skip != 0u) {
@@ -206,31 +165,17 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let stride = groups.x * WORKGROUP_SIZE;
   // The current piece, kept across iterations of the grid-stride loop: in a large tensor consecutive
   // iterations stay in one piece, and its table words and scalars are loaded once.
-  var begin = 1u;
-  var end = 0u;
-  var count = 0u;
-  var param_base = 0u;
-  var grad_base = 0u;
-  var state_base = 0u;
+  var piece = NO_PIECE;
   var h: Hyper;
   for (var w = gid.x; w < table.total_vec4; w = w + stride) {
-    if (w < begin || w >= end) {
-      var j = table.words[table.blocks_at + w / BLOCK_VEC4];
-      while (j + 1u < table.piece_count && piece_word(j + 1u, 0u) <= w) {
-        j = j + 1u;
-      }
-      begin = piece_word(j, 0u);
-      end = select(table.total_vec4, piece_word(j + 1u, 0u), j + 1u < table.piece_count);
-      count = piece_word(j, 1u);
-      param_base = piece_word(j, 2u);
-      grad_base = piece_word(j, 3u);
-      state_base = piece_word(j, 4u);
-      h = hyper[row_base + piece_word(j, 5u)];
+    if (w < piece.begin || w >= piece.end) {
+      piece = find_piece(w);
+      h = hyper[row_base + piece.tensor];
     }
-    let local = w - begin;
-    let pi = param_base + local;
-    let updated = step_f32_state(h, state_base + local, param[pi], grad[grad_base + local]);
-    let rest = count - local * 4u;
+    let local = w - piece.begin;
+    let pi = piece.param_base + local;
+    let updated = step_f32_state(h, piece.state_base + local, param[pi], grad[piece.grad_base + local]);
+    let rest = piece.count - local * 4u;
     if (rest >= 4u) {
       param[pi] = updated;
     } else {
@@ -288,20 +233,6 @@ override MASTER: bool = false;     // f16 params: the update runs on an f32 mast
 @group(0) @binding(11) var<storage, read_write> param_words: array<u32>;
 @group(0) @binding(12) var<storage, read> grad_words: array<u32>;
 @group(0) @binding(13) var<storage, read_write> state_words: array<vec2<u32>>;
-
-// f16 bits (low 16 bits of each lane) → the value, exactly (subnormals, ±inf and NaN included).
-fn f16_value(h: vec4<u32>) -> vec4<f32> {
-  let sign = (h & vec4<u32>(0x8000u)) << vec4<u32>(16u);
-  let e = (h >> vec4<u32>(10u)) & vec4<u32>(0x1fu);
-  let man = h & vec4<u32>(0x3ffu);
-  let normal = sign | ((e + 112u) << vec4<u32>(23u)) | (man << vec4<u32>(13u));
-  let special = sign | vec4<u32>(0x7f800000u) | (man << vec4<u32>(13u));
-  // Subnormal: man · 2^-24 with its top bit at t gives exponent t - 24 (biased t + 103).
-  let t = vec4<u32>(31u) - countLeadingZeros(man);
-  let sub = sign | ((t + 103u) << vec4<u32>(23u)) | ((man << (vec4<u32>(23u) - t)) & vec4<u32>(0x7fffffu));
-  let tiny = select(sign, sub, man != vec4<u32>(0u));
-  return bitcast<vec4<f32>>(select(select(normal, special, e == vec4<u32>(31u)), tiny, e == vec4<u32>(0u)));
-}
 
 // f32 → f16 bits, round to nearest even: ±inf from 65520 up, subnormals below 2^-14, NaN → quiet NaN.
 fn f16_bits(x: vec4<f32>) -> vec4<u32> {
@@ -414,30 +345,6 @@ fn store_moment(at: u32, x: vec4<f32>) {
   }
 }
 
-// A window's piece, as the packed entry points use it.
-struct PieceInfo {
-  begin: u32,
-  end: u32,
-  count: u32,
-  param_base: u32,  // vec4 units of the f32 layout (16 bytes): word param_base * 4
-  grad_base: u32,
-  state_base: u32,  // vec4 of work index into the window's state region
-  tensor: u32,
-}
-
-// The piece holding work vec4 `w` (the lookup `main` does inline).
-fn piece_at(w: u32) -> PieceInfo {
-  var j = table.words[table.blocks_at + w / BLOCK_VEC4];
-  while (j + 1u < table.piece_count && piece_word(j + 1u, 0u) <= w) {
-    j = j + 1u;
-  }
-  let end = select(table.total_vec4, piece_word(j + 1u, 0u), j + 1u < table.piece_count);
-  return PieceInfo(
-    piece_word(j, 0u), end, piece_word(j, 1u), piece_word(j, 2u), piece_word(j, 3u), piece_word(j, 4u),
-    piece_word(j, 5u),
-  );
-}
-
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main_packed(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   if (control.skip != 0u) {
@@ -450,11 +357,11 @@ fn main_packed(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
   let smax_at = 2u * table.total_vec4 * mw;
   let master_at = (1u + u32(VARIANCE) + u32(AMSGRAD)) * table.total_vec4 * mw;
   let words = select(4u, 2u, PARAM_F16);
-  var piece = PieceInfo(1u, 0u, 0u, 0u, 0u, 0u, 0u);
+  var piece = NO_PIECE;
   var h: Hyper;
   for (var w = gid.x; w < table.total_vec4; w = w + stride) {
     if (w < piece.begin || w >= piece.end) {
-      piece = piece_at(w);
+      piece = find_piece(w);
       h = hyper[row_base + piece.tensor];
     }
     let local = w - piece.begin;
@@ -497,10 +404,10 @@ fn main_packed(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
 fn init_master(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let stride = groups.x * WORKGROUP_SIZE;
   let master_at = (1u + u32(VARIANCE) + u32(AMSGRAD)) * table.total_vec4 * moment_width();
-  var piece = PieceInfo(1u, 0u, 0u, 0u, 0u, 0u, 0u);
+  var piece = NO_PIECE;
   for (var w = gid.x; w < table.total_vec4; w = w + stride) {
     if (w < piece.begin || w >= piece.end) {
-      piece = piece_at(w);
+      piece = find_piece(w);
     }
     let local = w - piece.begin;
     let p = decode(param_vec(piece.param_base * 4u + local * 2u), piece.count - local * 4u);

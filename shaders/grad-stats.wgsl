@@ -2,7 +2,7 @@
 // non-finite gradients or clipping by global norm is on (src/gpu/fused-optimizer.ts, "guarded" optimizers).
 //
 // `stats` (one dispatch per window, STATS_GROUPS workgroups of STATS_WG invocations, grid-stride over the
-// window's work vec4s like adabelief.wgsl's `main`; `stats_packed` is the same walk, piece_of/lanes_of/add,
+// window's work vec4s like adabelief.wgsl's `main`; `stats_packed` is the same walk, piece_holding/lanes_of/add,
 // over gradients stored as f32 or f16 words) and `stats_tail` (one invocation per tail piece) read
 // every gradient element g of the step once and write one partial per workgroup into their slot of
 // `partials`: (sum of (g * inv_scale)^2 in f32, 1.0 if any g is inf or NaN else 0.0). Non-finite values are
@@ -20,44 +20,10 @@
 // when skip is set.
 
 const STATS_WG: u32 = 256u;
-const STATS_GROUPS: u32 = 64u;  // src/core/guard.ts STATS_GROUPS: partial slots per window
-const BLOCK_VEC4: u32 = 256u;   // src/gpu/layout.ts BLOCK_VEC4
-const PIECE_WORDS: u32 = 8u;    // src/gpu/layout.ts PIECE_WORDS
+const STATS_GROUPS: u32 = 64u;  // partial slots per window
 const EXPONENT_MASK: u32 = 0x7f800000u;
 
-// Shared with adabelief.wgsl; the host writes the first five fields, the GPU the rest (src/core/guard.ts).
-struct Control {
-  scale: f32,
-  max_norm: f32,
-  skip_nonfinite: u32,
-  lo: u32,
-  tensor_count: u32,
-  inv_scale: f32,
-  clip_coef: f32,
-  skip: u32,
-  norm: f32,
-  applied: u32,
-  row: u32,
-  found_nonfinite: u32,
-}
-
-struct Table {
-  piece_count: u32,
-  total_vec4: u32,
-  blocks_at: u32,
-  _pad: u32,
-  words: array<u32>,
-}
-
-struct TailPiece {
-  tensor: u32,
-  rest: u32,
-  state_index: u32,
-  first: u32,
-}
-
 @group(0) @binding(0) var<storage, read_write> control: Control;
-@group(0) @binding(1) var<storage, read> table: Table;
 @group(0) @binding(2) var<storage, read> grad: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> partials: array<vec2<f32>>;
 @group(0) @binding(4) var<storage, read> tail_piece: TailPiece;
@@ -87,36 +53,6 @@ fn reduce(local: u32, sum: f32, flag: u32) -> vec2<f32> {
     workgroupBarrier();
   }
   return vec2<f32>(sums[0], f32(flags[0]));
-}
-
-fn piece_word(j: u32, field: u32) -> u32 {
-  return table.words[j * PIECE_WORDS + field];
-}
-
-// The table piece a work vec4 lies in: its work vec4s [begin, end), its element count and the index of
-// its first gradient vec4 (the table's words 0 and 1 and 3, end = the next piece's begin).
-struct Piece {
-  begin: u32,
-  end: u32,
-  count: u32,
-  grad_base: u32,
-}
-
-// Matches no work vec4: the first piece_of call looks up the table.
-const NO_PIECE = Piece(1u, 0u, 0u, 0u);
-
-// The piece holding work vec4 w: `p` while w is still inside it (the common case on a grid-stride walk),
-// else found from the block index and a forward scan.
-fn piece_of(p: Piece, w: u32) -> Piece {
-  if (w >= p.begin && w < p.end) {
-    return p;
-  }
-  var j = table.words[table.blocks_at + w / BLOCK_VEC4];
-  while (j + 1u < table.piece_count && piece_word(j + 1u, 0u) <= w) {
-    j = j + 1u;
-  }
-  let end = select(table.total_vec4, piece_word(j + 1u, 0u), j + 1u < table.piece_count);
-  return Piece(piece_word(j, 0u), end, piece_word(j, 1u), piece_word(j, 3u));
 }
 
 // The lanes of work vec4 w (in piece p) that hold elements; those past the piece's last are masked out.
@@ -154,25 +90,12 @@ fn stats(
   var part = Partial(0.0, 0u);
   var piece = NO_PIECE;
   for (var w = gid.x; w < table.total_vec4; w = w + STATS_GROUPS * STATS_WG) {
-    piece = piece_of(piece, w);
+    piece = piece_holding(piece, w);
     let lanes = lanes_of(piece, w);
     let g = grad[piece.grad_base + (w - piece.begin)];
     part = add(part, g, lanes, inv_scale, non_finite(g, lanes));
   }
   write_partial(local, group.x, part);
-}
-
-// f16 bits (low 16 bits of each lane) → the value, exactly: the same as adabelief.wgsl's f16_value.
-fn f16_value(h: vec4<u32>) -> vec4<f32> {
-  let sign = (h & vec4<u32>(0x8000u)) << vec4<u32>(16u);
-  let e = (h >> vec4<u32>(10u)) & vec4<u32>(0x1fu);
-  let man = h & vec4<u32>(0x3ffu);
-  let normal = sign | ((e + 112u) << vec4<u32>(23u)) | (man << vec4<u32>(13u));
-  let special = sign | vec4<u32>(0x7f800000u) | (man << vec4<u32>(13u));
-  let t = vec4<u32>(31u) - countLeadingZeros(man);
-  let sub = sign | ((t + 103u) << vec4<u32>(23u)) | ((man << (vec4<u32>(23u) - t)) & vec4<u32>(0x7fffffu));
-  let tiny = select(sign, sub, man != vec4<u32>(0u));
-  return bitcast<vec4<f32>>(select(select(normal, special, e == vec4<u32>(31u)), tiny, e == vec4<u32>(0u)));
 }
 
 // `stats` over gradients packed as words (grad_words): f32 bits, or f16 pairs when GRAD_F16.
@@ -187,7 +110,7 @@ fn stats_packed(
   var part = Partial(0.0, 0u);
   var piece = NO_PIECE;
   for (var w = gid.x; w < table.total_vec4; w = w + STATS_GROUPS * STATS_WG) {
-    piece = piece_of(piece, w);
+    piece = piece_holding(piece, w);
     let lanes = lanes_of(piece, w);
     let at = piece.grad_base * 4u + (w - piece.begin) * words;
     if (GRAD_F16) {

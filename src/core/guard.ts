@@ -1,9 +1,9 @@
 /**
  * The guard of a step — loss-scale division, skipping on non-finite gradients, clipping by global norm —
- * as pure host code: the layout of the `Control` record the guard passes share with the update kernel
- * (shaders/grad-stats.wgsl, shaders/adabelief.wgsl), the options' checks, the CPU reference's version of
- * the decision, and the bookkeeping that lets the host keep computing exact f64 step scalars while the GPU
- * alone decides whether a step is applied.
+ * as pure host code: the options' checks, what the host puts into the GPU's `Control` record and what it
+ * reads back (the record's layout: src/gpu/abi.ts), the CPU reference's version of the decision, and the
+ * bookkeeping that lets the host keep computing exact f64 step scalars while the GPU alone decides whether a
+ * step is applied.
  *
  * Why rows: a skipped step does not advance the step count, and the host only learns of it later (an
  * asynchronous readback; `step()` never waits). So each guarded step uploads one record row per step count
@@ -12,16 +12,8 @@
  */
 import { pyRepr } from './options.js';
 
-/** Bytes of `Control` (12 words). */
-export const CONTROL_BYTES = 48;
 /** Rows of step records a guarded optimizer can hold: guarded steps in flight without a confirmed readback + 1. */
 export const MAX_ROWS = 32;
-/** Workgroups of one window's `stats` dispatch (shaders/grad-stats.wgsl STATS_GROUPS). */
-export const STATS_GROUPS = 64;
-/** Bytes of a window's slot of partials (STATS_GROUPS vec2<f32>, a multiple of 256). */
-export const WINDOW_PARTIALS_BYTES = STATS_GROUPS * 8;
-/** Bytes of a tail piece's slot of partials (one vec2<f32> used, padded to the binding alignment). */
-export const TAIL_PARTIALS_BYTES = 256;
 
 /** The guard options of a GPU optimizer (fixed at construction: they decide whether the guard passes run). */
 export interface GuardOptions {
@@ -40,7 +32,7 @@ export interface GuardOptions {
   maxGradNorm?: number;
 }
 
-/** What the host writes into `Control` before each guarded step (the first five words). */
+/** What the host writes into `Control` before each guarded step (src/gpu/records.ts writeControlInputs). */
 export interface ControlInputs {
   scale: number;
   /** 0: no clipping. */
@@ -77,37 +69,6 @@ export function checkMaxGradNorm(max: unknown): asserts max is number {
   if (!(typeof max === 'number' && max > 0)) {
     throw new RangeError(`maxGradNorm must be a number > 0 (Infinity: no clipping), got ${pyRepr(max)}`);
   }
-}
-
-/** The initial `Control`: an unguarded step (scale 1, no clipping, row 0, nothing applied). */
-export function initialControl(tensorCount: number): ArrayBuffer {
-  const bytes = new ArrayBuffer(CONTROL_BYTES);
-  const v = new DataView(bytes);
-  writeControlInputs(v, 0, { scale: 1, maxNorm: 0, skipNonFinite: false, lo: 0, tensorCount });
-  v.setFloat32(20, 1, true); // inv_scale
-  v.setFloat32(24, 1, true); // clip_coef
-  return bytes;
-}
-
-/** Writes the host's five words of `Control` at `byteOffset`. */
-export function writeControlInputs(view: DataView, byteOffset: number, c: ControlInputs): void {
-  view.setFloat32(byteOffset, c.scale, true);
-  view.setFloat32(byteOffset + 4, Number.isFinite(c.maxNorm) ? c.maxNorm : 0, true);
-  view.setUint32(byteOffset + 8, c.skipNonFinite ? 1 : 0, true);
-  view.setUint32(byteOffset + 12, c.lo, true);
-  view.setUint32(byteOffset + 16, c.tensorCount, true);
-}
-
-/** Decodes a read-back `Control`. */
-export function readControl(bytes: ArrayBuffer): GuardReport {
-  const v = new DataView(bytes);
-  return {
-    clipCoef: v.getFloat32(24, true),
-    skipped: v.getUint32(28, true) !== 0,
-    gradNorm: v.getFloat32(32, true),
-    applied: v.getUint32(36, true),
-    foundNonFinite: v.getUint32(44, true) !== 0,
-  };
 }
 
 /**

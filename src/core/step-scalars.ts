@@ -1,7 +1,8 @@
 /**
  * Host-side scalars of one AdaBelief step, computed in float64 from the options and the step count.
  *
- * The kernel (shaders/adabelief.wgsl) and the CPU reference (reference.ts) both consume a `StepScalars`:
+ * The kernel (shaders/adabelief.wgsl, through the `Hyper` record src/gpu/records.ts packs) and the CPU
+ * reference (src/cpu/reference.ts) both consume a `StepScalars`:
  * every decision that depends only on hyperparameters and `t` (the decay mode, the rectification phase,
  * bias corrections, step sizes) is made here, once per step, in f64 — never in f32 on the GPU, where
  * the rectification threshold at step 5 would land on the wrong side.
@@ -144,38 +145,4 @@ export function stepScalars(o: HyperInputs, t: number): StepScalars {
   }
   const sgd = o.degeneratedToSgd;
   return { ...base, ...corrected, update: sgd ? Update.sgd : Update.none, stepSize: sgd ? -lr : 0, rho };
-}
-
-/** Byte size (and array stride) of the kernel's `Hyper` struct (shaders/adabelief.wgsl): one per tensor. */
-export const HYPER_BYTES = 64;
-
-/**
- * Writes `s` into `view` at `byteOffset` in the layout of the WGSL struct `Hyper`:
- * u32 update, flags (bit 0 denomFromMax, bit 1 divideBc2, bit 2 apply L2, bit 3 belief, bit 4 nesterov), 2 × pad,
- * f32 decayMul, l2, beta1, oneMinusBeta1, beta2, oneMinusBeta2, eps, epsS, epsMax, sqrtBc2, stepSize, pad.
- * Every f64 scalar is rounded to f32 exactly once, here.
- */
-export function packHyper(s: StepScalars, view: DataView, byteOffset: number): void {
-  const flags =
-    (s.denomFromMax ? 1 : 0) |
-    (s.divideBc2 ? 2 : 0) |
-    (s.l2 !== 0 ? 4 : 0) |
-    (s.belief ? 8 : 0) |
-    (s.nesterov ? 16 : 0);
-  view.setUint32(byteOffset, s.update, true);
-  view.setUint32(byteOffset + 4, flags, true);
-  const f32s = [
-    s.decayMul,
-    s.l2,
-    s.beta1,
-    s.oneMinusBeta1,
-    s.beta2,
-    s.oneMinusBeta2,
-    s.eps,
-    s.epsS,
-    s.epsMax,
-    s.sqrtBc2,
-    s.stepSize,
-  ];
-  for (let k = 0; k < f32s.length; k++) view.setFloat32(byteOffset + 16 + 4 * k, f32s[k]!, true);
 }

@@ -4,9 +4,10 @@
  * constructed; a step only replays them.
  */
 import type { Tensor } from './entries.js';
-import { TAIL_PARTIALS_BYTES, WINDOW_PARTIALS_BYTES } from '../core/guard.js';
+import { TAIL_PIECE, bindGroupEntries } from './abi.js';
+import { writeTailPiece } from './records.js';
 import { Usage, inErrorScopes } from './device.js';
-import type { KernelPipelines, PackedPipelines, StatsPipelines } from './pipelines.js';
+import type { KernelPipelines, PackedPipelines } from './pipelines.js';
 import { BINDING_ALIGNMENT, alignUp, encodeWindowTable, type Layout, type Window } from './layout.js';
 import type { Slot } from '../core/rules.js';
 
@@ -66,13 +67,25 @@ export function writeTables(
   tables.forEach((t, k) => words.set(t, windowAt[k]! / 4));
   for (const [i, p] of tails) {
     const whole = Math.floor(p.count / 4);
-    words.set([p.tensor, p.count - whole * 4, p.stateIndex + whole, whole * 4], tailAt.get(i)! / 4);
+    writeTailPiece(words, tailAt.get(i)!, {
+      tensor: p.tensor,
+      rest: p.count - whole * 4,
+      stateIndex: p.stateIndex + whole,
+      first: whole * 4,
+    });
   }
   buffer.unmap();
   return { buffer, windowAt, windowBytes: tables.map((t) => t.byteLength), tailAt };
 }
 
-/** Size of the placeholder buffer for unkept state slots: one 16-byte range per slot binding (4, 5, 6). */
+/** Where each unkept slot's 16-byte placeholder range sits in `unused` (writable bindings may not alias). */
+const UNUSED_AT: Record<Slot, number> = {
+  exp_avg: 0,
+  exp_avg_var: BINDING_ALIGNMENT,
+  max_exp_avg_var: 2 * BINDING_ALIGNMENT,
+};
+
+/** Size of the placeholder buffer for unkept state slots: one 16-byte range per slot. */
 export const UNUSED_STATE_BYTES = 2 * BINDING_ALIGNMENT + 16;
 
 export interface DispatchContext {
@@ -115,28 +128,18 @@ export function recordDispatches(ctx: DispatchContext): {
   const inits: Dispatch[] = [];
   const checks: Promise<void>[] = [];
 
-  /** Bindings both entry points share: the per-tensor scalars and the window's state slot. */
-  const sharedEntries = (w: Window): GPUBindGroupEntry[] => {
-    const state = (binding: number, slot: Slot): GPUBindGroupEntry => {
+  /** The state bindings of a window (its slot of each kept state buffer; a placeholder for the others). */
+  const stateBindings = (w: Window): Record<Slot, GPUBufferBinding> => {
+    const state = (slot: Slot): GPUBufferBinding => {
       const buffers = ctx.state[slot];
-      // Each unkept slot gets its own 16 bytes of `unused`: writable bindings may not alias.
-      if (!buffers)
-        return {
-          binding,
-          resource: { buffer: ctx.unused, offset: (binding - 4) * BINDING_ALIGNMENT, size: 16 },
-        };
-      return {
-        binding,
-        resource: { buffer: buffers[w.stateBuffer]!, offset: w.stateOffset, size: w.stateBytes },
-      };
+      if (!buffers) return { buffer: ctx.unused, offset: UNUSED_AT[slot], size: 16 };
+      return { buffer: buffers[w.stateBuffer]!, offset: w.stateOffset, size: w.stateBytes };
     };
-    return [
-      { binding: 0, resource: { buffer: ctx.hyper } },
-      state(4, 'exp_avg'),
-      state(5, 'exp_avg_var'),
-      state(6, 'max_exp_avg_var'),
-      { binding: 10, resource: { buffer: ctx.control } },
-    ];
+    return {
+      exp_avg: state('exp_avg'),
+      exp_avg_var: state('exp_avg_var'),
+      max_exp_avg_var: state('max_exp_avg_var'),
+    };
   };
   const bind = (what: string, make: () => Dispatch) => {
     const { value, errors } = inErrorScopes(device, `${label}: ${what}`, make);
@@ -147,24 +150,20 @@ export function recordDispatches(ctx: DispatchContext): {
   layout.windows.forEach((w, k) => {
     if (w.totalVec4 === 0) return;
     const first = tensors[layout.pieces[w.pieces[0]!]!.tensor]!;
-    const table = {
-      binding: 1,
-      resource: { buffer: tables.buffer, offset: tables.windowAt[k]!, size: tables.windowBytes[k]! },
-    };
+    const table = { buffer: tables.buffer, offset: tables.windowAt[k]!, size: tables.windowBytes[k]! };
+    const param = { buffer: first.param.buffer, offset: w.paramOffset, size: w.paramBytes };
+    const grad = { buffer: first.grad.buffer, offset: w.gradOffset, size: w.gradBytes };
     if (w.packed) {
       const packed = ctx.packed!;
       const pipelines = packed.pipelines(w);
-      const entries: GPUBindGroupEntry[] = [
-        { binding: 0, resource: { buffer: ctx.hyper } },
+      const entries = bindGroupEntries(['main_packed', 'init_master'], {
+        hyper: { buffer: ctx.hyper },
         table,
-        { binding: 10, resource: { buffer: ctx.control } },
-        { binding: 11, resource: { buffer: first.param.buffer, offset: w.paramOffset, size: w.paramBytes } },
-        { binding: 12, resource: { buffer: first.grad.buffer, offset: w.gradOffset, size: w.gradBytes } },
-        {
-          binding: 13,
-          resource: { buffer: packed.state[w.stateBuffer]!, offset: w.stateOffset, size: w.stateBytes },
-        },
-      ];
+        control: { buffer: ctx.control },
+        param_words: param,
+        grad_words: grad,
+        state_words: { buffer: packed.state[w.stateBuffer]!, offset: w.stateOffset, size: w.stateBytes },
+      });
       bind(describeWindow(layout, tensors, w), () => {
         const bindGroup = device.createBindGroup({
           label: `${label}/window${k}`,
@@ -178,12 +177,14 @@ export function recordDispatches(ctx: DispatchContext): {
       return;
     }
     const { pipeline, layout: bgl } = kernel!.body;
-    const entries = [
-      ...sharedEntries(w),
+    const entries = bindGroupEntries(['main'], {
+      hyper: { buffer: ctx.hyper },
       table,
-      { binding: 2, resource: { buffer: first.param.buffer, offset: w.paramOffset, size: w.paramBytes } },
-      { binding: 3, resource: { buffer: first.grad.buffer, offset: w.gradOffset, size: w.gradBytes } },
-    ];
+      param,
+      grad,
+      ...stateBindings(w),
+      control: { buffer: ctx.control },
+    });
     bind(describeWindow(layout, tensors, w), () => ({
       pipeline,
       bindGroup: device.createBindGroup({ label: `${label}/window${k}`, layout: bgl, entries }),
@@ -194,12 +195,14 @@ export function recordDispatches(ctx: DispatchContext): {
     if (!p.tail) return;
     const t = tensors[p.tensor]!;
     const { pipeline, layout: bgl } = kernel!.tail;
-    const entries = [
-      ...sharedEntries(layout.windows[p.window]!),
-      { binding: 7, resource: { buffer: tables.buffer, offset: tables.tailAt.get(i)!, size: 16 } },
-      { binding: 8, resource: { buffer: t.param.buffer, offset: p.paramOffset, size: p.count * 4 } },
-      { binding: 9, resource: { buffer: t.grad.buffer, offset: p.gradOffset, size: p.count * 4 } },
-    ];
+    const entries = bindGroupEntries(['tail'], {
+      hyper: { buffer: ctx.hyper },
+      ...stateBindings(layout.windows[p.window]!),
+      control: { buffer: ctx.control },
+      tail_piece: { buffer: tables.buffer, offset: tables.tailAt.get(i)!, size: TAIL_PIECE.size },
+      param_tail: { buffer: t.param.buffer, offset: p.paramOffset, size: p.count * 4 },
+      grad_tail: { buffer: t.grad.buffer, offset: p.gradOffset, size: p.count * 4 },
+    });
     bind(`params[${p.tensor}] ('${t.name}')`, () => ({
       pipeline,
       bindGroup: device.createBindGroup({
@@ -214,105 +217,17 @@ export function recordDispatches(ctx: DispatchContext): {
 }
 
 /** "params[0] ('w'), params[1] ('b') and 3 more": the tensors of a window, for error messages. */
-function describeWindow(layout: Layout, tensors: Tensor[], w: Window): string {
+export function describeWindow(layout: Layout, tensors: Tensor[], w: Window): string {
   const ids = [...new Set(w.pieces.map((i) => layout.pieces[i]!.tensor))];
   const names = ids.slice(0, 3).map((t) => `params[${t}] ('${tensors[t]!.name}')`);
   return names.join(', ') + (ids.length > 3 ? ` and ${ids.length - 3} more` : '');
 }
 
 /** Adds what most likely went wrong to a bind-group error WebGPU reported. */
-function explainBindError(e: Error): Error {
+export function explainBindError(e: Error): Error {
   const foreign = /device|associated/i.test(e.message);
   const hint = foreign
     ? ' (is a buffer from another GPUDevice?)'
     : ' (is a buffer destroyed or too large for this device?)';
   return new Error(`${e.message}${hint}`);
-}
-
-/** Bytes of the partials buffer the guard passes of `layout` need (a slot per window with work and per tail). */
-export function partialsBytes(layout: Layout): number {
-  const windows = layout.windows.filter((w) => w.totalVec4 > 0).length;
-  const tails = layout.pieces.filter((p) => p.tail).length;
-  return Math.max(windows * WINDOW_PARTIALS_BYTES + tails * TAIL_PARTIALS_BYTES, 16);
-}
-
-/**
- * The guard passes of a step (shaders/grad-stats.wgsl): `stats` per window with work, `stats_tail` per tail
- * piece, each writing its own slot of `partials`, then one `finalize`. Run before the update dispatches.
- */
-export function recordGuardDispatches(
-  ctx: Pick<DispatchContext, 'device' | 'label' | 'layout' | 'tensors' | 'control' | 'tables'> & {
-    pipelines: StatsPipelines;
-    partials: GPUBuffer;
-    statsGroups: number;
-  },
-): { dispatches: Dispatch[]; checks: Promise<void>[] } {
-  const { device, label, layout, tensors, tables, pipelines, partials } = ctx;
-  const dispatches: Dispatch[] = [];
-  const checks: Promise<void>[] = [];
-  const bind = (what: string, make: () => Dispatch) => {
-    const { value, errors } = inErrorScopes(device, `${label}: ${what}`, make);
-    dispatches.push(value);
-    checks.push(errors.catch((e: Error) => Promise.reject(explainBindError(e))));
-  };
-  const control = { binding: 0, resource: { buffer: ctx.control } };
-  let at = 0;
-  layout.windows.forEach((w, k) => {
-    if (w.totalVec4 === 0) return;
-    const first = tensors[layout.pieces[w.pieces[0]!]!.tensor]!;
-    // Packed windows (lower precision) read their gradients as words: `stats_packed` at binding 6.
-    const entries = [
-      control,
-      {
-        binding: 1,
-        resource: { buffer: tables.buffer, offset: tables.windowAt[k]!, size: tables.windowBytes[k]! },
-      },
-      {
-        binding: w.packed ? 6 : 2,
-        resource: { buffer: first.grad.buffer, offset: w.gradOffset, size: w.gradBytes },
-      },
-      { binding: 3, resource: { buffer: partials, offset: at, size: WINDOW_PARTIALS_BYTES } },
-    ];
-    at += WINDOW_PARTIALS_BYTES;
-    const { pipeline, layout: bgl } = w.packed
-      ? pipelines.statsPacked(w.elementBytes === 2)
-      : pipelines.stats;
-    bind(`grad stats of ${describeWindow(layout, tensors, w)}`, () => ({
-      pipeline,
-      bindGroup: device.createBindGroup({ label: `${label}/stats-window${k}`, layout: bgl, entries }),
-      workgroups: ctx.statsGroups,
-    }));
-  });
-  layout.pieces.forEach((p, i) => {
-    if (!p.tail) return;
-    const t = tensors[p.tensor]!;
-    const entries = [
-      control,
-      { binding: 3, resource: { buffer: partials, offset: at, size: 16 } },
-      { binding: 4, resource: { buffer: tables.buffer, offset: tables.tailAt.get(i)!, size: 16 } },
-      { binding: 5, resource: { buffer: t.grad.buffer, offset: p.gradOffset, size: p.count * 4 } },
-    ];
-    at += TAIL_PARTIALS_BYTES;
-    const { pipeline, layout: bgl } = pipelines.statsTail;
-    bind(`grad stats of params[${p.tensor}] ('${t.name}')`, () => ({
-      pipeline,
-      bindGroup: device.createBindGroup({
-        label: `${label}/stats-${t.name}@${p.start}-tail`,
-        layout: bgl,
-        entries,
-      }),
-      workgroups: 1,
-    }));
-  });
-  const { pipeline, layout: bgl } = pipelines.finalize;
-  bind('guard finalize', () => ({
-    pipeline,
-    bindGroup: device.createBindGroup({
-      label: `${label}/finalize`,
-      layout: bgl,
-      entries: [control, { binding: 3, resource: { buffer: partials } }],
-    }),
-    workgroups: 1,
-  }));
-  return { dispatches, checks };
 }

@@ -17,15 +17,14 @@
  *   slots, `stateGroupBytes` per vec4 of work). Windows never mix element sizes.
  */
 
+import { BLOCK_VEC4, PIECE, PIECE_WORDS, TABLE } from './abi.js';
+
 /** Alignment of storage-buffer binding offsets we rely on (the WebGPU default and maximum). */
 export const BINDING_ALIGNMENT = 256;
 const ELEMENTS_PER_ALIGNMENT = BINDING_ALIGNMENT / 4;
-/** Vec4s per entry of a window's block map (the kernel's BLOCK_VEC4). */
-export const BLOCK_VEC4 = 256;
-/** u32 words per piece record in a window table (the kernel's PIECE_WORDS). */
-export const PIECE_WORDS = 8;
-/** u32 words of a window table's header. */
-export const TABLE_HEADER_WORDS = 4;
+export { BLOCK_VEC4, PIECE_WORDS };
+/** u32 words of a window table's header (the fixed part of abi.ts TABLE). */
+export const TABLE_HEADER_WORDS = TABLE.size / 4;
 
 export interface LayoutLimits {
   maxStorageBufferBindingSize: number;
@@ -245,23 +244,29 @@ export function planLayout(tensors: readonly TensorPlacement[], limits: LayoutLi
 }
 
 /**
- * The table the kernel reads for a window (u32 words): header [pieceCount, totalVec4, blocksAt, 0], then
- * per piece [workStart, count, paramIndex, gradIndex, stateIndex, tensor, 0, 0], then the block map:
- * for each run of BLOCK_VEC4 work vec4s, the piece holding its first vec4.
+ * The table the kernel reads for a window (u32 words, the WGSL struct `Table` of abi.ts): the header
+ * (piece_count, total_vec4, blocks_at), then per piece PIECE_WORDS words (abi.ts PIECE: workStart, count,
+ * paramIndex, gradIndex, stateIndex, tensor), then the block map: for each run of BLOCK_VEC4 work vec4s, the
+ * piece holding its first vec4.
  */
 export function encodeWindowTable(layout: Layout, window: number): Uint32Array {
   const w = layout.windows[window]!;
   const blocks = Math.ceil(w.totalVec4 / BLOCK_VEC4);
   const blocksAt = w.pieces.length * PIECE_WORDS;
   const words = new Uint32Array(TABLE_HEADER_WORDS + blocksAt + Math.max(blocks, 1));
-  words.set([w.pieces.length, w.totalVec4, blocksAt, 0]);
-  const body = words.subarray(TABLE_HEADER_WORDS);
+  words[TABLE.at('piece_count') / 4] = w.pieces.length;
+  words[TABLE.at('total_vec4') / 4] = w.totalVec4;
+  words[TABLE.at('blocks_at') / 4] = blocksAt;
+  const body = words.subarray(TABLE.at('words') / 4);
   w.pieces.forEach((pi, j) => {
     const p = layout.pieces[pi]!;
-    body.set(
-      [p.workStart, p.count, p.paramIndex, p.gradIndex, p.stateIndex, p.tensor, 0, 0],
-      j * PIECE_WORDS,
-    );
+    const at = j * PIECE_WORDS;
+    body[at + PIECE.PIECE_WORK_START] = p.workStart;
+    body[at + PIECE.PIECE_COUNT] = p.count;
+    body[at + PIECE.PIECE_PARAM_INDEX] = p.paramIndex;
+    body[at + PIECE.PIECE_GRAD_INDEX] = p.gradIndex;
+    body[at + PIECE.PIECE_STATE_INDEX] = p.stateIndex;
+    body[at + PIECE.PIECE_TENSOR] = p.tensor;
   });
   let j = 0;
   for (let b = 0; b < blocks; b++) {
@@ -272,12 +277,15 @@ export function encodeWindowTable(layout: Layout, window: number): Uint32Array {
   return words;
 }
 
-/** The piece of `window` holding work vec4 `v`, found as the kernel finds it (for tests). */
+/**
+ * The piece of a window holding work vec4 `v`, from the window's `table` (encodeWindowTable): the lookup
+ * shaders/common.wgsl `find_piece` does, for the host's tests.
+ */
 export function findPiece(table: Uint32Array, v: number): number {
-  const body = table.subarray(TABLE_HEADER_WORDS);
-  const pieceCount = table[0]!;
-  let j = body[table[2]! + Math.floor(v / BLOCK_VEC4)]!;
-  while (j + 1 < pieceCount && body[(j + 1) * PIECE_WORDS]! <= v) j++;
+  const body = table.subarray(TABLE.at('words') / 4);
+  const pieceCount = table[TABLE.at('piece_count') / 4]!;
+  let j = body[table[TABLE.at('blocks_at') / 4]! + Math.floor(v / BLOCK_VEC4)]!;
+  while (j + 1 < pieceCount && body[(j + 1) * PIECE_WORDS + PIECE.PIECE_WORK_START]! <= v) j++;
   return j;
 }
 

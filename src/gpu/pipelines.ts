@@ -1,19 +1,29 @@
 /**
- * The compute pipelines of the two shaders, built once per device and configuration (WeakMap caches keyed
- * by device) with explicit bind group layouts:
- *   shaders/adabelief.wgsl   `main` + `tail` (f32 windows), `main_packed` + `init_master` (lower precision)
- *   shaders/grad-stats.wgsl  `stats`, `stats_tail`, `stats_packed`, `finalize` (the guard passes)
- * Variants are pipeline-overridable constants, never WGSL assembled from strings.
+ * The compute pipelines of the two shader modules, built once per device and configuration (WeakMap caches
+ * keyed by device), with explicit bind group layouts made from abi.ts's declarations:
+ *   adabelief   `main` + `tail` (f32 windows), `main_packed` + `init_master` (lower precision)
+ *   grad-stats  `stats`, `stats_tail`, `stats_packed`, `finalize` (the guard passes)
+ * Each module is shaders/common.wgsl followed by its own file (abi.ts SHADER_FILES). Variants are
+ * pipeline-overridable constants (abi.ts OVERRIDES), never WGSL assembled from strings.
  */
+import commonSource from '../../shaders/common.wgsl?raw';
 import kernelSource from '../../shaders/adabelief.wgsl?raw';
 import statsSource from '../../shaders/grad-stats.wgsl?raw';
+import { OVERRIDES, SHADER_FILES, layoutEntries, type EntryPoint, type ShaderName } from './abi.js';
 
-const COMPUTE_STAGE = 0x4; // GPUShaderStage.COMPUTE, spelled out so the module loads without the globals
-const RW: GPUBufferBindingType = 'storage';
-const RO: GPUBufferBindingType = 'read-only-storage';
+const FILES: Record<string, string> = {
+  'common.wgsl': commonSource,
+  'adabelief.wgsl': kernelSource,
+  'grad-stats.wgsl': statsSource,
+};
 
-/** A binding number and its buffer binding type. */
-type Binding = [number, GPUBufferBindingType];
+/** The WGSL code of shader module `name`: its files (abi.ts SHADER_FILES) joined in order. */
+export function shaderCode(name: ShaderName): string {
+  return SHADER_FILES[name].map((f) => FILES[f]!).join('\n');
+}
+
+/** Override constants of `shader` (bools as 0 / 1, as WebGPU takes them). */
+type Constants<S extends ShaderName> = Partial<Record<keyof (typeof OVERRIDES)[S], number | boolean>>;
 
 export interface KernelPipeline {
   layout: GPUBindGroupLayout;
@@ -71,61 +81,56 @@ function perDevice<T>(
 
 const modules = new WeakMap<GPUDevice, Map<string, GPUShaderModule>>();
 
-function shaderModule(device: GPUDevice, name: 'adabelief' | 'grad-stats'): GPUShaderModule {
+function shaderModule(device: GPUDevice, name: ShaderName): GPUShaderModule {
   return perDevice(modules, device, name, () =>
-    device.createShaderModule({
-      label: `adabelief/${name}-shader`,
-      code: name === 'adabelief' ? kernelSource : statsSource,
-    }),
+    device.createShaderModule({ label: `adabelief/${name}-shader`, code: shaderCode(name) }),
   );
 }
 
-function storageLayout(device: GPUDevice, label: string, bindings: Binding[]): GPUBindGroupLayout {
-  return device.createBindGroupLayout({
-    label: `${label}-layout`,
-    entries: bindings.map(([binding, type]) => ({ binding, visibility: COMPUTE_STAGE, buffer: { type } })),
-  });
+/** The bind group layout for entry points `entries` sharing one bind group (abi.ts layoutEntries). */
+function bindGroupLayout(
+  device: GPUDevice,
+  label: string,
+  entries: readonly EntryPoint[],
+): GPUBindGroupLayout {
+  return device.createBindGroupLayout({ label: `${label}-layout`, entries: layoutEntries(entries) });
 }
 
-/** A pipeline running `entryPoint` of `module` with one bind group of `layout`. */
-function computePipeline(
+/** A pipeline running `entryPoint` with one bind group of `layout`. */
+function computePipeline<S extends ShaderName>(
   device: GPUDevice,
   label: string,
   layout: GPUBindGroupLayout,
-  module: GPUShaderModule,
-  entryPoint: string,
-  constants: Record<string, number>,
+  shader: S,
+  entryPoint: EntryPoint,
+  constants: Constants<S>,
 ): GPUComputePipeline {
+  const values: Record<string, number> = {};
+  for (const [k, v] of Object.entries(constants)) values[k] = +(v as number | boolean);
   return device.createComputePipeline({
     label,
     layout: device.createPipelineLayout({ label: `${label}-pipeline-layout`, bindGroupLayouts: [layout] }),
-    compute: { module, entryPoint, constants },
+    compute: { module: shaderModule(device, shader), entryPoint, constants: values },
   });
 }
 
-/** A layout of `bindings` and a pipeline of `entryPoint` using it. */
-function kernel(
+/** A layout of the variables `entryPoint` uses and a pipeline of it. */
+function kernel<S extends ShaderName>(
   device: GPUDevice,
   label: string,
-  shader: 'adabelief' | 'grad-stats',
-  entryPoint: string,
-  bindings: Binding[],
-  constants: Record<string, number> = {},
+  shader: S,
+  entryPoint: EntryPoint,
+  constants: Constants<S> = {},
 ): KernelPipeline {
-  const layout = storageLayout(device, label, bindings);
-  return {
-    layout,
-    pipeline: computePipeline(device, label, layout, shaderModule(device, shader), entryPoint, constants),
-  };
+  const layout = bindGroupLayout(device, label, [entryPoint]);
+  return { layout, pipeline: computePipeline(device, label, layout, shader, entryPoint, constants) };
 }
 
 const fusedCache = new WeakMap<GPUDevice, Map<string, KernelPipelines>>();
 
 /**
  * The fused-step pipelines for `device`, `workgroupSize` and the state kept (`amsgrad`: the running max;
- * `variance`: the second moment, off for SGD). Bindings: 0 hyper, 4 exp_avg, 5 exp_avg_var,
- * 6 max_exp_avg_var, 10 control for both entry points; 1 table, 2 param, 3 grad for `main`; 7 tail_piece,
- * 8 param_tail, 9 grad_tail for `tail`.
+ * `variance`: the second moment, off for SGD).
  */
 export function kernelPipelines(
   device: GPUDevice,
@@ -134,113 +139,60 @@ export function kernelPipelines(
   variance = true,
 ): KernelPipelines {
   return perDevice(fusedCache, device, `${workgroupSize}/${amsgrad}/${variance}`, () => {
-    const shared: Binding[] = [
-      [0, RO],
-      [4, RW],
-      [5, RW],
-      [6, RW],
-      [10, RO],
-    ];
     const name = `adabelief/wg${workgroupSize}${amsgrad ? '-amsgrad' : ''}${variance ? '' : '-novariance'}`;
-    const constants = { AMSGRAD: +amsgrad, VARIANCE: +variance };
+    const constants = { AMSGRAD: amsgrad, VARIANCE: variance };
     return {
-      body: kernel(device, `${name}/main`, 'adabelief', 'main', [...shared, [1, RO], [2, RW], [3, RO]], {
+      body: kernel(device, `${name}/main`, 'adabelief', 'main', {
         ...constants,
         WORKGROUP_SIZE: workgroupSize,
       }),
-      tail: kernel(
-        device,
-        `${name}/tail`,
-        'adabelief',
-        'tail',
-        [...shared, [7, RO], [8, RW], [9, RO]],
-        constants,
-      ),
+      tail: kernel(device, `${name}/tail`, 'adabelief', 'tail', constants),
     };
   });
 }
 
 const packedCache = new WeakMap<GPUDevice, Map<string, PackedPipelines>>();
 
-/**
- * The packed-window pipelines of shaders/adabelief.wgsl for `device` and `config`. Bindings: 0 hyper,
- * 1 table, 10 control, 12 grad words (read-only), 11 param words, 13 state region (read-write): six storage
- * buffers.
- */
+/** The packed-window pipelines of shaders/adabelief.wgsl for `device` and `config`. */
 export function packedPipelines(device: GPUDevice, config: PackedKernelConfig): PackedPipelines {
   const { workgroupSize, amsgrad, variance, paramF16, stateBf16, master } = config;
   const key = JSON.stringify([workgroupSize, amsgrad, variance, paramF16, stateBf16, master]);
   return perDevice(packedCache, device, key, () => {
     const name = `adabelief/packed-wg${workgroupSize}${paramF16 ? '-f16' : '-f32'}${stateBf16 ? '-bf16state' : ''}${master ? '-master' : ''}${amsgrad ? '-amsgrad' : ''}${variance ? '' : '-novariance'}`;
-    const layout = storageLayout(device, name, [
-      [0, RO],
-      [1, RO],
-      [10, RO],
-      [11, RW],
-      [12, RO],
-      [13, RW],
-    ]);
+    const layout = bindGroupLayout(device, name, ['main_packed', 'init_master']);
     const constants = {
       WORKGROUP_SIZE: workgroupSize,
-      AMSGRAD: +amsgrad,
-      VARIANCE: +variance,
-      PARAM_F16: +paramF16,
-      STATE_BF16: +stateBf16,
-      MASTER: +master,
+      AMSGRAD: amsgrad,
+      VARIANCE: variance,
+      PARAM_F16: paramF16,
+      STATE_BF16: stateBf16,
+      MASTER: master,
     };
-    const module = shaderModule(device, 'adabelief');
-    const build = (entryPoint: string) =>
-      computePipeline(device, `${name}/${entryPoint}`, layout, module, entryPoint, constants);
+    const build = (entryPoint: 'main_packed' | 'init_master') =>
+      computePipeline(device, `${name}/${entryPoint}`, layout, 'adabelief', entryPoint, constants);
     return { layout, body: build('main_packed'), init: master ? build('init_master') : undefined };
   });
 }
 
 const statsCache = new WeakMap<GPUDevice, Map<string, StatsPipelines>>();
 
-/**
- * The guard-pass pipelines for `device`. Bindings: 0 control, 3 partials (read-write); 1 table and 2 grad
- * (`stats`), 6 grad words (`stats_packed`), 4 tail_piece and 5 grad_tail (`stats_tail`).
- */
+/** The guard-pass pipelines for `device`. */
 export function statsPipelines(device: GPUDevice): StatsPipelines {
   return perDevice(statsCache, device, '', () => {
     const packed: (KernelPipeline | undefined)[] = [];
-    const stats = (entryPoint: string, bindings: Binding[], constants: Record<string, number> = {}) =>
+    const stats = (entryPoint: EntryPoint, constants: Constants<'grad-stats'> = {}) =>
       kernel(
         device,
         `adabelief/${entryPoint}${constants.GRAD_F16 ? '-f16' : ''}`,
         'grad-stats',
         entryPoint,
-        bindings,
         constants,
       );
     return {
-      stats: stats('stats', [
-        [0, RW],
-        [1, RO],
-        [2, RO],
-        [3, RW],
-      ]),
-      statsTail: stats('stats_tail', [
-        [0, RW],
-        [3, RW],
-        [4, RO],
-        [5, RO],
-      ]),
-      finalize: stats('finalize', [
-        [0, RW],
-        [3, RW],
-      ]),
-      statsPacked: (f16: boolean) =>
-        (packed[+f16] ??= stats(
-          'stats_packed',
-          [
-            [0, RW],
-            [1, RO],
-            [3, RW],
-            [6, RO],
-          ],
-          { GRAD_F16: +f16 },
-        )),
+      stats: stats('stats'),
+      statsTail: stats('stats_tail'),
+      finalize: stats('finalize'),
+      statsPacked: (f16: boolean) => (packed[+f16] ??= stats('stats_packed', { GRAD_F16: f16 })),
     };
   });
 }

@@ -6,24 +6,27 @@
  * Every optimizer has a `Control` buffer (the update kernel binds it); an unguarded one keeps it at its
  * initial value (scale 1, no clipping, row 0) and runs no guard pass.
  */
-import { partialsBytes, recordGuardDispatches, replay, type Dispatch, type Tables } from './dispatches.js';
+import { describeWindow, explainBindError, replay, type Dispatch, type Tables } from './dispatches.js';
 import type { Tensor } from './entries.js';
 import { Usage, inErrorScopes, toRef } from './device.js';
-import { statsPipelines } from './pipelines.js';
+import { statsPipelines, type StatsPipelines } from './pipelines.js';
 import {
   AppliedTracker,
-  CONTROL_BYTES,
   MAX_ROWS,
-  STATS_GROUPS,
   checkGradScale,
   checkMaxGradNorm,
-  initialControl,
-  readControl,
-  writeControlInputs,
   type GuardOptions,
   type GuardReport,
 } from '../core/guard.js';
-import type { Layout } from './layout.js';
+import { STATS_GROUPS, TAIL_PIECE, bindGroupEntries } from './abi.js';
+import {
+  CONTROL_APPLIED_AT,
+  CONTROL_BYTES,
+  initialControl,
+  readControl,
+  writeControlInputs,
+} from './records.js';
+import { BINDING_ALIGNMENT, type Layout } from './layout.js';
 
 /** Readbacks of `Control` that may be in flight at once; a step finding none free skips its readback. */
 const READBACK_SLOTS = 4;
@@ -118,7 +121,6 @@ export class StepGuard {
       control: this.control,
       pipelines: statsPipelines(this.device),
       partials: this.partials,
-      statsGroups: STATS_GROUPS,
     });
     this.dispatches = bound.dispatches;
     return bound.checks;
@@ -156,12 +158,12 @@ export class StepGuard {
   }
 
   /** The host's words of `Control` for the next step, into `view` at `byteOffset` (20 bytes). */
-  writeInputs(view: DataView, byteOffset: number): void {
+  writeInputs(view: DataView, byteOffset: number, lo = this.firstRowStep - 1): void {
     writeControlInputs(view, byteOffset, {
       scale: typeof this.scale === 'number' ? this.scale : 1,
       maxNorm: this.maxNorm,
       skipNonFinite: this.skipNonFinite,
-      lo: this.firstRowStep - 1,
+      lo,
       tensorCount: this.tensorCount,
     });
   }
@@ -231,8 +233,95 @@ export class StepGuard {
     this.tracker.reset(step);
     if (!this.enabled) return;
     const { errors } = inErrorScopes(this.device, `${this.label}: importState (control)`, () =>
-      this.device.queue.writeBuffer(this.control, 36, new Uint32Array([step])),
+      this.device.queue.writeBuffer(this.control, CONTROL_APPLIED_AT, new Uint32Array([step])),
     );
     void errors.catch(() => undefined);
   }
+}
+
+/** Bytes of a window's slot of partials (STATS_GROUPS vec2<f32>, a multiple of 256). */
+const WINDOW_PARTIALS_BYTES = STATS_GROUPS * 8;
+/** Bytes of a tail piece's slot of partials (one vec2<f32> used, padded to the binding alignment). */
+const TAIL_PARTIALS_BYTES = BINDING_ALIGNMENT;
+
+/** Bytes of the partials buffer the guard passes of `layout` need (a slot per window with work and per tail). */
+export function partialsBytes(layout: Layout): number {
+  const windows = layout.windows.filter((w) => w.totalVec4 > 0).length;
+  const tails = layout.pieces.filter((p) => p.tail).length;
+  return Math.max(windows * WINDOW_PARTIALS_BYTES + tails * TAIL_PARTIALS_BYTES, 16);
+}
+
+/**
+ * The guard passes of a step (shaders/grad-stats.wgsl): `stats` per window with work, `stats_tail` per tail
+ * piece, each writing its own slot of `partials`, then one `finalize`. Run before the update dispatches.
+ */
+function recordGuardDispatches(ctx: {
+  device: GPUDevice;
+  label: string;
+  layout: Layout;
+  tensors: Tensor[];
+  control: GPUBuffer;
+  tables: Tables;
+  pipelines: StatsPipelines;
+  partials: GPUBuffer;
+}): { dispatches: Dispatch[]; checks: Promise<void>[] } {
+  const { device, label, layout, tensors, tables, pipelines, partials } = ctx;
+  const dispatches: Dispatch[] = [];
+  const checks: Promise<void>[] = [];
+  const bind = (what: string, make: () => Dispatch) => {
+    const { value, errors } = inErrorScopes(device, `${label}: ${what}`, make);
+    dispatches.push(value);
+    checks.push(errors.catch((e: Error) => Promise.reject(explainBindError(e))));
+  };
+  const control = { buffer: ctx.control };
+  let at = 0;
+  layout.windows.forEach((w, k) => {
+    if (w.totalVec4 === 0) return;
+    const first = tensors[layout.pieces[w.pieces[0]!]!.tensor]!;
+    const table = { buffer: tables.buffer, offset: tables.windowAt[k]!, size: tables.windowBytes[k]! };
+    const grad = { buffer: first.grad.buffer, offset: w.gradOffset, size: w.gradBytes };
+    const slot = { buffer: partials, offset: at, size: WINDOW_PARTIALS_BYTES };
+    at += WINDOW_PARTIALS_BYTES;
+    // Packed windows (lower precision) read their gradients as words: `stats_packed`.
+    const { pipeline, layout: bgl } = w.packed
+      ? pipelines.statsPacked(w.elementBytes === 2)
+      : pipelines.stats;
+    const entries = w.packed
+      ? bindGroupEntries(['stats_packed'], { control, table, grad_words: grad, partials: slot })
+      : bindGroupEntries(['stats'], { control, table, grad, partials: slot });
+    bind(`grad stats of ${describeWindow(layout, tensors, w)}`, () => ({
+      pipeline,
+      bindGroup: device.createBindGroup({ label: `${label}/stats-window${k}`, layout: bgl, entries }),
+      workgroups: STATS_GROUPS,
+    }));
+  });
+  layout.pieces.forEach((p, i) => {
+    if (!p.tail) return;
+    const t = tensors[p.tensor]!;
+    const entries = bindGroupEntries(['stats_tail'], {
+      control,
+      partials: { buffer: partials, offset: at, size: 16 },
+      tail_piece: { buffer: tables.buffer, offset: tables.tailAt.get(i)!, size: TAIL_PIECE.size },
+      grad_tail: { buffer: t.grad.buffer, offset: p.gradOffset, size: p.count * 4 },
+    });
+    at += TAIL_PARTIALS_BYTES;
+    const { pipeline, layout: bgl } = pipelines.statsTail;
+    bind(`grad stats of params[${p.tensor}] ('${t.name}')`, () => ({
+      pipeline,
+      bindGroup: device.createBindGroup({
+        label: `${label}/stats-${t.name}@${p.start}-tail`,
+        layout: bgl,
+        entries,
+      }),
+      workgroups: 1,
+    }));
+  });
+  const { pipeline, layout: bgl } = pipelines.finalize;
+  const entries = bindGroupEntries(['finalize'], { control, partials: { buffer: partials } });
+  bind('guard finalize', () => ({
+    pipeline,
+    bindGroup: device.createBindGroup({ label: `${label}/finalize`, layout: bgl, entries }),
+    workgroups: 1,
+  }));
+  return { dispatches, checks };
 }

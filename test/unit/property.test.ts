@@ -25,7 +25,7 @@ import {
   type LayoutLimits,
   type TensorPlacement,
 } from '../../src/internal.js';
-import { HYPER_BYTES, packHyper } from '../../src/core/step-scalars.js';
+import { HYPER_BYTES, packHyper } from '../../src/gpu/records.js';
 import {
   BINDING_ALIGNMENT,
   BLOCK_VEC4,

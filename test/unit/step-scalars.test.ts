@@ -9,7 +9,7 @@ import {
   stepScalars,
   type AdaBeliefOptions,
 } from '../../src/internal.js';
-import { HYPER_BYTES, packHyper } from '../../src/core/step-scalars.js';
+import { HYPER_BYTES, packHyper } from '../../src/gpu/records.js';
 
 const phase = (o: Partial<AdaBeliefOptions>, t: number) =>
   (['none', 'sgd', 'adaptive'] as const)[stepScalars({ ...DEFAULTS, ...o }, t).update];

@@ -1,0 +1,109 @@
+// common.wgsl — what both shader modules share, written once: src/gpu/pipelines.ts builds each module as this
+// file followed by adabelief.wgsl or grad-stats.wgsl (WGSL has no include). The window table and its piece
+// lookup, the guard's `Control` record, the tail-piece record, f16 decoding. Every struct, constant and
+// binding here is declared in src/gpu/abi.ts too, and test/unit/abi.test.ts checks that they agree.
+
+const BLOCK_VEC4: u32 = 256u;       // work vec4s per block-map entry of a window table
+const PIECE_WORDS: u32 = 8u;        // u32 words per piece record of a window table
+// Word indices of a piece record (src/gpu/layout.ts encodeWindowTable writes them).
+const PIECE_WORK_START: u32 = 0u;   // first work vec4 of the piece in its window
+const PIECE_COUNT: u32 = 1u;        // elements
+const PIECE_PARAM_INDEX: u32 = 2u;  // 16-byte index of element 0 in the window's param binding
+const PIECE_GRAD_INDEX: u32 = 3u;   // the same in the grad binding
+const PIECE_STATE_INDEX: u32 = 4u;  // first state vec4 in the window's state slot (or region)
+const PIECE_TENSOR: u32 = 5u;       // the tensor: its `Hyper` record within a row
+
+// A window's pieces: piece j's record is words[j * PIECE_WORDS ..]; the block map (for each run of BLOCK_VEC4
+// work vec4s, the piece holding its first) starts at words[blocks_at].
+struct Table {
+  piece_count: u32,
+  total_vec4: u32,
+  blocks_at: u32,
+  _pad: u32,
+  words: array<u32>,
+}
+
+// The guard's record: the host writes scale .. tensor_count before a step, grad-stats.wgsl `finalize` the rest.
+struct Control {
+  scale: f32,
+  max_norm: f32,
+  skip_nonfinite: u32,
+  lo: u32,
+  tensor_count: u32,
+  inv_scale: f32,
+  clip_coef: f32,
+  skip: u32,
+  norm: f32,
+  applied: u32,
+  row: u32,
+  found_nonfinite: u32,
+}
+
+// The piece a tail dispatch finishes: its last `rest` (1, 2 or 3) elements.
+struct TailPiece {
+  tensor: u32,
+  rest: u32,
+  state_index: u32,     // the state vec4 holding them
+  first: u32,           // index of the first of them in the tail's scalar views
+}
+
+@group(0) @binding(1) var<storage, read> table: Table;
+
+// A piece as the kernels use it: its work vec4s [begin, end) in the window and the table's other words.
+struct Piece {
+  begin: u32,
+  end: u32,
+  count: u32,
+  param_base: u32,
+  grad_base: u32,
+  state_base: u32,
+  tensor: u32,
+}
+
+// Matches no work vec4: the first `piece_holding` of a grid-stride walk looks the table up.
+const NO_PIECE = Piece(1u, 0u, 0u, 0u, 0u, 0u, 0u);
+
+fn piece_word(j: u32, field: u32) -> u32 {
+  return table.words[j * PIECE_WORDS + field];
+}
+
+// The piece holding work vec4 w: the block map gives the piece holding the first vec4 of w's block, a short
+// forward scan the exact one. (src/gpu/layout.ts findPiece is the same lookup, for the host's tests.)
+fn find_piece(w: u32) -> Piece {
+  var j = table.words[table.blocks_at + w / BLOCK_VEC4];
+  while (j + 1u < table.piece_count && piece_word(j + 1u, PIECE_WORK_START) <= w) {
+    j = j + 1u;
+  }
+  let end = select(table.total_vec4, piece_word(j + 1u, PIECE_WORK_START), j + 1u < table.piece_count);
+  return Piece(
+    piece_word(j, PIECE_WORK_START),
+    end,
+    piece_word(j, PIECE_COUNT),
+    piece_word(j, PIECE_PARAM_INDEX),
+    piece_word(j, PIECE_GRAD_INDEX),
+    piece_word(j, PIECE_STATE_INDEX),
+    piece_word(j, PIECE_TENSOR),
+  );
+}
+
+// `p` while work vec4 w is still inside it (the common case on a grid-stride walk), else w's piece.
+fn piece_holding(p: Piece, w: u32) -> Piece {
+  if (w >= p.begin && w < p.end) {
+    return p;
+  }
+  return find_piece(w);
+}
+
+// f16 bits (low 16 bits of each lane) → the value, exactly (subnormals, ±inf and NaN included).
+fn f16_value(h: vec4<u32>) -> vec4<f32> {
+  let sign = (h & vec4<u32>(0x8000u)) << vec4<u32>(16u);
+  let e = (h >> vec4<u32>(10u)) & vec4<u32>(0x1fu);
+  let man = h & vec4<u32>(0x3ffu);
+  let normal = sign | ((e + 112u) << vec4<u32>(23u)) | (man << vec4<u32>(13u));
+  let special = sign | vec4<u32>(0x7f800000u) | (man << vec4<u32>(13u));
+  // Subnormal: man · 2^-24 with its top bit at t gives exponent t - 24 (biased t + 103).
+  let t = vec4<u32>(31u) - countLeadingZeros(man);
+  let sub = sign | ((t + 103u) << vec4<u32>(23u)) | ((man << (vec4<u32>(23u) - t)) & vec4<u32>(0x7fffffu));
+  let tiny = select(sign, sub, man != vec4<u32>(0u));
+  return bitcast<vec4<f32>>(select(select(normal, special, e == vec4<u32>(31u)), tiny, e == vec4<u32>(0u)));
+}

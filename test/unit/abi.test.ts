@@ -1,0 +1,179 @@
+/**
+ * The host ↔ WGSL contract (src/gpu/abi.ts) against the shaders themselves, in plain Node: struct fields,
+ * types and byte offsets, shared constants, overrides, the binding number, access mode and type of every
+ * resource variable, and the variables every entry point uses. Broken copies of the shaders show that each
+ * kind of mismatch fails with a message naming the struct, constant or binding.
+ */
+import { readFileSync } from 'node:fs';
+import { describe, expect, test } from 'vitest';
+import {
+  CONTROL,
+  ENTRY_POINTS,
+  HYPER,
+  RESOURCES,
+  SHADER_FILES,
+  bindGroupEntries,
+  layoutEntries,
+} from '../../src/gpu/abi.js';
+import { shaderCode } from '../../src/gpu/pipelines.js';
+import { initialControl, packHyper, readControl, writeControlInputs } from '../../src/gpu/records.js';
+import { DEFAULTS } from '../../src/core/options.js';
+import { stepScalars } from '../../src/core/step-scalars.js';
+import { checkShaderAbi, composeModules } from '../helpers/abi-check.js';
+import { parseWgsl, structLayout } from '../helpers/wgsl.js';
+
+const FILES = [...new Set(Object.values(SHADER_FILES).flat())];
+const sources: Record<string, string> = Object.fromEntries(
+  FILES.map((f) => [f, readFileSync(new URL(`../../shaders/${f}`, import.meta.url), 'utf8')]),
+);
+
+/** The check's messages for the shaders with `file`'s text changed by `edit` (which must change it). */
+function errorsAfter(file: string, edit: (code: string) => string): string[] {
+  const changed = edit(sources[file]!);
+  expect(changed, `the edit of ${file} changes it`).not.toBe(sources[file]);
+  return checkShaderAbi(composeModules({ ...sources, [file]: changed }));
+}
+
+describe('the shaders agree with src/gpu/abi.ts', () => {
+  test('structs, constants, overrides, bindings and entry points', () => {
+    const errors = checkShaderAbi(composeModules(sources));
+    expect(errors, errors.join('\n')).toEqual([]);
+  });
+
+  test('the pipelines compile exactly the modules checked here', () => {
+    for (const name of Object.keys(SHADER_FILES) as (keyof typeof SHADER_FILES)[]) {
+      expect(shaderCode(name)).toBe(composeModules(sources)[name]);
+    }
+  });
+
+  test('the WGSL layout rules the check applies (vec alignment, arrays, nesting)', () => {
+    const m = parseWgsl(
+      'struct A { x: f32, v: vec2<f32>, w: vec4<u32>, y: u32 }\nstruct B { a: u32, inner: A, tail: array<vec2<f32>> }',
+    );
+    expect(structLayout(m.structs.get('A')!, m.structs)).toMatchObject({ align: 16, size: 48 });
+    expect(structLayout(m.structs.get('A')!, m.structs).fields.map((f) => f.offset)).toEqual([0, 8, 16, 32]);
+    expect(structLayout(m.structs.get('B')!, m.structs).fields.map((f) => f.offset)).toEqual([0, 16, 64]);
+  });
+});
+
+describe('a mismatch fails, naming what differs', () => {
+  test('two fields of a struct swapped', () => {
+    const errors = errorsAfter('common.wgsl', (c) =>
+      c.replace('  inv_scale: f32,\n  clip_coef: f32,', '  clip_coef: f32,\n  inv_scale: f32,'),
+    );
+    expect(errors.join('\n')).toMatch(
+      /struct Control \(adabelief\): field 5 is 'clip_coef: f32 @ 20' in WGSL/,
+    );
+  });
+
+  test('a field of a struct retyped', () => {
+    const errors = errorsAfter('adabelief.wgsl', (c) => c.replace('  step_size: f32,', '  step_size: u32,'));
+    expect(errors.join('\n')).toMatch(/struct Hyper \(adabelief\): field 14 is 'step_size: u32 @ 56'/);
+  });
+
+  test('a shared constant changed', () => {
+    const errors = errorsAfter('common.wgsl', (c) =>
+      c.replace('BLOCK_VEC4: u32 = 256u', 'BLOCK_VEC4: u32 = 128u'),
+    );
+    expect(errors.join('\n')).toMatch(/constant BLOCK_VEC4 \(adabelief\): 128u in WGSL, 256 in abi.ts/);
+  });
+
+  test('a flag bit changed', () => {
+    const errors = errorsAfter('adabelief.wgsl', (c) =>
+      c.replace('FLAG_BELIEF: u32 = 8u', 'FLAG_BELIEF: u32 = 32u'),
+    );
+    expect(errors.join('\n')).toMatch(/constant FLAG_BELIEF/);
+  });
+
+  test('a constant the host does not know of', () => {
+    const errors = errorsAfter('grad-stats.wgsl', (c) => `const EXTRA: u32 = 3u;\n${c}`);
+    expect(errors.join('\n')).toMatch(/constant EXTRA \(grad-stats\): neither in abi.ts/);
+  });
+
+  test('a binding renumbered', () => {
+    const errors = errorsAfter('grad-stats.wgsl', (c) =>
+      c.replace(
+        /@binding\(\d+\) var<storage, read_write> partials/,
+        '@binding(9) var<storage, read_write> partials',
+      ),
+    );
+    expect(errors.join('\n')).toMatch(/binding of 'partials' \(grad-stats\): @binding\(9\) in WGSL/);
+  });
+
+  test('an access mode changed', () => {
+    const errors = errorsAfter('adabelief.wgsl', (c) =>
+      c.replace(/var<storage, read> hyper/, 'var<storage, read_write> hyper'),
+    );
+    expect(errors.join('\n')).toMatch(/binding of 'hyper' \(adabelief\): var<storage, read_write> in WGSL/);
+  });
+
+  test('an entry point using a variable its bind group layout lacks', () => {
+    const errors = errorsAfter('grad-stats.wgsl', (c) =>
+      c.replace(/(fn finalize\([\s\S]*?\) \{)/, '$1\n  _ = table.piece_count;'),
+    );
+    expect(errors.join('\n')).toMatch(/entry point finalize \(grad-stats\): uses 'table'/);
+  });
+
+  test('an override retyped', () => {
+    const errors = errorsAfter('adabelief.wgsl', (c) =>
+      c.replace('override AMSGRAD: bool', 'override AMSGRAD: u32'),
+    );
+    expect(errors.join('\n')).toMatch(/override AMSGRAD \(adabelief\): type 'u32' in WGSL/);
+  });
+});
+
+describe('host helpers built on the declarations', () => {
+  test('bind group layouts list every variable of the entry points at its binding', () => {
+    const entries = layoutEntries(['main']);
+    expect(entries.map((e) => e.binding)).toEqual(
+      ENTRY_POINTS.main.vars.map((v) => RESOURCES.adabelief[v].binding).sort((a, b) => a - b),
+    );
+    for (const e of entries) {
+      const v = Object.values(RESOURCES.adabelief).find((r) => r.binding === e.binding)!;
+      expect(e.buffer!.type).toBe(v.access === 'read' ? 'read-only-storage' : 'storage');
+    }
+  });
+
+  test('bind groups need a buffer for each variable and take no other', () => {
+    const b = { buffer: {} as GPUBuffer };
+    const resources = { control: b, partials: b };
+    expect(bindGroupEntries(['finalize'], resources).map((e) => e.binding)).toEqual([
+      RESOURCES['grad-stats'].control.binding,
+      RESOURCES['grad-stats'].partials.binding,
+    ]);
+    expect(() => bindGroupEntries(['finalize'], { control: b } as typeof resources)).toThrow(
+      "finalize: no buffer given for 'partials'",
+    );
+    expect(() => bindGroupEntries(['finalize'], { ...resources, table: b } as typeof resources)).toThrow(
+      "finalize: no resource variable 'table'",
+    );
+  });
+
+  test('records are written and read at the declared offsets', () => {
+    const s = stepScalars({ ...DEFAULTS, rectify: false, lr: 0.25 }, 3);
+    const view = new DataView(new ArrayBuffer(HYPER.size));
+    packHyper(s, view, 0);
+    expect(view.getFloat32(HYPER.at('step_size'), true)).toBe(Math.fround(s.stepSize));
+    expect(view.getFloat32(HYPER.at('sqrt_bc2'), true)).toBe(Math.fround(s.sqrtBc2));
+    expect(view.getUint32(HYPER.at('update'), true)).toBe(s.update);
+
+    const control = new DataView(initialControl(7));
+    expect(control.getUint32(CONTROL.at('tensor_count'), true)).toBe(7);
+    writeControlInputs(control, 0, {
+      scale: 2,
+      maxNorm: Infinity,
+      skipNonFinite: true,
+      lo: 5,
+      tensorCount: 7,
+    });
+    expect(control.getFloat32(CONTROL.at('scale'), true)).toBe(2);
+    expect(control.getFloat32(CONTROL.at('max_norm'), true)).toBe(0);
+    control.setUint32(CONTROL.at('applied'), 9, true);
+    control.setFloat32(CONTROL.at('norm'), 1.5, true);
+    expect(readControl(control.buffer as ArrayBuffer)).toMatchObject({
+      applied: 9,
+      gradNorm: 1.5,
+      skipped: false,
+    });
+  });
+});
