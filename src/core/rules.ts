@@ -7,6 +7,7 @@ import { stepScalars, type StepScalars } from './step-scalars.js';
 import {
   DEFAULTS,
   definedOptions,
+  describeValue,
   resolveOptions,
   validateOverrides,
   type AdaBeliefOptions,
@@ -130,7 +131,7 @@ export function mergeFixed<O extends object>(rule: Rule<O>, current: O, changes:
   for (const key of rule.fixed) {
     if (key in given && given[key] !== current[key]) {
       throw new Error(
-        `${String(key)} is fixed at construction: it decides which state buffers exist (this optimizer has ${String(key)}=${String(current[key])}, got ${String(given[key])})`,
+        `${String(key)} is fixed at construction: it decides which state buffers exist (this optimizer has ${String(key)}=${describeValue(current[key])}, got ${describeValue(given[key])})`,
       );
     }
   }

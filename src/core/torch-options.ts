@@ -13,14 +13,7 @@
  * with weight_decay 1e-2; SGD lr 1e-3, momentum 0, dampening 0, weight_decay 0, nesterov false.
  */
 import { Amsgrad, Update, type StepScalars } from './step-scalars.js';
-import {
-  checkFlag,
-  definedOptions,
-  finiteAtLeast,
-  pyRepr,
-  refusalNote,
-  validateHyper,
-} from './options.js';
+import { checkFlag, definedOptions, finiteAtLeast, pyRepr, refusalNote, validateHyper } from './options.js';
 
 export interface AdamOptions {
   /** Learning rate. Default 1e-3. */
@@ -102,7 +95,7 @@ export function resolveSGDOptions(user?: Partial<SGDOptions>): SGDOptions {
   checkFlag('nesterov', o.nesterov);
   if (o.nesterov && (o.momentum <= 0 || o.dampening !== 0)) {
     throw new RangeError(
-      `Nesterov momentum requires a momentum and zero dampening (momentum ${pyRepr(o.momentum)}, dampening ${pyRepr(o.dampening)})`,
+      `Nesterov momentum requires a momentum and zero dampening (nesterov=true, momentum ${pyRepr(o.momentum)}, dampening ${pyRepr(o.dampening)})`,
     );
   }
   return o;

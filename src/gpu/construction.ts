@@ -86,6 +86,13 @@ export function checkConstruction<O extends object>(
   if (typeof label !== 'string') {
     throw new TypeError(`Option 'label' must be a string, got ${describeValue(label)}`);
   }
+  // (precision.ts checks these too; here with the value described by its type: 'nan' vs NaN, '3' vs 3.)
+  if (stateDtype !== undefined && stateDtype !== 'f32' && stateDtype !== 'bf16') {
+    throw new RangeError(`Option 'stateDtype' must be 'f32' or 'bf16', got ${describeValue(stateDtype)}`);
+  }
+  if (masterWeights !== undefined && typeof masterWeights !== 'boolean') {
+    throw new TypeError(`Option 'masterWeights' must be a boolean, got ${describeValue(masterWeights)}`);
+  }
   const precision = resolvePrecision({ stateDtype, masterWeights });
   const { workgroupSize, maxWorkgroups } = checkDispatch(device, dispatch);
   const guard = checkGuard({ skipNonFinite, gradScale, maxGradNorm });
