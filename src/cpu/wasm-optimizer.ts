@@ -89,6 +89,11 @@ export class WasmCPU<O extends object> extends CPUOptimizer<Float32Array, O> {
     return this.engine.currentReason;
   }
 
+  /** Threads the last step ran on (1 below the size threshold, before `ready`, or single-threaded; 0 before any step). */
+  get lastStepThreads(): number {
+    return this.engine.lastThreads;
+  }
+
   /** Resolves when the workers have started; steps before it run on the calling thread alone. */
   get ready(): Promise<void> {
     return this.engine.ready;

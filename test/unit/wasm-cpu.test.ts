@@ -25,6 +25,7 @@ interface Stepper {
 }
 interface WasmStepper extends Stepper {
   readonly threads: number;
+  readonly lastStepThreads: number;
   readonly singleThreadReason: string | undefined;
   readonly ready: Promise<void>;
   destroy(): void;
@@ -147,6 +148,7 @@ async function runPair(pair: Pair, sizes: number[], threads: number, steps: numb
       const grads = sizes.map((n, i) => values(n, 1000 * t + i, t % 3 === 2 ? 1e-3 : 0.5));
       w.step(grads);
       r.step(grads);
+      expect(w.lastStepThreads).toBe(threads); // the split is forced down to 16 elements per thread
       expectSame(w, r, `${label} step ${t + 1}`);
     }
   } finally {
@@ -294,10 +296,12 @@ describe('AdaBeliefWasmCPU', () => {
     const g = values(70000, 10, 0.1);
     w.step([g]);
     r.step([g]);
+    expect(w.lastStepThreads).toBe(2);
     w.destroy();
     expect(w.singleThreadReason).toBe('destroyed');
     w.step([g]);
     r.step([g]);
+    expect(w.lastStepThreads).toBe(1);
     expectSame(w, r, 'after destroy');
   });
 });

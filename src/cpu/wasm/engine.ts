@@ -115,6 +115,8 @@ export class WasmEngine {
   private readonly kernel: KernelExports;
   private readonly ctrl: Int32Array;
   private readonly blocking: boolean;
+  /** Threads the last job ran on. */
+  lastThreads = 0;
   private stops: (() => void)[] = [];
   private failure: string | undefined;
 
@@ -196,6 +198,7 @@ export class WasmEngine {
     const { table, total } = this.plan;
     const count = this.plan.sizes.length;
     const active = this.threadsFor(total);
+    this.lastThreads = active;
     if (active === 1) {
       fn(table, count, 0, total);
       return;
