@@ -44,6 +44,9 @@ export const ON_GPU: Record<Impl, boolean> = {
   'cpu-copy': false,
 };
 
+/** The CPU optimizers of the plan, each measured per variant (bench/cpu.ts CPU_STEPPERS makes their steps). */
+export const CPU_OPTIMIZERS: Impl[] = ['cpu-fast', 'cpu-ref'];
+
 /**
  * Bytes per element one step must move at least: read p, g, m, s and write p, m, s (28 B in f32), plus read
  * and write smax with AMSGrad (36 B). The copy kernels move exactly this; Adam's minimum is the same 28 B
@@ -113,8 +116,7 @@ export function plan(cfg: PlanConfig): Task[] {
       for (const v of cfg.variants) tasks.push([part('tfjs-adabelief', [v])]);
     }
     if (cfg.cpu) {
-      for (const v of cfg.variants) tasks.push([part('cpu-fast', [v])]);
-      for (const v of cfg.variants) tasks.push([part('cpu-ref', [v])]);
+      for (const impl of CPU_OPTIMIZERS) for (const v of cfg.variants) tasks.push([part(impl, [v])]);
       for (const vs of byBytes('cpu-copy')) tasks.push([part('cpu-copy', vs)]);
     }
   }

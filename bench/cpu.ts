@@ -5,7 +5,7 @@
  */
 import { AdaBeliefFastCPU } from '../src/cpu/fast.js';
 import { AdaBeliefCPU } from '../src/cpu/reference.js';
-import { VARIANTS, repsFor, stepsFor, type MeasureSpec, type Samples } from './common.js';
+import { VARIANTS, repsFor, stepsFor, type Impl, type MeasureSpec, type Samples } from './common.js';
 
 function noise(n: number, scale: number, seed: number): Float32Array {
   const a = new Float32Array(n);
@@ -50,28 +50,35 @@ function copyLoop(
   }
 }
 
+/**
+ * The CPU rows: how each CPU implementation makes one step for a spec (arrays filled, optimizer built). A
+ * further CPU implementation is one more entry here, plus its name in common.ts (IMPLS, IMPL_LABELS, ON_GPU,
+ * CPU_OPTIMIZERS for the plan) and a colour in report.ts; an asynchronous one (workers, WebAssembly
+ * instantiation) gets its own measure function beside measureCpu, as bench/cpu-wasm.ts's measureWasm.
+ */
+export const CPU_STEPPERS: Partial<Record<Impl, (spec: MeasureSpec) => () => void>> = {
+  'cpu-ref': (spec) => {
+    const g = noise(spec.size, 0.01, 2);
+    const opt = new AdaBeliefCPU([noise(spec.size, 1, 1)], VARIANTS[spec.variant]);
+    return () => opt.step([g]);
+  },
+  'cpu-fast': (spec) => {
+    const g = noise(spec.size, 0.01, 2);
+    const opt = new AdaBeliefFastCPU([noise(spec.size, 1, 1)], VARIANTS[spec.variant]);
+    return () => opt.step([g]);
+  },
+  'cpu-copy': (spec) => {
+    const n = spec.size;
+    const [p, g, m, s] = [noise(n, 1, 1), noise(n, 0.01, 2), noise(n, 1, 3), noise(n, 1, 4)];
+    const smax = spec.variant === 'amsgrad' ? noise(n, 1, 5) : undefined;
+    return () => copyLoop(p, g, m, s, smax);
+  },
+};
+
 function stepper(spec: MeasureSpec): () => void {
-  const n = spec.size;
-  const p = noise(n, 1, 1);
-  const g = noise(n, 0.01, 2);
-  switch (spec.impl) {
-    case 'cpu-ref': {
-      const opt = new AdaBeliefCPU([p], VARIANTS[spec.variant]);
-      return () => opt.step([g]);
-    }
-    case 'cpu-fast': {
-      const opt = new AdaBeliefFastCPU([p], VARIANTS[spec.variant]);
-      return () => opt.step([g]);
-    }
-    case 'cpu-copy': {
-      const m = noise(n, 1, 3);
-      const s = noise(n, 1, 4);
-      const smax = spec.variant === 'amsgrad' ? noise(n, 1, 5) : undefined;
-      return () => copyLoop(p, g, m, s, smax);
-    }
-    default:
-      throw new Error(`not a CPU implementation: ${spec.impl}`);
-  }
+  const make = CPU_STEPPERS[spec.impl];
+  if (!make) throw new Error(`not a CPU implementation: ${spec.impl}`);
+  return make(spec);
 }
 
 /** Times one CPU implementation: warm-up steps, then `reps` repetitions of K steps; ms per step each. */
