@@ -89,7 +89,7 @@ const scenarios: Record<string, () => Promise<unknown>> = {
       opt.destroy();
       refs.push(new WeakRef(opt));
     };
-    for (let i = 0; i < 60; i++) await cycle(i);
+    for (let i = 0; i < 40; i++) await cycle(i);
     await delay(50);
     for (let k = 0; k < 10 && refs.some((r) => r.deref()); k++) {
       await delay(50);
