@@ -44,6 +44,8 @@ interface Host {
   noWorkers?: string;
 }
 
+let browserWorkerUrl: string | undefined;
+
 function detectHost(): Host {
   const proc = (globalThis as { process?: NodeJS.Process }).process;
   if (proc?.versions?.node && typeof proc.getBuiltinModule === 'function') {
@@ -67,7 +69,10 @@ function detectHost(): Host {
   if (typeof Worker === 'undefined' || typeof Blob === 'undefined') {
     return { cores, noWorkers: 'this environment has no Web Workers' };
   }
-  const url = URL.createObjectURL(new Blob([workerSource('browser')], { type: 'text/javascript' }));
+  // One Blob URL for the page's lifetime, shared by every optimizer's workers.
+  const url = (browserWorkerUrl ??= URL.createObjectURL(
+    new Blob([workerSource('browser')], { type: 'text/javascript' }),
+  ));
   return {
     cores,
     spawn: (init, onMessage, onError) => {
