@@ -233,7 +233,7 @@ describe('training page in headless Chromium (the dev server of npm run demo)', 
       `run again (steps 20, SGD lr 0.1): ${r.durationS.toFixed(1)} s; losses ${NAMES.map((n) => r.optimizers[n].finalLoss.toFixed(4)).join(', ')}; ` +
         `tensors ${r.tensorsBefore} → ${r.tensorsAfter} → ${r.tensorsAtEnd}; URL ${await page.evaluate('location.search')}`,
     );
-    expect(r.optimizers.sgd.options).toMatchObject({ lr: 0.1, momentum: 0.9 });
+    expect(r.optimizers.sgd.options).toMatchObject({ learningRate: 0.1, momentum: 0.9 }); // getConfig(): TF.js' keys
     expect(r.optimizers.adabelief.losses).toHaveLength(21);
     // The same settings' first 20 steps as the first run's (same weights, data and kernels), for the
     // optimizers whose settings did not change.
