@@ -107,6 +107,52 @@ function canBlock(ctrl: Int32Array): boolean {
   }
 }
 
+/** The workers of an engine and their state. */
+interface Crew {
+  ctrl: Int32Array;
+  stops: (() => void)[];
+  /** Why jobs no longer go to the workers (a worker failed, or they were stopped). */
+  failure: string | undefined;
+}
+
+/** Tells the workers to exit and terminates them. Idempotent. */
+function stopCrew(crew: Crew): void {
+  if (crew.stops.length === 0) return;
+  crew.failure ??= 'destroyed';
+  crew.ctrl[CTRL.JOB] = JOB.exit;
+  Atomics.add(crew.ctrl, CTRL.GEN, 1);
+  Atomics.notify(crew.ctrl, CTRL.GEN);
+  for (const stop of crew.stops) stop();
+  crew.stops = [];
+}
+
+const reaper = new FinalizationRegistry<Crew>(stopCrew);
+
+/**
+ * Starts workers 1 … threads-1; resolves when all have started (or failed: then `crew.failure` says so). A
+ * function apart from the engine so that the workers' listeners cannot keep the engine alive.
+ */
+function startCrew(
+  spawn: NonNullable<Host['spawn']>,
+  init: Omit<WorkerInit, 'index'>,
+  threads: number,
+  crew: Crew,
+): Promise<void> {
+  const started: Promise<void>[] = [];
+  for (let index = 1; index < threads; index++) {
+    started.push(
+      new Promise<void>((resolve) => {
+        const onError = (e: unknown) => {
+          crew.failure ??= `a worker failed: ${(e as Error)?.message ?? String(e)}`;
+          resolve();
+        };
+        crew.stops.push(spawn({ ...init, index }, () => resolve(), onError));
+      }),
+    );
+  }
+  return Promise.all(started).then(() => undefined);
+}
+
 export class WasmEngine {
   readonly plan: MemoryPlan;
   readonly memory: WebAssembly.Memory;
@@ -122,8 +168,8 @@ export class WasmEngine {
   private readonly blocking: boolean;
   /** Threads the last job ran on. */
   lastThreads = 0;
-  private stops: (() => void)[] = [];
-  private failure: string | undefined;
+  /** The workers' side: what their listeners and the finalizer may touch (never the engine itself). */
+  private readonly crew: Crew;
 
   constructor(sizes: readonly number[], variance: boolean, amsgrad: boolean, options: ThreadOptions = {}) {
     const { threads, minElementsPerThread = MIN_ELEMENTS_PER_THREAD } = options;
@@ -153,26 +199,14 @@ export class WasmEngine {
     writeRecords(new DataView(this.memory.buffer), this.plan);
     this.blocking = canBlock(this.ctrl);
 
+    const crew: Crew = { ctrl: this.ctrl, stops: [], failure: undefined };
+    this.crew = crew;
     let ready: Promise<void> = Promise.resolve();
     if (reason === undefined && host.spawn) {
       const words = { ...CTRL, COPY: JOB.copy, EXIT: JOB.exit, SIZE: this.ctrl.length };
-      const started: Promise<void>[] = [];
-      for (let index = 1; index < wanted; index++) {
-        started.push(
-          new Promise<void>((resolve) => {
-            const stop = host.spawn!(
-              { memory: this.memory, module, index, words },
-              () => resolve(),
-              (e) => {
-                this.failure ??= `a worker failed: ${(e as Error)?.message ?? String(e)}`;
-                resolve();
-              },
-            );
-            this.stops.push(stop);
-          }),
-        );
-      }
-      ready = Promise.all(started).then(() => undefined);
+      ready = startCrew(host.spawn, { memory: this.memory, module, words }, wanted, crew);
+      // An engine dropped without destroy() (its optimizer collected) stops its workers all the same.
+      reaper.register(this, crew, this);
     }
     this.threads = reason === undefined ? wanted : 1;
     this.singleThreadReason = reason;
@@ -181,7 +215,7 @@ export class WasmEngine {
 
   /** Why jobs run on one thread now: the fixed reason, a failed worker, or undefined. */
   get currentReason(): string | undefined {
-    return this.singleThreadReason ?? this.failure;
+    return this.singleThreadReason ?? this.crew.failure;
   }
 
   /** Float32 view of `n` elements at byte `address`. */
@@ -191,7 +225,7 @@ export class WasmEngine {
 
   /** Threads the next job of `total` elements runs on. */
   private threadsFor(total: number): number {
-    if (this.threads === 1 || this.failure !== undefined) return 1;
+    if (this.threads === 1 || this.crew.failure !== undefined) return 1;
     if (Atomics.load(this.ctrl, CTRL.READY) !== this.threads - 1) return 1; // workers still starting
     return Math.max(1, Math.min(this.threads, Math.floor(total / this.minElementsPerThread)));
   }
@@ -223,12 +257,7 @@ export class WasmEngine {
 
   /** Stops the workers (the engine then runs on one thread). Idempotent. */
   destroy(): void {
-    if (this.stops.length === 0) return;
-    this.failure ??= 'destroyed';
-    this.ctrl[CTRL.JOB] = JOB.exit;
-    Atomics.add(this.ctrl, CTRL.GEN, 1);
-    Atomics.notify(this.ctrl, CTRL.GEN);
-    for (const stop of this.stops) stop();
-    this.stops = [];
+    reaper.unregister(this);
+    stopCrew(this.crew);
   }
 }
