@@ -17,8 +17,10 @@
  *
  * Same options, per-parameter overrides, `set()`, `stepCount`, guard (`step(grads, guard)`), `exportState()`
  * and `importState()` (state shape of AdaBeliefCPU: checkpoints work) as the CPU references. The guard's
- * decision (norm, non-finite check) is the reference's own code (core/guard.ts) run on the calling thread
- * over the gradients in memory, so it is exact too; its factors are applied in the kernel.
+ * statistics (non-finite check, sum of squares) run in the kernel on every thread and its decision is the
+ * references' code (core/guard.ts) on them: the skip decision is exact; the global norm's f64 sum runs in
+ * another order than the reference's, so the f32 norm may differ from it by 1 ulp (docs/cpu.md derives the
+ * bound); given the same norm (CPUGuard.gradNorm) the guarded step is bit-exact.
  */
 import {
   CPUOptimizer,
@@ -28,7 +30,7 @@ import {
   type SlotState,
 } from './cpu-optimizer.js';
 import { WasmEngine, type ThreadOptions } from './wasm/engine.js';
-import { writeStep, type GradFactors } from './wasm/layout.js';
+import { writeInvScale, writeStep, type GradFactors } from './wasm/layout.js';
 import type { StepScalars } from '../core/step-scalars.js';
 import type { AdaBeliefOptions } from '../core/options.js';
 import { adabeliefRule, adamRuleTorch, adamwRuleTorch, sgdRule, type Rule } from '../core/rules.js';
@@ -126,19 +128,13 @@ export class WasmCPU<O extends object> extends CPUOptimizer<Float32Array, O> {
       const { gradScale = 1, maxGradNorm = Infinity, skipNonFinite = guard.gradScale !== undefined } = guard;
       checkGradScale(gradScale);
       checkMaxGradNorm(maxGradNorm);
-      const d = guardDecision(this.grads, {
-        scale: gradScale,
-        maxNorm: maxGradNorm,
-        skipNonFinite,
-        gradNorm: guard.gradNorm,
-      });
-      decision = {
-        skipped: d.skipped,
-        foundNonFinite: d.foundNonFinite,
-        gradNorm: d.gradNorm,
-        clipCoef: d.clipCoef,
-      };
-      if (d.skipped) return decision;
+      // The statistics in the kernel on every thread; the decision from them by the references' own code.
+      writeInvScale(this.records, this.engine.plan, Math.fround(1 / gradScale));
+      const { sum, found } = this.engine.stats();
+      const gradNorm = guard.gradNorm ?? Math.fround(Math.sqrt(sum));
+      const d = guardDecision([], { scale: gradScale, maxNorm: maxGradNorm, skipNonFinite, gradNorm });
+      decision = { skipped: skipNonFinite && found, foundNonFinite: found, gradNorm, clipCoef: d.clipCoef };
+      if (decision.skipped) return decision;
       this.factors = { invScale: d.invScale, clipCoef: d.clipCoef };
     }
     // The base class advances the step count and hands each parameter's scalars to stepTensor, which packs

@@ -9,7 +9,17 @@
  * Where shared memory is unavailable (no SharedArrayBuffer: a page that is not cross-origin isolated), or no
  * workers exist, or `threads: 1`, it runs on one thread and says why in `singleThreadReason`.
  */
-import { CTRL, JOB, MAX_THREADS, planMemory, writeBounds, writeRecords, type MemoryPlan } from './layout.js';
+import {
+  CTRL,
+  JOB,
+  MAX_THREADS,
+  STATS_BYTE,
+  STATS_BYTES,
+  planMemory,
+  writeBounds,
+  writeRecords,
+  type MemoryPlan,
+} from './layout.js';
 import { instantiateKernel, kernelModule, type KernelExports } from './module.js';
 import { workerSource, type WorkerInit } from './worker.js';
 
@@ -203,7 +213,14 @@ export class WasmEngine {
     this.crew = crew;
     let ready: Promise<void> = Promise.resolve();
     if (reason === undefined && host.spawn) {
-      const words = { ...CTRL, COPY: JOB.copy, EXIT: JOB.exit, SIZE: this.ctrl.length };
+      const words = {
+        ...CTRL,
+        COPY: JOB.copy,
+        EXIT: JOB.exit,
+        STATS: JOB.stats,
+        STATS_OUT: STATS_BYTE,
+        SIZE: this.ctrl.length,
+      };
       ready = startCrew(host.spawn, { memory: this.memory, module, words }, wanted, crew);
       // An engine dropped without destroy() (its optimizer collected) stops its workers all the same.
       reaper.register(this, crew, this);
@@ -230,10 +247,34 @@ export class WasmEngine {
     return Math.max(1, Math.min(this.threads, Math.floor(total / this.minElementsPerThread)));
   }
 
+  /**
+   * The guard's statistics of every gradient (the records' invScale applied): the threads' f64 sums of squares
+   * added in thread order, and whether any gradient element is inf or NaN.
+   */
+  stats(): { sum: number; found: boolean } {
+    const slots = new DataView(this.memory.buffer, STATS_BYTE, STATS_BYTES * this.threads);
+    for (let k = 0; k < this.threads; k++) slots.setFloat64(k * STATS_BYTES, 0, true);
+    this.run('stats');
+    let sum = 0;
+    let found = false;
+    for (let k = 0; k < this.threads; k++) {
+      sum += slots.getFloat64(k * STATS_BYTES, true);
+      found ||= slots.getInt32(k * STATS_BYTES + 8, true) !== 0;
+    }
+    return { sum, found };
+  }
+
   /** Runs `job` over every tensor (all elements), split among the threads; returns when all are done. */
-  run(job: 'step' | 'copy'): void {
+  run(job: 'step' | 'copy' | 'stats'): void {
     const c = this.ctrl;
-    const fn = job === 'step' ? this.kernel.stepRange : this.kernel.copyRange;
+    const k = this.kernel;
+    const fn =
+      job === 'step'
+        ? k.stepRange
+        : job === 'copy'
+          ? k.copyRange
+          : (table: number, count: number, lo: number, hi: number) =>
+              k.statsRange(table, count, lo, hi, STATS_BYTE);
     const { table, total } = this.plan;
     const count = this.plan.sizes.length;
     const active = this.threadsFor(total);

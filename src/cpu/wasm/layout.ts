@@ -4,8 +4,9 @@
  * (assembly/kernel.ts) reads the records with the same offsets; test/unit/wasm-cpu.test.ts checks them
  * against the module's exported constants.
  *
- *   [0, 4096)        control words (Int32), below: generation, pending workers, job, ready count, range bounds
- *   [4096, …)        one REC_BYTES record per tensor
+ *   [0, 2048)        control words (Int32), below: generation, pending workers, job, ready count, range bounds
+ *   [2048, 6144)     per thread, the guard statistics of its range (f64 sum of squares, i32 non-finite flag)
+ *   [8192, …)        one REC_BYTES record per tensor
  *   then, 64-byte aligned, one region per array kind: all params, all grads, all m, all s, all smax (the rule's)
  *
  * Every tensor starts at a multiple of ALIGN elements (64 bytes) in its region, at the same element offset
@@ -58,13 +59,17 @@ export const CTRL = {
   BOUNDS: 16,
 } as const;
 
-export const JOB = { step: 0, copy: 1, exit: 2 } as const;
+export const JOB = { step: 0, copy: 1, exit: 2, stats: 3 } as const;
+
+/** Byte address of thread 0's guard statistics; thread k's are STATS_BYTES × k further. */
+export const STATS_BYTE = 2048;
+export const STATS_BYTES = 16;
 
 /** Most threads one optimizer runs (the bounds must fit the control area). */
 export const MAX_THREADS = 256;
 /** Tensors start at multiples of this many elements (64 bytes) and threads split at them. */
 export const ALIGN = 16;
-const TABLE_BYTE = 4096;
+const TABLE_BYTE = 8192;
 const PAGE = 65536;
 /** wasm32's limit: 4 GiB. */
 const MAX_PAGES = 65536;
@@ -168,6 +173,13 @@ export function writeStep(
     guard?.clipCoef ?? 1,
   ];
   for (let i = 0; i < f32s.length; i++) view.setFloat32(r + REC.SCALARS + 4 * i, f32s[i]!, true);
+}
+
+/** Writes the guard's f32(1 / gradScale) into every record (read by the statistics job and the step). */
+export function writeInvScale(view: DataView, plan: MemoryPlan, invScale: number): void {
+  for (let k = 0; k < plan.sizes.length; k++) {
+    view.setFloat32(plan.table + k * REC.BYTES + REC.SCALARS + 44, invScale, true);
+  }
 }
 
 /**

@@ -11,6 +11,8 @@ export interface KernelExports {
   stepRange(table: number, count: number, lo: number, hi: number): void;
   /** The copy roofline over the same elements (no math: p = m, m = s, s = p + g, smax += g). */
   copyRange(table: number, count: number, lo: number, hi: number): void;
+  /** The guard's statistics of the gradients in [lo, hi): f64 sum of squares at `out`, i32 non-finite flag at out + 8. */
+  statsRange(table: number, count: number, lo: number, hi: number, out: number): void;
 }
 
 const compiled = new Map<boolean, WebAssembly.Module>();

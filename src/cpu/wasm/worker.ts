@@ -7,7 +7,7 @@
  *
  * Protocol (control words, layout.ts CTRL): the worker instantiates the kernel on the shared memory, counts
  * itself in READY, then waits for GEN to change. On each change it runs JOB over its bounds [BOUNDS + index,
- * BOUNDS + index + 1) — possibly empty — and decrements PENDING, notifying the caller when it reaches 0. The
+ * BOUNDS + index + 1) — possibly empty; the statistics job writes its slot even then — and decrements PENDING, notifying the caller when it reaches 0. The
  * caller never changes the job's words before PENDING is 0, so every worker sees every generation once.
  */
 
@@ -28,11 +28,14 @@ export interface WorkerInit {
     BOUNDS: number;
     COPY: number;
     EXIT: number;
+    STATS: number;
+    /** Byte address of thread 0's statistics; thread k's are 16 × k further. */
+    STATS_OUT: number;
     SIZE: number;
   };
 }
 
-type RangeFn = (table: number, count: number, lo: number, hi: number) => void;
+type RangeFn = (table: number, count: number, lo: number, hi: number, out?: number) => void;
 
 /** A worker's program: instantiate, say ready, then serve jobs until JOB.exit. */
 export function workerMain(init: WorkerInit, post: (message: string) => void): void {
@@ -40,6 +43,7 @@ export function workerMain(init: WorkerInit, post: (message: string) => void): v
   const kernel = new WebAssembly.Instance(module, { env: { memory } }).exports as {
     stepRange: RangeFn;
     copyRange: RangeFn;
+    statsRange: RangeFn;
   };
   const c = new Int32Array(memory.buffer, 0, w.SIZE);
   let seen = Atomics.load(c, w.GEN);
@@ -52,7 +56,9 @@ export function workerMain(init: WorkerInit, post: (message: string) => void): v
     if (job === w.EXIT) return;
     const lo = c[w.BOUNDS + index]!;
     const hi = c[w.BOUNDS + index + 1]!;
-    if (lo < hi) (job === w.COPY ? kernel.copyRange : kernel.stepRange)(c[w.TABLE]!, c[w.COUNT]!, lo, hi);
+    if (job === w.STATS) kernel.statsRange(c[w.TABLE]!, c[w.COUNT]!, lo, hi, w.STATS_OUT + 16 * index);
+    else if (lo < hi)
+      (job === w.COPY ? kernel.copyRange : kernel.stepRange)(c[w.TABLE]!, c[w.COUNT]!, lo, hi);
     if (Atomics.sub(c, w.PENDING, 1) === 1) Atomics.notify(c, w.PENDING);
   }
 }

@@ -265,3 +265,53 @@ export function copyRange(table: usize, count: i32, lo: i32, hi: i32): void {
     }
   }
 }
+
+/**
+ * The guard's statistics over global elements [lo, hi), as core/guard.ts `guardDecision` computes them: the sum
+ * of the squares of f32(g * invScale) in f64 (each square exact in f64, since it has 48 significant bits) and
+ * whether any g is inf or NaN. The sum runs in this range's own order (two f64x2 accumulators, then the tail),
+ * not the reference's one sequence: the host adds the threads' sums. Writes the f64 sum at `out` and the i32
+ * non-finite flag at `out + 8`.
+ */
+export function statsRange(table: usize, count: i32, lo: i32, hi: i32, out: usize): void {
+  let acc0 = f64x2.splat(0);
+  let acc1 = f64x2.splat(0);
+  let bad = f32x4.splat(0);
+  let tail: f64 = 0;
+  let found = false;
+  for (let k = 0; k < count; k++) {
+    const r = table + <usize>(k * REC_BYTES);
+    const ab = localRange(r, lo, hi);
+    if (ab < 0) continue;
+    const a = <i32>(ab >> 32);
+    const b = <i32>ab;
+    const G = <usize>load<i32>(r, 12);
+    const invScale = load<f32>(r, INV_SCALE);
+    const vInvScale = f32x4.splat(invScale);
+    const quadsEnd = a + ((b - a) & ~3);
+    for (let i = a; i < quadsEnd; i += 4) {
+      const x = v128.load(G + ((<usize>i) << 2));
+      const v = f32x4.mul(x, vInvScale);
+      const low = f64x2.promote_low_f32x4(v);
+      const high = f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 0, 1));
+      acc0 = f64x2.add(acc0, f64x2.mul(low, low));
+      acc1 = f64x2.add(acc1, f64x2.mul(high, high));
+      const z = f32x4.sub(x, x); // NaN exactly where x is inf or NaN
+      bad = v128.or(bad, f32x4.ne(z, z));
+    }
+    for (let i = quadsEnd; i < b; i++) {
+      const x = load<f32>(G + ((<usize>i) << 2));
+      const v = <f64>(x * invScale);
+      tail += v * v;
+      const z = x - x;
+      if (z != z) found = true;
+    }
+  }
+  const sum =
+    f64x2.extract_lane(acc0, 0) +
+    f64x2.extract_lane(acc0, 1) +
+    (f64x2.extract_lane(acc1, 0) + f64x2.extract_lane(acc1, 1)) +
+    tail;
+  store<f64>(out, sum);
+  store<i32>(out, found || v128.any_true(bad) ? 1 : 0, 8);
+}
