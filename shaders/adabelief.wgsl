@@ -4,7 +4,7 @@
 //
 // Per element (f32, in this order; every choice below is made on the host from the options and the step
 // count, see src/core/step-scalars.ts, and applied with select(), not branches: the math is cheap, divergence is not):
-//   g  = (g * inv_scale) * clip_coef         from `control` (grad-stats.wgsl); both exactly 1 when unguarded
+//   g  = (g * inv_scale) * clip_coef        guarded entry points only: the guard's decision (grad-stats.wgsl)
 //   p  = p * decay_mul                      decoupled / fixed weight decay (decay_mul is exactly 1 otherwise)
 //   g  = g + l2 * p                         L2 weight decay, only when FLAG_L2 is set
 //   m  = m * beta1 + one_minus_beta1 * g
@@ -16,23 +16,24 @@
 //             where u = m, or g + beta1 * m with FLAG_NESTEROV (torch.optim.SGD's nesterov)
 // AMSGRAD and VARIANCE are pipeline constants (fixed per optimizer): without AMSGRAD smax is never read or
 // written, without VARIANCE (SGD) neither is s.
-
+//
 // Dispatch (one per window, the tensors sharing one param buffer and one grad buffer):
 //   `main`: 1D grid of WORKGROUP_SIZE-invocation workgroups over the window's `total_vec4` work vec4s,
 //           grid-stride (invocation i takes vec4 i, i + stride, ...), so any size fits under the
 //           65535-workgroups-per-dimension limit. A vec4 outside the invocation's current piece finds its
-//           piece through the window `table`: the block map gives the piece holding the first vec4 of
-//           its BLOCK_VEC4 run, and a short forward scan the exact one. A piece's last vec4 may be partial: read whole (the bytes exist),
-//           written element by element, so bytes past the tensor are never written.
+//           piece through the window `table` (common.wgsl find_piece). A piece's last vec4 may be partial:
+//           read whole (the bytes exist), written element by element, so bytes past the tensor are never written.
 //   `tail`: one invocation for the last count % 4 elements of a piece whose buffer ends inside that vec4,
-//           through scalar views (`param_tail`, `grad_tail`) of that piece only. A separate dispatch:
+//           through word views (`param_tail`, `grad_tail`) of that piece only. A separate dispatch:
 //           one dispatch may not bind overlapping writable ranges.
-//   `main_packed`, `init_master`: the same for the lower-precision modes (f16 params, bf16 state, f32
-//           master weights), at the end of this file. All entry points share the update math, `adabelief()`.
-// `hyper` holds one record per tensor (param groups) per candidate step count: row `control.row` is this
-// step's (one row unless guarded: see grad-stats.wgsl and src/core/guard.ts). When `control.skip` is set (a
-// guarded step with a non-finite gradient) nothing is read or written. State (m, s, smax) is padded to whole
-// vec4s. A slot the rule does not keep is bound to a 16-byte placeholder and never touched.
+//   `main_packed`, `tail_packed`, `init_master`, `init_master_tail`: the same for the lower-precision modes
+//           (f16 params, bf16 state, f32 master weights), at the end of this file.
+// Every update entry point has a `_guarded` twin for optimizers with guard options: it alone binds `control`,
+// returns at once when the guard skips the step (a non-finite gradient), takes its `hyper` row from
+// `control.row` (one row per candidate step count, see src/core/guard.ts) and scales the gradients. An
+// unguarded optimizer's pipelines bind no `Control` and use row 0 with the gradients as they are.
+// All entry points share the update math, `adabelief()`. State (m, s, smax) is padded to whole vec4s. A slot
+// the rule does not keep is bound to a 16-byte placeholder and never touched.
 
 override WORKGROUP_SIZE: u32 = 256u;
 override AMSGRAD: bool = false;
@@ -76,9 +77,25 @@ struct Hyper {
 @group(0) @binding(5) var<storage, read_write> exp_avg_var: array<vec4<f32>>;
 @group(0) @binding(6) var<storage, read_write> max_exp_avg_var: array<vec4<f32>>;
 @group(0) @binding(7) var<storage, read> tail_piece: TailPiece;
-@group(0) @binding(8) var<storage, read_write> param_tail: array<f32>;
-@group(0) @binding(9) var<storage, read> grad_tail: array<f32>;
+// A tail's piece, as u32 words: f32 bits, or two f16 (element 2k in the low half of word k).
+@group(0) @binding(8) var<storage, read_write> param_tail: array<u32>;
+@group(0) @binding(9) var<storage, read> grad_tail: array<u32>;
 @group(0) @binding(10) var<storage, read> control: Control;
+
+// What a step's update takes from the guard: the first `hyper` record of its row and the gradients' factors.
+struct StepInputs {
+  row_base: u32,
+  inv_scale: f32,
+  clip_coef: f32,
+}
+
+// An unguarded step: row 0, the gradients as they are (x * 1.0 is x, exactly).
+const UNGUARDED = StepInputs(0u, 1.0, 1.0);
+
+// A guarded step: what `finalize` decided (read only by the `_guarded` entry points).
+fn guarded() -> StepInputs {
+  return StepInputs(control.row * control.tensor_count, control.inv_scale, control.clip_coef);
+}
 
 // max() that returns NaN when either operand is NaN (torch.maximum; JS Math.max). WGSL's max() may return
 // the other operand, and may assume finite math, so NaN is found from the bits.
@@ -104,13 +121,14 @@ struct Updated {
 
 fn adabelief(
   h: Hyper,
+  k: StepInputs,
   p_in: vec4<f32>,
   g_raw: vec4<f32>,
   m_in: vec4<f32>,
   s_in: vec4<f32>,
   smax_in: vec4<f32>,
 ) -> Updated {
-  let g_in = (g_raw * control.inv_scale) * control.clip_coef;
+  let g_in = (g_raw * k.inv_scale) * k.clip_coef;
   let p = p_in * h.decay_mul;
   let g = select(g_in, g_in + h.l2 * p, has(h, FLAG_L2));
   let m = m_in * h.beta1 + h.one_minus_beta1 * g;
@@ -136,7 +154,7 @@ fn adabelief(
 }
 
 // The f32 entry points' step of vec4 `i`: loads the state kept, updates it in place, returns the new param.
-fn step_f32_state(h: Hyper, i: u32, p: vec4<f32>, g: vec4<f32>) -> vec4<f32> {
+fn step_f32_state(h: Hyper, k: StepInputs, i: u32, p: vec4<f32>, g: vec4<f32>) -> vec4<f32> {
   var s = vec4<f32>(0.0);
   var smax = vec4<f32>(0.0);
   if (VARIANCE) {
@@ -145,7 +163,7 @@ fn step_f32_state(h: Hyper, i: u32, p: vec4<f32>, g: vec4<f32>) -> vec4<f32> {
       smax = max_exp_avg_var[i];
     }
   }
-  let u = adabelief(h, p, g, exp_avg[i], s, smax);
+  let u = adabelief(h, k, p, g, exp_avg[i], s, smax);
   exp_avg[i] = u.m;
   if (VARIANCE) {
     exp_avg_var[i] = u.s;
@@ -156,83 +174,108 @@ fn step_f32_state(h: Hyper, i: u32, p: vec4<f32>, g: vec4<f32>) -> vec4<f32> {
   return u.p;
 }
 
-@compute @workgroup_size(WORKGROUP_SIZE)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  if (control.skip != 0u) {
-    return;
-  }
-  let row_base = control.row * control.tensor_count;
-  let stride = groups.x * WORKGROUP_SIZE;
+// `main`'s walk over the window's vec4s with the step inputs `k`.
+fn update_f32(gid: u32, groups: u32, k: StepInputs) {
+  let stride = groups * WORKGROUP_SIZE;
   // The current piece, kept across iterations of the grid-stride loop: in a large tensor consecutive
   // iterations stay in one piece, and its table words and scalars are loaded once.
   var piece = NO_PIECE;
   var h: Hyper;
-  for (var w = gid.x; w < table.total_vec4; w = w + stride) {
+  for (var w = gid; w < table.total_vec4; w = w + stride) {
     if (w < piece.begin || w >= piece.end) {
       piece = find_piece(w);
-      h = hyper[row_base + piece.tensor];
+      h = hyper[k.row_base + piece.tensor];
     }
     let local = w - piece.begin;
     let pi = piece.param_base + local;
-    let updated = step_f32_state(h, piece.state_base + local, param[pi], grad[piece.grad_base + local]);
+    let updated = step_f32_state(h, k, piece.state_base + local, param[pi], grad[piece.grad_base + local]);
     let rest = piece.count - local * 4u;
     if (rest >= 4u) {
       param[pi] = updated;
     } else {
-      for (var k = 0u; k < rest; k = k + 1u) {
-        param[pi][k] = updated[k];
+      for (var e = 0u; e < rest; e = e + 1u) {
+        param[pi][e] = updated[e];
       }
     }
   }
 }
 
-@compute @workgroup_size(1)
-fn tail() {
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  update_f32(gid.x, groups.x, UNGUARDED);
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn main_guarded(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   if (control.skip != 0u) {
     return;
   }
+  update_f32(gid.x, groups.x, guarded());
+}
+
+// `tail`'s step of the last `rest` elements of its piece.
+fn update_f32_tail(k: StepInputs) {
   var p = vec4<f32>(0.0);
   var g = vec4<f32>(0.0);
-  for (var k = 0u; k < tail_piece.rest; k = k + 1u) {
-    p[k] = param_tail[tail_piece.first + k];
-    g[k] = grad_tail[tail_piece.first + k];
+  for (var e = 0u; e < tail_piece.rest; e = e + 1u) {
+    p[e] = bitcast<f32>(param_tail[tail_piece.first + e]);
+    g[e] = bitcast<f32>(grad_tail[tail_piece.first + e]);
   }
-  let h = hyper[control.row * control.tensor_count + tail_piece.tensor];
-  let updated = step_f32_state(h, tail_piece.state_index, p, g);
-  for (var k = 0u; k < tail_piece.rest; k = k + 1u) {
-    param_tail[tail_piece.first + k] = updated[k];
+  let h = hyper[k.row_base + tail_piece.tensor];
+  let updated = bitcast<vec4<u32>>(step_f32_state(h, k, tail_piece.state_index, p, g));
+  for (var e = 0u; e < tail_piece.rest; e = e + 1u) {
+    param_tail[tail_piece.first + e] = updated[e];
   }
+}
+
+@compute @workgroup_size(1)
+fn tail() {
+  update_f32_tail(UNGUARDED);
+}
+
+@compute @workgroup_size(1)
+fn tail_guarded() {
+  if (control.skip != 0u) {
+    return;
+  }
+  update_f32_tail(guarded());
 }
 
 // ---------------------------------------------------------------------------------------------------------
 // Packed entry points: the lower-precision modes (src/core/precision.ts). Used for every window of an optimizer
-// that has an f16 entry or keeps its state in bf16; the f32 entry points above are untouched by them.
+// that has an f16 entry or keeps its state in bf16; the f32 entry points above are untouched by them. A
+// pipeline per mode (the override constants below), so no mode carries another's code.
 //
-//   param / grad (`param_words`, `grad_words`): u32 words. f32 elements one per word; f16 elements two per
-//     word, element 2k in the low half (the byte order of a Float16Array / Uint16Array). A vec4 of work is
-//     4 elements: 4 words (f32) or 2 words (f16).
-//   state (`state_words`): one region per window holding, for each of its G = total_vec4 vec4s of work,
-//     m at [i * MW], s at [G * MW + i * MW], smax at [2 G * MW + i * MW] (kept slots only, in that order),
-//     then the f32 master copy at [K G * MW + 2 i] (K = the kept moments), in vec2<u32> units. MW = 2 for
-//     f32 moments, 1 for bf16 (4 bf16 values, element 2k in the low half of word k).
+// Every access is 16 bytes wide (one vec4<u32>), and an invocation updates a *pair* of work vec4s (8 elements)
+// per iteration: 8 f16 params or grads are one vec4<u32>, 8 f32 are two; 8 bf16 moments are one vec4<u32>, 8
+// f32 moments two. Packed pieces span an even number of work vec4s (src/gpu/layout.ts), so a pair never
+// straddles two pieces and every pair starts on a 16-byte boundary of each array.
+//
+//   param / grad (`param_units`, `grad_units`): 16-byte units; f16 element 2k in the low half of word k (the
+//     byte order of a Float16Array / Uint16Array).
+//   state (`state`): one region per window of G = table.state_vec4 work vec4s: each kept moment (m, s, smax,
+//     in that order) as G f32 vec4s or G / 2 units of 8 bf16 (element 2k in the low half of word k), then the
+//     f32 master copy (G vec4s) of an f16 window with master weights.
 // Conversions are done on the bits, round to nearest even (f16_bits, bf16_bits), not with pack2x16float,
 // whose rounding direction WGSL leaves to the implementation (and whose result is indeterminate for
 // values outside the f16 range): the CPU reference reproduces these bit for bit.
 //
-// No `tail` dispatch is needed: the last vec4 of a piece is loaded whole (lanes past the tensor are set to
-// 0; a load past the binding is clamped by WebGPU's bounds checks and its lanes discarded) and stored word
-// by word. An f16 tensor with an odd count ends inside a word: that word is read, its other half kept and
-// written back unchanged (the bytes up to the next 4-byte boundary must exist: src/gpu/entries.ts checks it).
-// Pieces start at 256-byte-aligned offsets, so no other tensor shares that word.
+// The last pair of a piece may be partial: lanes past the tensor are loaded as 0 and never stored (the
+// param words are written one by one; an f16 tensor with an odd count ends inside a word, which is read and
+// its other half written back unchanged: the bytes up to the next 4-byte boundary exist, src/gpu/entries.ts
+// checks it, and pieces start at 256-byte-aligned offsets, so no other tensor shares that word). That pair
+// is loaded whole when the buffers hold the bytes up to its 16-byte boundary; when one of them ends before,
+// its last count % 8 elements go to `tail_packed` (one invocation, through the word views `param_tail` and
+// `grad_tail` of that piece), as the f32 path's `tail` does.
 // ---------------------------------------------------------------------------------------------------------
 
-override PARAM_F16: bool = false;  // param / grad are f16 (else f32 words)
+override PARAM_F16: bool = false;  // param / grad are f16 (else f32)
 override STATE_BF16: bool = false; // m, s, smax are stored as bf16 (else f32)
 override MASTER: bool = false;     // f16 params: the update runs on an f32 master copy kept in the state
 
-@group(0) @binding(11) var<storage, read_write> param_words: array<u32>;
-@group(0) @binding(12) var<storage, read> grad_words: array<u32>;
-@group(0) @binding(13) var<storage, read_write> state_words: array<vec2<u32>>;
+@group(0) @binding(11) var<storage, read_write> param_units: array<vec4<u32>>;
+@group(0) @binding(12) var<storage, read> grad_units: array<vec4<u32>>;
+@group(0) @binding(13) var<storage, read_write> state: array<vec4<u32>>;
 
 // f32 → f16 bits, round to nearest even: ±inf from 65520 up, subnormals below 2^-14, NaN → quiet NaN.
 fn f16_bits(x: vec4<f32>) -> vec4<u32> {
@@ -258,144 +301,299 @@ fn bf16_bits(x: vec4<f32>) -> vec4<u32> {
   return select(rounded, (b >> vec4<u32>(16u)) | vec4<u32>(0x40u), nan);
 }
 
-// The 4 elements of a vec4 of work from its words (f16: 2 words in .xy); lanes from `rest` on are 0.
-fn decode(words: vec4<u32>, rest: u32) -> vec4<f32> {
-  var v = bitcast<vec4<f32>>(words);
-  if (PARAM_F16) {
-    let lo = vec2<u32>(words.x, words.y) & vec2<u32>(0xffffu);
-    let hi = vec2<u32>(words.x, words.y) >> vec2<u32>(16u);
-    v = f16_value(vec4<u32>(lo.x, hi.x, lo.y, hi.y));
-  }
-  return select(vec4<f32>(0.0), v, vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(rest));
+// 8 elements: a pair of work vec4s.
+struct Pair {
+  lo: vec4<f32>,
+  hi: vec4<f32>,
 }
 
-fn param_vec(w: u32) -> vec4<u32> {
-  if (PARAM_F16) {
-    return vec4<u32>(param_words[w], param_words[w + 1u], 0u, 0u);
-  }
-  return vec4<u32>(param_words[w], param_words[w + 1u], param_words[w + 2u], param_words[w + 3u]);
+// The 8 values of one unit of 16-bit halves (f16 or bf16 bits, element 2k in the low half of word k).
+fn halves(u: vec4<u32>) -> Pair {
+  let lo = vec4<u32>(u.x & 0xffffu, u.x >> 16u, u.y & 0xffffu, u.y >> 16u);
+  let hi = vec4<u32>(u.z & 0xffffu, u.z >> 16u, u.w & 0xffffu, u.w >> 16u);
+  return Pair(bitcast<vec4<f32>>(lo), bitcast<vec4<f32>>(hi));
 }
 
-fn grad_vec(w: u32) -> vec4<u32> {
-  if (PARAM_F16) {
-    return vec4<u32>(grad_words[w], grad_words[w + 1u], 0u, 0u);
-  }
-  return vec4<u32>(grad_words[w], grad_words[w + 1u], grad_words[w + 2u], grad_words[w + 3u]);
+// Two vec4s of 16-bit values (in the low bits of each lane) as one unit, element 2k in the low half of word k.
+fn join_halves(lo: vec4<u32>, hi: vec4<u32>) -> vec4<u32> {
+  return vec4<u32>(lo.x | (lo.y << 16u), lo.z | (lo.w << 16u), hi.x | (hi.y << 16u), hi.z | (hi.w << 16u));
 }
 
-// Writes the first `rest` (1..4, or more: all four) elements of `p` at word `w`, never a word past them.
-fn store_param(w: u32, rest: u32, p: vec4<f32>) {
+// `v` with the lanes from element `rest` of the pair on set to 0 (`first_lane`: 0 for .lo, 4 for .hi).
+fn mask_past(v: vec4<f32>, first_lane: u32, rest: u32) -> vec4<f32> {
+  return select(vec4<f32>(0.0), v, vec4<u32>(0u, 1u, 2u, 3u) + vec4<u32>(first_lane) < vec4<u32>(rest));
+}
+
+// The elements of param / grad units `a` (and, f32, `b`) as values; lanes from `rest` on are 0.
+fn decode_pair(a: vec4<u32>, b: vec4<u32>, rest: u32) -> Pair {
+  var v = Pair(bitcast<vec4<f32>>(a), bitcast<vec4<f32>>(b));
   if (PARAM_F16) {
-    let h = f16_bits(p);
-    if (rest >= 2u) {
-      param_words[w] = h.x | (h.y << 16u);
-    } else {
-      param_words[w] = (param_words[w] & 0xffff0000u) | h.x;
-    }
-    if (rest >= 4u) {
-      param_words[w + 1u] = h.z | (h.w << 16u);
-    } else if (rest == 3u) {
-      param_words[w + 1u] = (param_words[w + 1u] & 0xffff0000u) | h.z;
+    let h = halves(a);
+    v = Pair(f16_value(bitcast<vec4<u32>>(h.lo)), f16_value(bitcast<vec4<u32>>(h.hi)));
+  }
+  return Pair(mask_past(v.lo, 0u, rest), mask_past(v.hi, 4u, rest));
+}
+
+// The 16-byte unit of `param_units` / `grad_units` holding the first element of pair `local` (work vec4
+// index, even) of a piece starting at unit `base`.
+fn unit_of(base: u32, local: u32) -> u32 {
+  return base + select(local, local / 2u, PARAM_F16);
+}
+
+fn load_params(at: u32, rest: u32) -> Pair {
+  if (PARAM_F16) {
+    return decode_pair(param_units[at], vec4<u32>(0u), rest);
+  }
+  var b = vec4<u32>(0u);
+  if (rest > 4u) {
+    b = param_units[at + 1u];
+  }
+  return decode_pair(param_units[at], b, rest);
+}
+
+fn load_grads(at: u32, rest: u32) -> Pair {
+  if (PARAM_F16) {
+    return decode_pair(grad_units[at], vec4<u32>(0u), rest);
+  }
+  var b = vec4<u32>(0u);
+  if (rest > 4u) {
+    b = grad_units[at + 1u];
+  }
+  return decode_pair(grad_units[at], b, rest);
+}
+
+// The param words of pair `p`: f16 bits (4 words), or f32 bits (8 words: .lo then .hi).
+struct PairWords {
+  lo: vec4<u32>,
+  hi: vec4<u32>,
+}
+
+fn encode_params(p: Pair) -> PairWords {
+  if (PARAM_F16) {
+    return PairWords(join_halves(f16_bits(p.lo), f16_bits(p.hi)), vec4<u32>(0u));
+  }
+  return PairWords(bitcast<vec4<u32>>(p.lo), bitcast<vec4<u32>>(p.hi));
+}
+
+// Writes the first `rest` elements (all 8 when rest >= 8) of pair `p` at unit `at`, never a byte past them.
+fn store_params(at: u32, rest: u32, p: Pair) {
+  let words = encode_params(p);
+  if (rest >= 8u) {
+    param_units[at] = words.lo;
+    if (!PARAM_F16) {
+      param_units[at + 1u] = words.hi;
     }
     return;
   }
-  let b = bitcast<vec4<u32>>(p);
-  if (rest >= 4u) {
-    param_words[w] = b.x;
-    param_words[w + 1u] = b.y;
-    param_words[w + 2u] = b.z;
-    param_words[w + 3u] = b.w;
+  if (PARAM_F16) {
+    for (var k = 0u; k < rest / 2u; k = k + 1u) {
+      param_units[at][k] = words.lo[k];
+    }
+    if ((rest & 1u) != 0u) {
+      let k = rest / 2u;
+      param_units[at][k] = (param_units[at][k] & 0xffff0000u) | (words.lo[k] & 0xffffu);
+    }
+    return;
+  }
+  for (var e = 0u; e < min(rest, 4u); e = e + 1u) {
+    param_units[at][e] = words.lo[e];
+  }
+  for (var e = 4u; e < rest; e = e + 1u) {
+    param_units[at + 1u][e - 4u] = words.hi[e - 4u];
+  }
+}
+
+// Where kept moment `k` (0 m, 1 s, 2 smax) of a region of `g` work vec4s starts, in 16-byte units.
+fn moment_base(k: u32, g: u32) -> u32 {
+  return k * select(g, g / 2u, STATE_BF16);
+}
+
+// Where the f32 master copy of a region of `g` work vec4s starts, in 16-byte units.
+fn master_base(g: u32) -> u32 {
+  return moment_base(1u + u32(VARIANCE) + u32(AMSGRAD), g);
+}
+
+fn load_f32_pair(at: u32) -> Pair {
+  return Pair(bitcast<vec4<f32>>(state[at]), bitcast<vec4<f32>>(state[at + 1u]));
+}
+
+fn store_f32_pair(at: u32, v: Pair) {
+  state[at] = bitcast<vec4<u32>>(v.lo);
+  state[at + 1u] = bitcast<vec4<u32>>(v.hi);
+}
+
+// Moment pair `i` (work vec4 index in the region, even) at `base`.
+fn load_moment(base: u32, i: u32) -> Pair {
+  if (STATE_BF16) {
+    let u = state[base + i / 2u];
+    let top = 0xffff0000u;
+    return Pair(
+      bitcast<vec4<f32>>(vec4<u32>(u.x << 16u, u.x & top, u.y << 16u, u.y & top)),
+      bitcast<vec4<f32>>(vec4<u32>(u.z << 16u, u.z & top, u.w << 16u, u.w & top)),
+    );
+  }
+  return load_f32_pair(base + i);
+}
+
+fn store_moment(base: u32, i: u32, v: Pair) {
+  if (STATE_BF16) {
+    state[base + i / 2u] = join_halves(bf16_bits(v.lo), bf16_bits(v.hi));
   } else {
-    for (var k = 0u; k < rest; k = k + 1u) {
-      param_words[w + k] = b[k];
+    store_f32_pair(base + i, v);
+  }
+}
+
+// The update of pair `i` (work vec4 index in a region of `g` work vec4s) from params `p_in` (ignored with
+// master weights: the master copy is the param) and grads `grad_in`: state loaded, updated and stored; returns
+// the new params.
+fn step_pair(h: Hyper, k: StepInputs, g: u32, i: u32, p_in: Pair, grad_in: Pair) -> Pair {
+  var p = p_in;
+  if (MASTER) {
+    p = load_f32_pair(master_base(g) + i);
+  }
+  let m = load_moment(moment_base(0u, g), i);
+  var s = Pair(vec4<f32>(0.0), vec4<f32>(0.0));
+  var smax = s;
+  if (VARIANCE) {
+    s = load_moment(moment_base(1u, g), i);
+    if (AMSGRAD) {
+      smax = load_moment(moment_base(2u, g), i);
     }
   }
-}
-
-// vec2<u32> units per vec4 of a moment: 2 (f32) or 1 (bf16).
-fn moment_width() -> u32 {
-  return select(2u, 1u, STATE_BF16);
-}
-
-fn load_f32x4(at: u32) -> vec4<f32> {
-  return bitcast<vec4<f32>>(vec4<u32>(state_words[at], state_words[at + 1u]));
-}
-
-fn store_f32x4(at: u32, x: vec4<f32>) {
-  let b = bitcast<vec4<u32>>(x);
-  state_words[at] = b.xy;
-  state_words[at + 1u] = b.zw;
-}
-
-fn load_moment(at: u32) -> vec4<f32> {
-  if (STATE_BF16) {
-    let w = state_words[at];
-    let hi = vec2<u32>(0xffff0000u);
-    return bitcast<vec4<f32>>(vec4<u32>(w.x << 16u, w.x & hi.x, w.y << 16u, w.y & hi.y));
+  let lo = adabelief(h, k, p.lo, grad_in.lo, m.lo, s.lo, smax.lo);
+  let hi = adabelief(h, k, p.hi, grad_in.hi, m.hi, s.hi, smax.hi);
+  store_moment(moment_base(0u, g), i, Pair(lo.m, hi.m));
+  if (VARIANCE) {
+    store_moment(moment_base(1u, g), i, Pair(lo.s, hi.s));
+    if (AMSGRAD) {
+      store_moment(moment_base(2u, g), i, Pair(lo.smax, hi.smax));
+    }
   }
-  return load_f32x4(at);
+  let out = Pair(lo.p, hi.p);
+  if (MASTER) {
+    store_f32_pair(master_base(g) + i, out);
+  }
+  return out;
 }
 
-fn store_moment(at: u32, x: vec4<f32>) {
-  if (STATE_BF16) {
-    let b = bf16_bits(x);
-    state_words[at] = vec2<u32>(b.x | (b.y << 16u), b.z | (b.w << 16u));
-  } else {
-    store_f32x4(at, x);
+// `main_packed`'s walk over the window's pairs with the step inputs `k`.
+fn update_packed(gid: u32, groups: u32, k: StepInputs) {
+  let stride = groups * WORKGROUP_SIZE;
+  let pairs = table.total_vec4 / 2u;
+  let g = table.state_vec4;
+  var piece = NO_PIECE;
+  var h: Hyper;
+  for (var q = gid; q < pairs; q = q + stride) {
+    let w = 2u * q;
+    if (w < piece.begin || w >= piece.end) {
+      piece = find_piece(w);
+      h = hyper[k.row_base + piece.tensor];
+    }
+    let local = w - piece.begin;
+    let rest = piece.count - local * 4u;
+    var p = Pair(vec4<f32>(0.0), vec4<f32>(0.0));
+    if (!MASTER) {
+      p = load_params(unit_of(piece.param_base, local), rest);
+    }
+    let grads = load_grads(unit_of(piece.grad_base, local), rest);
+    let updated = step_pair(h, k, g, piece.state_base + local, p, grads);
+    store_params(unit_of(piece.param_base, local), rest, updated);
   }
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main_packed(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  update_packed(gid.x, groups.x, UNGUARDED);
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn main_packed_guarded(
+  @builtin(global_invocation_id) gid: vec3<u32>,
+  @builtin(num_workgroups) groups: vec3<u32>,
+) {
   if (control.skip != 0u) {
     return;
   }
-  let row_base = control.row * control.tensor_count;
-  let stride = groups.x * WORKGROUP_SIZE;
-  let mw = moment_width();
-  let s_at = table.total_vec4 * mw;
-  let smax_at = 2u * table.total_vec4 * mw;
-  let master_at = (1u + u32(VARIANCE) + u32(AMSGRAD)) * table.total_vec4 * mw;
-  let words = select(4u, 2u, PARAM_F16);
-  var piece = NO_PIECE;
-  var h: Hyper;
-  for (var w = gid.x; w < table.total_vec4; w = w + stride) {
-    if (w < piece.begin || w >= piece.end) {
-      piece = find_piece(w);
-      h = hyper[row_base + piece.tensor];
-    }
-    let local = w - piece.begin;
-    let rest = piece.count - local * 4u;
-    let pw = piece.param_base * 4u + local * words;
-    let i = piece.state_base + local;
-    var p: vec4<f32>;
-    if (MASTER) {
-      p = load_f32x4(master_at + 2u * i);
-    } else {
-      p = decode(param_vec(pw), rest);
-    }
-    let g = decode(grad_vec(piece.grad_base * 4u + local * words), rest);
-    var s = vec4<f32>(0.0);
-    var smax = vec4<f32>(0.0);
-    if (VARIANCE) {
-      s = load_moment(s_at + i * mw);
-      if (AMSGRAD) {
-        smax = load_moment(smax_at + i * mw);
-      }
-    }
-    let u = adabelief(h, p, g, load_moment(i * mw), s, smax);
-    store_moment(i * mw, u.m);
-    if (VARIANCE) {
-      store_moment(s_at + i * mw, u.s);
-      if (AMSGRAD) {
-        store_moment(smax_at + i * mw, u.smax);
-      }
-    }
-    if (MASTER) {
-      store_f32x4(master_at + 2u * i, u.p);
-    }
-    store_param(pw, rest, u.p);
+  update_packed(gid.x, groups.x, guarded());
+}
+
+// Element e (from tail_piece.first) of a tail's word view `words` as an f32 value (f16 or f32 bits).
+fn tail_element(word: u32, e: u32) -> f32 {
+  if (PARAM_F16) {
+    let half = (word >> (16u * ((tail_piece.first + e) & 1u))) & 0xffffu;
+    return f16_value(vec4<u32>(half)).x;
   }
+  return bitcast<f32>(word);
+}
+
+// Word of element e of a tail (from tail_piece.first) in its piece's word view.
+fn tail_word(e: u32) -> u32 {
+  return select(tail_piece.first + e, (tail_piece.first + e) / 2u, PARAM_F16);
+}
+
+fn pair_of(v: array<f32, 8>) -> Pair {
+  return Pair(vec4<f32>(v[0], v[1], v[2], v[3]), vec4<f32>(v[4], v[5], v[6], v[7]));
+}
+
+// The tail's params (lanes from tail_piece.rest on are 0).
+fn load_tail_params() -> Pair {
+  var v: array<f32, 8>;
+  for (var e = 0u; e < tail_piece.rest; e = e + 1u) {
+    v[e] = tail_element(param_tail[tail_word(e)], e);
+  }
+  return pair_of(v);
+}
+
+// The tail's grads (lanes from tail_piece.rest on are 0).
+fn load_tail_grads() -> Pair {
+  var v: array<f32, 8>;
+  for (var e = 0u; e < tail_piece.rest; e = e + 1u) {
+    v[e] = tail_element(grad_tail[tail_word(e)], e);
+  }
+  return pair_of(v);
+}
+
+// Writes the tail's first tail_piece.rest elements of `p`, word by word (f16: keeping the other half of a
+// word the tail ends inside).
+fn store_tail(p: Pair) {
+  let words = encode_params(p);
+  if (PARAM_F16) {
+    for (var k = 0u; k < (tail_piece.rest + 1u) / 2u; k = k + 1u) {
+      let at = tail_piece.first / 2u + k;
+      if (2u * k + 1u < tail_piece.rest) {
+        param_tail[at] = words.lo[k];
+      } else {
+        param_tail[at] = (param_tail[at] & 0xffff0000u) | (words.lo[k] & 0xffffu);
+      }
+    }
+    return;
+  }
+  for (var e = 0u; e < tail_piece.rest; e = e + 1u) {
+    param_tail[tail_piece.first + e] = select(words.hi[e & 3u], words.lo[e & 3u], e < 4u);
+  }
+}
+
+fn update_packed_tail(k: StepInputs) {
+  let h = hyper[k.row_base + tail_piece.tensor];
+  var p = Pair(vec4<f32>(0.0), vec4<f32>(0.0));
+  if (!MASTER) {
+    p = load_tail_params();
+  }
+  let grads = load_tail_grads();
+  store_tail(step_pair(h, k, tail_piece.state_vec4, tail_piece.state_index, p, grads));
+}
+
+@compute @workgroup_size(1)
+fn tail_packed() {
+  update_packed_tail(UNGUARDED);
+}
+
+@compute @workgroup_size(1)
+fn tail_packed_guarded() {
+  if (control.skip != 0u) {
+    return;
+  }
+  update_packed_tail(guarded());
 }
 
 // Copies the f16 params of the window into their f32 master copies (exactly). Dispatched before the first
@@ -403,14 +601,20 @@ fn main_packed(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn init_master(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let stride = groups.x * WORKGROUP_SIZE;
-  let master_at = (1u + u32(VARIANCE) + u32(AMSGRAD)) * table.total_vec4 * moment_width();
+  let pairs = table.total_vec4 / 2u;
+  let at = master_base(table.state_vec4);
   var piece = NO_PIECE;
-  for (var w = gid.x; w < table.total_vec4; w = w + stride) {
-    if (w < piece.begin || w >= piece.end) {
-      piece = find_piece(w);
-    }
+  for (var q = gid.x; q < pairs; q = q + stride) {
+    let w = 2u * q;
+    piece = piece_holding(piece, w);
     let local = w - piece.begin;
-    let p = decode(param_vec(piece.param_base * 4u + local * 2u), piece.count - local * 4u);
-    store_f32x4(master_at + 2u * (piece.state_base + local), p);
+    let p = decode_pair(param_units[unit_of(piece.param_base, local)], vec4<u32>(0u), piece.count - local * 4u);
+    store_f32_pair(at + piece.state_base + local, p);
   }
+}
+
+// `init_master` for a tail's elements.
+@compute @workgroup_size(1)
+fn init_master_tail() {
+  store_f32_pair(master_base(tail_piece.state_vec4) + tail_piece.state_index, load_tail_params());
 }

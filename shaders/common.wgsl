@@ -15,11 +15,12 @@ const PIECE_TENSOR: u32 = 5u;       // the tensor: its `Hyper` record within a r
 
 // A window's pieces: piece j's record is words[j * PIECE_WORDS ..]; the block map (for each run of BLOCK_VEC4
 // work vec4s, the piece holding its first) starts at words[blocks_at].
+// state_vec4: the work vec4s of the window's state (the stride between the moments of a packed region).
 struct Table {
   piece_count: u32,
   total_vec4: u32,
   blocks_at: u32,
-  _pad: u32,
+  state_vec4: u32,
   words: array<u32>,
 }
 
@@ -39,12 +40,16 @@ struct Control {
   found_nonfinite: u32,
 }
 
-// The piece a tail dispatch finishes: its last `rest` (1, 2 or 3) elements.
+// The piece a tail dispatch finishes: its last `rest` elements (f32 path: 1 to 3; packed: 1 to 7).
 struct TailPiece {
   tensor: u32,
   rest: u32,
-  state_index: u32,     // the state vec4 holding them
-  first: u32,           // index of the first of them in the tail's scalar views
+  state_index: u32,     // the state vec4 holding the first of them (packed: the pair's first)
+  first: u32,           // index of the first of them in the piece (its word views start at element 0)
+  state_vec4: u32,      // packed: the window's Table.state_vec4
+  _pad0: u32,
+  _pad1: u32,
+  _pad2: u32,
 }
 
 @group(0) @binding(1) var<storage, read> table: Table;

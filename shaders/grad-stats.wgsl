@@ -1,10 +1,11 @@
 // grad-stats.wgsl — the guard passes that run before the fused update when loss scaling, skipping of
-// non-finite gradients or clipping by global norm is on (src/gpu/fused-optimizer.ts, "guarded" optimizers).
+// non-finite gradients or clipping by global norm is on (src/gpu/step-guard.ts; only guarded optimizers run them).
 //
-// `stats` (one dispatch per window, STATS_GROUPS workgroups of STATS_WG invocations, grid-stride over the
-// window's work vec4s like adabelief.wgsl's `main`; `stats_packed` is the same walk, piece_holding/lanes_of/add,
-// over gradients stored as f32 or f16 words) and `stats_tail` (one invocation per tail piece) read
-// every gradient element g of the step once and write one partial per workgroup into their slot of
+// `stats` (f32 gradients) and `stats_f16` (f16 gradients, 8 per 16-byte load) run one dispatch per window,
+// grid-stride over the window's work vec4s (pairs of them for f16) like adabelief.wgsl's `main`, with as many
+// workgroups as the host gives them (src/gpu/step-guard.ts statsGroups: as many as the update dispatch uses,
+// up to a cap, so a large GPU's memory is kept busy); `stats_tail` runs one invocation per tail piece. Each
+// reads every gradient element g of its part once and writes one partial per workgroup into its slot of
 // `partials`: (sum of (g * inv_scale)^2 in f32, 1.0 if any g is inf or NaN else 0.0). Non-finite values are
 // found from the bits (exponent all ones), not with comparisons a compiler may fold under finite-math
 // assumptions. Lanes past a piece's last element are masked out.
@@ -16,21 +17,22 @@
 //   clip_coef = min(1, max_norm / (norm + 1e-6))  if max_norm > 0, else 1 (torch clip_grad_norm_; NaN stays NaN)
 //   skip      = skip_nonfinite and any non-finite gradient
 //   applied  += 1 unless skip;  row = applied - 1 - lo      (which host record row holds step `applied`)
-// The update pass (adabelief.wgsl) then multiplies g by inv_scale and clip_coef, or does nothing at all
-// when skip is set.
+// The guarded update entry points (adabelief.wgsl) then multiply g by inv_scale and clip_coef, or do nothing
+// at all when skip is set.
 
 const STATS_WG: u32 = 256u;
-const STATS_GROUPS: u32 = 64u;  // partial slots per window
 const EXPONENT_MASK: u32 = 0x7f800000u;
 
 @group(0) @binding(0) var<storage, read_write> control: Control;
 @group(0) @binding(2) var<storage, read> grad: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> partials: array<vec2<f32>>;
 @group(0) @binding(4) var<storage, read> tail_piece: TailPiece;
-@group(0) @binding(5) var<storage, read> grad_tail: array<f32>;
-@group(0) @binding(6) var<storage, read> grad_words: array<u32>;
+// A tail's piece, as u32 words: f32 bits, or two f16 (element 2k in the low half of word k).
+@group(0) @binding(5) var<storage, read> grad_tail: array<u32>;
+// A window's f16 gradients, 8 per 16-byte unit.
+@group(0) @binding(6) var<storage, read> grad_units: array<vec4<u32>>;
 
-override GRAD_F16: bool = false;
+override GRAD_F16: bool = false;  // `stats_tail`: the tail's gradients are f16 (else f32)
 
 var<workgroup> sums: array<f32, STATS_WG>;
 var<workgroup> flags: array<u32, STATS_WG>;
@@ -55,9 +57,12 @@ fn reduce(local: u32, sum: f32, flag: u32) -> vec2<f32> {
   return vec2<f32>(sums[0], f32(flags[0]));
 }
 
-// The lanes of work vec4 w (in piece p) that hold elements; those past the piece's last are masked out.
-fn lanes_of(p: Piece, w: u32) -> vec4<bool> {
-  return vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(p.count - (w - p.begin) * 4u);
+// The lanes of work vec4 w (in piece p) that hold elements (those from element `first_lane` of w on, 0 or 4);
+// lanes past the piece's last element, or in a vec4 wholly past it (packed pieces are padded to pairs), are not.
+fn lanes_of(p: Piece, w: u32, first_lane: u32) -> vec4<bool> {
+  let before = (w - p.begin) * 4u + first_lane;
+  let left = select(0u, p.count - before, p.count > before);
+  return vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(left);
 }
 
 // One invocation's running (sum of squares, any non-finite).
@@ -66,7 +71,7 @@ struct Partial {
   flag: u32,
 }
 
-// `part` plus one work vec4 of gradients g (masked by lanes; `bad`: a kept lane is inf or NaN).
+// `part` plus one vec4 of gradients g (masked by lanes; `bad`: a kept lane is inf or NaN).
 fn add(part: Partial, g: vec4<f32>, lanes: vec4<bool>, inv_scale: f32, bad: bool) -> Partial {
   let v = select(vec4<f32>(0.0), g * inv_scale, lanes);
   return Partial(part.sum + dot(v, v), part.flag | u32(bad));
@@ -85,57 +90,64 @@ fn stats(
   @builtin(global_invocation_id) gid: vec3<u32>,
   @builtin(local_invocation_index) local: u32,
   @builtin(workgroup_id) group: vec3<u32>,
+  @builtin(num_workgroups) groups: vec3<u32>,
 ) {
   let inv_scale = 1.0 / control.scale;
   var part = Partial(0.0, 0u);
   var piece = NO_PIECE;
-  for (var w = gid.x; w < table.total_vec4; w = w + STATS_GROUPS * STATS_WG) {
+  for (var w = gid.x; w < table.total_vec4; w = w + groups.x * STATS_WG) {
     piece = piece_holding(piece, w);
-    let lanes = lanes_of(piece, w);
+    let lanes = lanes_of(piece, w, 0u);
     let g = grad[piece.grad_base + (w - piece.begin)];
     part = add(part, g, lanes, inv_scale, non_finite(g, lanes));
   }
   write_partial(local, group.x, part);
 }
 
-// `stats` over gradients packed as words (grad_words): f32 bits, or f16 pairs when GRAD_F16.
+// `part` plus the 8 f16 gradients of unit u (`lo`, `hi`: which of its two vec4s' lanes hold elements).
+fn add_f16(part: Partial, u: vec4<u32>, lo: vec4<bool>, hi: vec4<bool>, inv_scale: f32) -> Partial {
+  let a = vec4<u32>(u.x & 0xffffu, u.x >> 16u, u.y & 0xffffu, u.y >> 16u);
+  let b = vec4<u32>(u.z & 0xffffu, u.z >> 16u, u.w & 0xffffu, u.w >> 16u);
+  let exp = vec4<u32>(0x7c00u);
+  let bad = any(((a & exp) == exp) & lo) || any(((b & exp) == exp) & hi);
+  let first = add(part, f16_value(a), lo, inv_scale, bad);
+  return add(first, f16_value(b), hi, inv_scale, false);
+}
+
+// `stats` over f16 gradients: a pair of work vec4s (one 16-byte unit) per iteration.
 @compute @workgroup_size(STATS_WG)
-fn stats_packed(
+fn stats_f16(
   @builtin(global_invocation_id) gid: vec3<u32>,
   @builtin(local_invocation_index) local: u32,
   @builtin(workgroup_id) group: vec3<u32>,
+  @builtin(num_workgroups) groups: vec3<u32>,
 ) {
   let inv_scale = 1.0 / control.scale;
-  let words = select(4u, 2u, GRAD_F16);
   var part = Partial(0.0, 0u);
   var piece = NO_PIECE;
-  for (var w = gid.x; w < table.total_vec4; w = w + STATS_GROUPS * STATS_WG) {
+  for (var q = gid.x; q < table.total_vec4 / 2u; q = q + groups.x * STATS_WG) {
+    let w = 2u * q;
     piece = piece_holding(piece, w);
-    let lanes = lanes_of(piece, w);
-    let at = piece.grad_base * 4u + (w - piece.begin) * words;
-    if (GRAD_F16) {
-      let a = grad_words[at];
-      let b = grad_words[at + 1u];
-      let h = vec4<u32>(a & 0xffffu, a >> 16u, b & 0xffffu, b >> 16u);
-      let bad = any(((h & vec4<u32>(0x7c00u)) == vec4<u32>(0x7c00u)) & lanes);
-      part = add(part, f16_value(h), lanes, inv_scale, bad);
-    } else {
-      let g = bitcast<vec4<f32>>(
-        vec4<u32>(grad_words[at], grad_words[at + 1u], grad_words[at + 2u], grad_words[at + 3u]),
-      );
-      part = add(part, g, lanes, inv_scale, non_finite(g, lanes));
-    }
+    let u = grad_units[piece.grad_base + (w - piece.begin) / 2u];
+    part = add_f16(part, u, lanes_of(piece, w, 0u), lanes_of(piece, w, 4u), inv_scale);
   }
   write_partial(local, group.x, part);
 }
 
+// One tail piece's last tail_piece.rest elements (1 to 7), from its word view; its partial in partials[0].
 @compute @workgroup_size(1)
 fn stats_tail() {
   let inv_scale = 1.0 / control.scale;
   var sum = 0.0;
   var flag = 0u;
-  for (var k = 0u; k < tail_piece.rest; k = k + 1u) {
-    let g = grad_tail[tail_piece.first + k];
+  for (var e = 0u; e < tail_piece.rest; e = e + 1u) {
+    let i = tail_piece.first + e;
+    var g: f32;
+    if (GRAD_F16) {
+      g = f16_value(vec4<u32>((grad_tail[i / 2u] >> (16u * (i & 1u))) & 0xffffu)).x;
+    } else {
+      g = bitcast<f32>(grad_tail[i]);
+    }
     let v = g * inv_scale;
     sum = sum + v * v;
     flag = flag | u32(non_finite(vec4<f32>(g), vec4<bool>(true, false, false, false)));

@@ -132,22 +132,31 @@ export const CONTROL_INPUT_BYTES = CONTROL.at('inv_scale');
 /**
  * A window's piece table (layout.ts encodeWindowTable): a header, then PIECE_WORDS words per piece (the
  * PIECE_* word indices below), then the block map (for each run of BLOCK_VEC4 work vec4s, the piece holding
- * its first) from word `blocks_at` of `words`.
+ * its first) from word `blocks_at` of `words`. `state_vec4`: the work vec4s of the window's state (a packed
+ * region's stride between moments).
  */
 export const TABLE = struct('Table', [
   ['piece_count', 'u32'],
   ['total_vec4', 'u32'],
   ['blocks_at', 'u32'],
-  ['_pad', 'u32'],
+  ['state_vec4', 'u32'],
   ['words', 'array<u32>'],
 ]);
 
-/** The record of one `tail` / `stats_tail` dispatch: the last count % 4 elements of a piece. */
+/**
+ * The record of one tail dispatch (`tail`, `tail_packed`, `init_master_tail`, `stats_tail`): the last
+ * `rest` elements of a piece (f32 path: count % 4; packed: count % 8), from element `first` of the piece's
+ * word views, their state from work vec4 `state_index` (packed: of a region of `state_vec4`).
+ */
 export const TAIL_PIECE = struct('TailPiece', [
   ['tensor', 'u32'],
   ['rest', 'u32'],
   ['state_index', 'u32'],
   ['first', 'u32'],
+  ['state_vec4', 'u32'],
+  ['_pad0', 'u32'],
+  ['_pad1', 'u32'],
+  ['_pad2', 'u32'],
 ]);
 
 /** The structs the host shares with the shaders, by WGSL name. */
@@ -204,9 +213,6 @@ export const UPDATE_KINDS = {
 /** Invocations per workgroup of the guard's reduction passes. */
 export const STATS_WG = 256;
 
-/** Workgroups of one window's `stats` dispatch: the partials it writes. */
-export const STATS_GROUPS = 64;
-
 /** Every constant the host shares with the shaders, by WGSL name. */
 export const SHARED_CONSTANTS: Record<string, number> = {
   BLOCK_VEC4,
@@ -215,7 +221,6 @@ export const SHARED_CONSTANTS: Record<string, number> = {
   ...HYPER_FLAGS,
   ...UPDATE_KINDS,
   STATS_WG,
-  STATS_GROUPS,
 };
 
 // ---------------------------------------------------------------------------------------------------------
@@ -263,12 +268,12 @@ export const RESOURCES = {
     exp_avg_var: { binding: 5, access: 'read_write', type: 'array<vec4<f32>>' },
     max_exp_avg_var: { binding: 6, access: 'read_write', type: 'array<vec4<f32>>' },
     tail_piece: { binding: 7, access: 'read', type: 'TailPiece' },
-    param_tail: { binding: 8, access: 'read_write', type: 'array<f32>' },
-    grad_tail: { binding: 9, access: 'read', type: 'array<f32>' },
+    param_tail: { binding: 8, access: 'read_write', type: 'array<u32>' },
+    grad_tail: { binding: 9, access: 'read', type: 'array<u32>' },
     control: { binding: 10, access: 'read', type: 'Control' },
-    param_words: { binding: 11, access: 'read_write', type: 'array<u32>' },
-    grad_words: { binding: 12, access: 'read', type: 'array<u32>' },
-    state_words: { binding: 13, access: 'read_write', type: 'array<vec2<u32>>' },
+    param_units: { binding: 11, access: 'read_write', type: 'array<vec4<u32>>' },
+    grad_units: { binding: 12, access: 'read', type: 'array<vec4<u32>>' },
+    state: { binding: 13, access: 'read_write', type: 'array<vec4<u32>>' },
   },
   'grad-stats': {
     control: { binding: 0, access: 'read_write', type: 'Control' },
@@ -276,8 +281,8 @@ export const RESOURCES = {
     grad: { binding: 2, access: 'read', type: 'array<vec4<f32>>' },
     partials: { binding: 3, access: 'read_write', type: 'array<vec2<f32>>' },
     tail_piece: { binding: 4, access: 'read', type: 'TailPiece' },
-    grad_tail: { binding: 5, access: 'read', type: 'array<f32>' },
-    grad_words: { binding: 6, access: 'read', type: 'array<u32>' },
+    grad_tail: { binding: 5, access: 'read', type: 'array<u32>' },
+    grad_units: { binding: 6, access: 'read', type: 'array<vec4<u32>>' },
   },
 } as const satisfies Record<ShaderName, Record<string, ResourceVar>>;
 
@@ -292,32 +297,46 @@ interface EntrySpec<S extends ShaderName> {
 const entry = <S extends ShaderName, const V extends readonly VarOf<S>[]>(shader: S, vars: V) =>
   ({ shader, vars }) satisfies EntrySpec<S>;
 
-/** Every entry point of the shaders and the resource variables it uses. */
+const F32_STATE = ['exp_avg', 'exp_avg_var', 'max_exp_avg_var'] as const;
+
+/**
+ * Every entry point of the shaders and the resource variables it uses. The update entry points come in
+ * pairs: the `_guarded` one alone reads `control` (only optimizers with guard options bind it).
+ */
 export const ENTRY_POINTS = {
-  main: entry('adabelief', [
-    'hyper',
-    'table',
-    'param',
-    'grad',
-    'exp_avg',
-    'exp_avg_var',
-    'max_exp_avg_var',
-    'control',
-  ]),
-  tail: entry('adabelief', [
+  main: entry('adabelief', ['hyper', 'table', 'param', 'grad', ...F32_STATE]),
+  main_guarded: entry('adabelief', ['hyper', 'table', 'param', 'grad', ...F32_STATE, 'control']),
+  tail: entry('adabelief', ['hyper', 'tail_piece', 'param_tail', 'grad_tail', ...F32_STATE]),
+  tail_guarded: entry('adabelief', [
     'hyper',
     'tail_piece',
     'param_tail',
     'grad_tail',
-    'exp_avg',
-    'exp_avg_var',
-    'max_exp_avg_var',
+    ...F32_STATE,
     'control',
   ]),
-  main_packed: entry('adabelief', ['hyper', 'table', 'control', 'param_words', 'grad_words', 'state_words']),
-  init_master: entry('adabelief', ['table', 'param_words', 'state_words']),
+  main_packed: entry('adabelief', ['hyper', 'table', 'param_units', 'grad_units', 'state']),
+  main_packed_guarded: entry('adabelief', [
+    'hyper',
+    'table',
+    'param_units',
+    'grad_units',
+    'state',
+    'control',
+  ]),
+  tail_packed: entry('adabelief', ['hyper', 'tail_piece', 'param_tail', 'grad_tail', 'state']),
+  tail_packed_guarded: entry('adabelief', [
+    'hyper',
+    'tail_piece',
+    'param_tail',
+    'grad_tail',
+    'state',
+    'control',
+  ]),
+  init_master: entry('adabelief', ['table', 'param_units', 'state']),
+  init_master_tail: entry('adabelief', ['tail_piece', 'param_tail', 'state']),
   stats: entry('grad-stats', ['control', 'table', 'grad', 'partials']),
-  stats_packed: entry('grad-stats', ['control', 'table', 'grad_words', 'partials']),
+  stats_f16: entry('grad-stats', ['control', 'table', 'grad_units', 'partials']),
   stats_tail: entry('grad-stats', ['control', 'partials', 'tail_piece', 'grad_tail']),
   finalize: entry('grad-stats', ['control', 'partials']),
 } as const;
@@ -352,11 +371,12 @@ export function layoutEntries(entries: readonly EntryPoint[]): GPUBindGroupLayou
 
 /**
  * The bind group entries for entry points `entries` (sharing one bind group; see layoutEntries) from a
- * buffer binding per variable name: exactly the variables they use, each at its binding number.
+ * buffer binding per variable name: exactly the variables they use (throws naming one missing or one they do
+ * not use), each at its binding number.
  */
 export function bindGroupEntries<E extends EntryPoint>(
   entries: readonly E[],
-  resources: Record<EntryVar<E>, GPUBufferBinding>,
+  resources: Partial<Record<EntryVar<E>, GPUBufferBinding>>,
 ): GPUBindGroupEntry[] {
   const shader = ENTRY_POINTS[entries[0]!].shader;
   const vars = RESOURCES[shader] as Record<string, ResourceVar>;

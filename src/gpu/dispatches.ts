@@ -8,7 +8,14 @@ import { TAIL_PIECE, bindGroupEntries } from './abi.js';
 import { writeTailPiece } from './records.js';
 import { Usage, inErrorScopes } from './device.js';
 import type { KernelPipelines, PackedPipelines } from './pipelines.js';
-import { BINDING_ALIGNMENT, alignUp, encodeWindowTable, type Layout, type Window } from './layout.js';
+import {
+  BINDING_ALIGNMENT,
+  alignUp,
+  encodeWindowTable,
+  type Layout,
+  type Piece,
+  type Window,
+} from './layout.js';
 import type { Slot } from '../core/rules.js';
 
 /** One recorded dispatch of a step: a window's vec4s (`main`) or a piece's last count % 4 elements (`tail`). */
@@ -35,9 +42,16 @@ export function replay(pass: GPUComputePassEncoder, dispatches: readonly Dispatc
   }
 }
 
+/** The elements a tail piece's dispatch updates: the last count % 4 (f32 path) or count % 8 (packed). */
+function tailOf(p: Piece): { first: number; rest: number } {
+  const unit = p.packed ? 8 : 4;
+  const first = Math.floor(p.count / unit) * unit;
+  return { first, rest: p.count - first };
+}
+
 /**
  * Builds the one static table buffer: every window's piece table and every tail piece's record
- * (tensor, rest, state vec4, first element), each at a 256-byte-aligned offset. Written once, here.
+ * (abi.ts TAIL_PIECE), each at a 256-byte-aligned offset. Written once, here.
  */
 export function writeTables(
   layout: Layout,
@@ -55,7 +69,7 @@ export function writeTables(
   const tailAt = new Map<number, number>();
   for (const [i] of tails) {
     tailAt.set(i, bytes);
-    bytes += BINDING_ALIGNMENT;
+    bytes += alignUp(TAIL_PIECE.size, BINDING_ALIGNMENT);
   }
   const buffer = own({
     label: `${label}/tables`,
@@ -66,12 +80,13 @@ export function writeTables(
   const words = new Uint32Array(buffer.getMappedRange());
   tables.forEach((t, k) => words.set(t, windowAt[k]! / 4));
   for (const [i, p] of tails) {
-    const whole = Math.floor(p.count / 4);
+    const { first, rest } = tailOf(p);
     writeTailPiece(words, tailAt.get(i)!, {
       tensor: p.tensor,
-      rest: p.count - whole * 4,
-      stateIndex: p.stateIndex + whole,
-      first: whole * 4,
+      rest,
+      stateIndex: p.stateIndex + first / 4,
+      first,
+      stateVec4: layout.windows[p.window]!.stateVec4,
     });
   }
   buffer.unmap();
@@ -98,11 +113,14 @@ export interface DispatchContext {
   /** The state buffers of each slot the rule keeps; a slot it does not keep is bound to `unused`. */
   state: Partial<Record<Slot, GPUBuffer[]>>;
   hyper: GPUBuffer;
-  /** The step's guard decision (shaders/grad-stats.wgsl `Control`), read by the update kernel. */
-  control: GPUBuffer;
+  /**
+   * The guard's `Control` (shaders/common.wgsl), read by the `_guarded` entry points the pipelines of a
+   * guarded optimizer run; undefined for an unguarded one (its pipelines bind none).
+   */
+  control: GPUBuffer | undefined;
   tables: Tables;
-  /** Workgroups for a window of `vec4s` work items. */
-  grid: (vec4s: number) => number;
+  /** Workgroups for `items` work items (vec4s; pairs of vec4s in packed windows), one per invocation. */
+  grid: (items: number) => number;
   /** Placeholder (UNUSED_STATE_BYTES) bound for the slots the rule does not keep (never touched: see AMSGRAD, VARIANCE). */
   unused: GPUBuffer;
   /**
@@ -146,6 +164,11 @@ export function recordDispatches(ctx: DispatchContext): {
     dispatches.push(value);
     checks.push(errors.catch((e: Error) => Promise.reject(explainBindError(e))));
   };
+  // The guarded entry points' `control` (an unguarded optimizer's bind nothing more). The master-weight
+  // entry points use a subset of their update entry point's variables and share its bind group.
+  const guarded = ctx.control !== undefined;
+  const control = ctx.control ? { control: { buffer: ctx.control } } : {};
+  const hyper = { buffer: ctx.hyper };
 
   layout.windows.forEach((w, k) => {
     if (w.totalVec4 === 0) return;
@@ -156,13 +179,13 @@ export function recordDispatches(ctx: DispatchContext): {
     if (w.packed) {
       const packed = ctx.packed!;
       const pipelines = packed.pipelines(w);
-      const entries = bindGroupEntries(['main_packed', 'init_master'], {
-        hyper: { buffer: ctx.hyper },
+      const entries = bindGroupEntries([guarded ? 'main_packed_guarded' : 'main_packed'], {
+        hyper,
         table,
-        control: { buffer: ctx.control },
-        param_words: param,
-        grad_words: grad,
-        state_words: { buffer: packed.state[w.stateBuffer]!, offset: w.stateOffset, size: w.stateBytes },
+        ...control,
+        param_units: param,
+        grad_units: grad,
+        state: { buffer: packed.state[w.stateBuffer]!, offset: w.stateOffset, size: w.stateBytes },
       });
       bind(describeWindow(layout, tensors, w), () => {
         const bindGroup = device.createBindGroup({
@@ -170,20 +193,20 @@ export function recordDispatches(ctx: DispatchContext): {
           layout: pipelines.layout,
           entries,
         });
-        const workgroups = ctx.grid(w.totalVec4);
+        const workgroups = ctx.grid(w.totalVec4 / 2);
         if (pipelines.init) inits.push({ pipeline: pipelines.init, bindGroup, workgroups });
         return { pipeline: pipelines.body, bindGroup, workgroups };
       });
       return;
     }
     const { pipeline, layout: bgl } = kernel!.body;
-    const entries = bindGroupEntries(['main'], {
-      hyper: { buffer: ctx.hyper },
+    const entries = bindGroupEntries([guarded ? 'main_guarded' : 'main'], {
+      hyper,
       table,
       param,
       grad,
       ...stateBindings(w),
-      control: { buffer: ctx.control },
+      ...control,
     });
     bind(describeWindow(layout, tensors, w), () => ({
       pipeline,
@@ -194,22 +217,43 @@ export function recordDispatches(ctx: DispatchContext): {
   layout.pieces.forEach((p, i) => {
     if (!p.tail) return;
     const t = tensors[p.tensor]!;
-    const { pipeline, layout: bgl } = kernel!.tail;
-    const entries = bindGroupEntries(['tail'], {
-      hyper: { buffer: ctx.hyper },
-      ...stateBindings(layout.windows[p.window]!),
-      control: { buffer: ctx.control },
+    const w = layout.windows[p.window]!;
+    const words = Math.ceil((p.count * w.elementBytes) / 4) * 4;
+    const tailEntries = {
+      hyper,
+      ...control,
       tail_piece: { buffer: tables.buffer, offset: tables.tailAt.get(i)!, size: TAIL_PIECE.size },
-      param_tail: { buffer: t.param.buffer, offset: p.paramOffset, size: p.count * 4 },
-      grad_tail: { buffer: t.grad.buffer, offset: p.gradOffset, size: p.count * 4 },
+      param_tail: { buffer: t.param.buffer, offset: p.paramOffset, size: words },
+      grad_tail: { buffer: t.grad.buffer, offset: p.gradOffset, size: words },
+    };
+    const what = `params[${p.tensor}] ('${t.name}')`;
+    const bindGroupLabel = `${label}/${t.name}@${p.start}-tail`;
+    if (p.packed) {
+      const packed = ctx.packed!;
+      const pipelines = packed.pipelines(w);
+      const entries = bindGroupEntries([guarded ? 'tail_packed_guarded' : 'tail_packed'], {
+        ...tailEntries,
+        state: { buffer: packed.state[w.stateBuffer]!, offset: w.stateOffset, size: w.stateBytes },
+      });
+      bind(what, () => {
+        const bindGroup = device.createBindGroup({
+          label: bindGroupLabel,
+          layout: pipelines.tailLayout,
+          entries,
+        });
+        if (pipelines.initTail) inits.push({ pipeline: pipelines.initTail, bindGroup, workgroups: 1 });
+        return { pipeline: pipelines.tail, bindGroup, workgroups: 1 };
+      });
+      return;
+    }
+    const { pipeline, layout: bgl } = kernel!.tail;
+    const entries = bindGroupEntries([guarded ? 'tail_guarded' : 'tail'], {
+      ...tailEntries,
+      ...stateBindings(w),
     });
-    bind(`params[${p.tensor}] ('${t.name}')`, () => ({
+    bind(what, () => ({
       pipeline,
-      bindGroup: device.createBindGroup({
-        label: `${label}/${t.name}@${p.start}-tail`,
-        layout: bgl,
-        entries,
-      }),
+      bindGroup: device.createBindGroup({ label: bindGroupLabel, layout: bgl, entries }),
       workgroups: 1,
     }));
   });

@@ -124,7 +124,10 @@ export class FusedOptimizer<O extends object> {
       try {
         return inErrorScopes(device, `${label}: allocating optimizer state`, () => {
           const amsgrad = rule.amsgrad(this.opts);
-          const kernel = packed ? undefined : kernelPipelines(device, workgroupSize, amsgrad, rule.variance);
+          const guarded = c.guard.enabled;
+          const kernel = packed
+            ? undefined
+            : kernelPipelines(device, workgroupSize, amsgrad, rule.variance, guarded);
           this.store.allocate(this.layout, label, (d) => this.own(d));
           const packedKernels: Partial<Record<2 | 4, PackedPipelines>> = {};
           if (packed) {
@@ -137,6 +140,7 @@ export class FusedOptimizer<O extends object> {
                 paramF16: f16,
                 stateBf16: precision.stateDtype === 'bf16',
                 master: f16 && precision.masterWeights,
+                guarded,
               });
             }
           }
@@ -174,7 +178,7 @@ export class FusedOptimizer<O extends object> {
       label,
       rule.name,
       c.guard.enabled,
-      () => this.guard.control,
+      () => this.guard.control!,
       (d) => this.own(d),
     );
 
@@ -182,7 +186,7 @@ export class FusedOptimizer<O extends object> {
     this.dispatches = bound.dispatches;
     this.inits = bound.inits;
     this.masterPending = this.inits.length > 0;
-    checks.push(...bound.checks, ...this.guard.record(this.layout, this.tensors, tables));
+    checks.push(...bound.checks, ...this.guard.record(this.layout, this.tensors, tables, grid));
 
     this.ready = settle(
       Promise.all(checks).then(
@@ -299,7 +303,7 @@ export class FusedOptimizer<O extends object> {
       );
     }
     const bound = this.record(tensors, layout);
-    const guardChecks = this.guard.record(layout, tensors, this.bindings.tables);
+    const guardChecks = this.guard.record(layout, tensors, this.bindings.tables, this.bindings.grid);
     this.tensors = tensors;
     this.layout = layout;
     this.dispatches = bound.dispatches;
@@ -352,9 +356,15 @@ export class FusedOptimizer<O extends object> {
 
   /**
    * The `Control` record of the guard (shaders/grad-stats.wgsl), for callers that want the decision on the
-   * GPU: see abi.ts CONTROL for its fields (`applied` counts from the last importState()).
+   * GPU: see abi.ts CONTROL for its fields (`applied` counts from the last importState()). Guarded
+   * optimizers only: an optimizer without guard options has no `Control` (its kernels run no guard path).
    */
   get controlBuffer(): GPUBuffer {
+    if (!this.guard.control) {
+      throw new Error(
+        `${this.rule.name}.controlBuffer: construct the optimizer with gradScale, skipNonFinite or maxGradNorm to run the guard passes`,
+      );
+    }
     return this.guard.control;
   }
 

@@ -12,9 +12,11 @@
  *   16-byte boundary exist in both buffers; otherwise (a buffer ending right after the tensor) the last
  *   `count % 4` elements go to a small `tail` dispatch that reads them through scalar views.
  * - Packed tensors (the lower-precision modes, see precision.ts) go to the kernel's packed entry points,
- *   which read param / grad as u32 words (f32, or two f16 per word) and need no tail: every piece covers
- *   ceil(count / 4) vec4s of work and binds its words exactly. Their state is one region per window (all
- *   slots, `stateGroupBytes` per vec4 of work). Windows never mix element sizes.
+ *   which update 8 elements (a pair of work vec4s) per invocation with 16-byte accesses: a packed piece spans
+ *   an even number of work vec4s, 2 ceil(count / 8), and its state as many. Its last, partial pair is loaded
+ *   whole when both buffers hold the bytes up to its 16-byte boundary; otherwise its last count % 8 elements
+ *   go to a tail dispatch (`tail_packed`, through word views of the piece). Their state is one region per
+ *   window (all slots, `stateGroupBytes` per vec4 of work). Windows never mix element sizes.
  */
 
 import { BLOCK_VEC4, PIECE, PIECE_WORDS, TABLE } from './abi.js';
@@ -54,6 +56,8 @@ export interface Piece {
   workStart: number;
   /** Vec4s the main dispatch updates (the last one may be partial); the rest goes to a tail dispatch. */
   vec4s: number;
+  /** Whether the packed entry points update it (pairs of work vec4s; a tail of count % 8 elements). */
+  packed: boolean;
   /** Vec4 index of the piece's element 0 in the window's param / grad binding and state slot. */
   paramIndex: number;
   gradIndex: number;
@@ -77,6 +81,8 @@ export interface Window {
   stateBuffer: number;
   stateOffset: number;
   stateBytes: number;
+  /** Work vec4s of the window's state (tails included): a packed region's stride between its moments. */
+  stateVec4: number;
   /** Indices into `Layout.pieces`, in work order. */
   pieces: number[];
   /** Vec4s the main dispatch loops over. */
@@ -144,16 +150,19 @@ export function planLayout(tensors: readonly TensorPlacement[], limits: LayoutLi
       const count = Math.min(chunk, t.size - start);
       const paramOffset = t.param.offset + start * elementBytes;
       const gradOffset = t.grad.offset + start * elementBytes;
-      const whole = Math.ceil(count / 4) * 16;
+      // Elements per step of the main dispatch: a vec4 (f32 path) or a pair of vec4s (packed).
+      const unit = packed ? 8 : 4;
+      // The last partial unit is loaded whole when the buffers hold the bytes up to its 16-byte boundary.
+      const whole = alignUp(count * elementBytes, 16);
       const tail =
-        !packed &&
-        count % 4 !== 0 &&
+        count % unit !== 0 &&
         (paramOffset + whole > t.param.bufferSize || gradOffset + whole > t.grad.bufferSize);
-      const vec4s = tail ? Math.floor(count / 4) : Math.ceil(count / 4);
-      // Bytes of the binding the piece's vec4s touch: whole vec4s, or (packed) whole words.
-      const span = packed ? Math.ceil((count * elementBytes) / 4) * 4 : vec4s * 16;
-      const stateBytes = Math.ceil(count / 4) * stateGroupBytes;
-
+      const units = tail ? Math.floor(count / unit) : Math.ceil(count / unit);
+      const vec4s = (units * unit) / 4;
+      // Bytes of the binding the piece's main dispatch touches.
+      const span = tail ? units * unit * elementBytes : whole;
+      const stateVec4 = packed ? 2 * Math.ceil(count / 8) : Math.ceil(count / 4);
+      const stateBytes = stateVec4 * stateGroupBytes;
       const key = `${t.param.buffer}/${t.grad.buffer}/${elementBytes}/${packed}/${stateGroupBytes}`;
       let d = open.get(key);
       const fits = (x: Draft) => {
@@ -174,6 +183,7 @@ export function planLayout(tensors: readonly TensorPlacement[], limits: LayoutLi
             stateBuffer: -1,
             stateOffset: 0,
             stateBytes: 0,
+            stateVec4: 0,
             pieces: [],
             totalVec4: 0,
             elementBytes,
@@ -198,9 +208,10 @@ export function planLayout(tensors: readonly TensorPlacement[], limits: LayoutLi
         window: d.index,
         workStart: w.totalVec4,
         vec4s,
+        packed,
         paramIndex: 0, // relative to the window's final binding offset, set below
         gradIndex: 0,
-        stateIndex: w.stateBytes / stateGroupBytes,
+        stateIndex: w.stateVec4,
         paramOffset,
         gradOffset,
         tail,
@@ -208,15 +219,14 @@ export function planLayout(tensors: readonly TensorPlacement[], limits: LayoutLi
       w.pieces.push(pieces.length - 1);
       w.totalVec4 += vec4s;
       w.stateBytes += stateBytes;
+      w.stateVec4 += stateVec4;
     }
   });
 
-  // Bindings need at least one vec4; a window of tail-only pieces still binds 16 bytes it never touches.
-  // (Packed windows bind u32 words and always have work: their exact span.)
+  // Bindings need at least one vec4; a window of tail-only pieces has no main dispatch (nothing is bound).
   for (const d of drafts) {
-    const least = d.window.packed ? 4 : 16;
-    d.window.paramBytes = Math.max(least, d.paramEnd - d.window.paramOffset);
-    d.window.gradBytes = Math.max(least, d.gradEnd - d.window.gradOffset);
+    d.window.paramBytes = Math.max(16, d.paramEnd - d.window.paramOffset);
+    d.window.gradBytes = Math.max(16, d.gradEnd - d.window.gradOffset);
   }
   for (const p of pieces) {
     const w = drafts[p.window]!.window;
@@ -257,6 +267,7 @@ export function encodeWindowTable(layout: Layout, window: number): Uint32Array {
   words[TABLE.at('piece_count') / 4] = w.pieces.length;
   words[TABLE.at('total_vec4') / 4] = w.totalVec4;
   words[TABLE.at('blocks_at') / 4] = blocksAt;
+  words[TABLE.at('state_vec4') / 4] = w.stateVec4;
   const body = words.subarray(TABLE.at('words') / 4);
   w.pieces.forEach((pi, j) => {
     const p = layout.pieces[pi]!;

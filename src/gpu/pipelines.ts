@@ -1,8 +1,10 @@
 /**
  * The compute pipelines of the two shader modules, built once per device and configuration (WeakMap caches
  * keyed by device), with explicit bind group layouts made from abi.ts's declarations:
- *   adabelief   `main` + `tail` (f32 windows), `main_packed` + `init_master` (lower precision)
- *   grad-stats  `stats`, `stats_tail`, `stats_packed`, `finalize` (the guard passes)
+ *   adabelief   `main` + `tail` (f32 windows), `main_packed` + `tail_packed` + `init_master` +
+ *               `init_master_tail` (lower precision); the update entry points' `_guarded` twins for
+ *               optimizers with guard options (they alone bind `Control`)
+ *   grad-stats  `stats`, `stats_f16`, `stats_tail`, `finalize` (the guard passes)
  * Each module is shaders/common.wgsl followed by its own file (abi.ts SHADER_FILES). Variants are
  * pipeline-overridable constants (abi.ts OVERRIDES), never WGSL assembled from strings.
  */
@@ -30,7 +32,7 @@ export interface KernelPipeline {
   pipeline: GPUComputePipeline;
 }
 
-/** The two entry points of shaders/adabelief.wgsl: `main` over a window's vec4s, `tail` for a piece's last elements. */
+/** The f32 entry points of shaders/adabelief.wgsl: `main` over a window's vec4s, `tail` for a piece's last elements. */
 export interface KernelPipelines {
   body: KernelPipeline;
   tail: KernelPipeline;
@@ -41,28 +43,38 @@ export interface PackedKernelConfig {
   workgroupSize: number;
   amsgrad: boolean;
   variance: boolean;
-  /** param / grad are f16 (two per u32 word); else f32. */
+  /** param / grad are f16 (eight per 16 bytes); else f32. */
   paramF16: boolean;
   /** m, s, smax are stored as bf16. */
   stateBf16: boolean;
   /** The update runs on an f32 master copy kept in the state region (f16 params only). */
   master: boolean;
+  /** The guarded entry points (they read the guard's `Control`). */
+  guarded: boolean;
 }
 
-/** `main_packed` and, with master weights, `init_master`: one bind group layout for both. */
+/**
+ * The packed pipelines: `main_packed` (`body`) and, with master weights, `init_master` (`init`) share one bind
+ * group layout; `tail_packed` (`tail`) and `init_master_tail` (`initTail`) another.
+ */
 export interface PackedPipelines {
   layout: GPUBindGroupLayout;
   body: GPUComputePipeline;
   init: GPUComputePipeline | undefined;
+  tailLayout: GPUBindGroupLayout;
+  tail: GPUComputePipeline;
+  initTail: GPUComputePipeline | undefined;
 }
 
 /** The entry points of shaders/grad-stats.wgsl (the guard passes). */
 export interface StatsPipelines {
+  /** `stats` over f32 gradients. */
   stats: KernelPipeline;
-  statsTail: KernelPipeline;
+  /** `stats_f16` over f16 gradients. */
+  statsF16: KernelPipeline;
+  /** `stats_tail` for a tail of f32 (f16 = false) or f16 gradients; built on first use. */
+  statsTail(f16: boolean): KernelPipeline;
   finalize: KernelPipeline;
-  /** `stats_packed` for gradients as f32 words (f16 = false) or f16 pairs (f16 = true); built on first use. */
-  statsPacked(f16: boolean): KernelPipeline;
 }
 
 /** `build()`'s value for `device` and `key`, built on the first request and kept while the device lives. */
@@ -129,37 +141,38 @@ function kernel<S extends ShaderName>(
 const fusedCache = new WeakMap<GPUDevice, Map<string, KernelPipelines>>();
 
 /**
- * The fused-step pipelines for `device`, `workgroupSize` and the state kept (`amsgrad`: the running max;
- * `variance`: the second moment, off for SGD).
+ * The f32 pipelines for `device`, `workgroupSize`, the state kept (`amsgrad`: the running max; `variance`:
+ * the second moment, off for SGD) and whether the optimizer is guarded (`main_guarded`, `tail_guarded`).
  */
 export function kernelPipelines(
   device: GPUDevice,
   workgroupSize: number,
   amsgrad: boolean,
   variance = true,
+  guarded = false,
 ): KernelPipelines {
-  return perDevice(fusedCache, device, `${workgroupSize}/${amsgrad}/${variance}`, () => {
-    const name = `adabelief/wg${workgroupSize}${amsgrad ? '-amsgrad' : ''}${variance ? '' : '-novariance'}`;
+  return perDevice(fusedCache, device, `${workgroupSize}/${amsgrad}/${variance}/${guarded}`, () => {
+    const name = `adabelief/wg${workgroupSize}${amsgrad ? '-amsgrad' : ''}${variance ? '' : '-novariance'}${guarded ? '-guarded' : ''}`;
     const constants = { AMSGRAD: amsgrad, VARIANCE: variance };
+    const [body, tail] = guarded ? (['main_guarded', 'tail_guarded'] as const) : (['main', 'tail'] as const);
     return {
-      body: kernel(device, `${name}/main`, 'adabelief', 'main', {
+      body: kernel(device, `${name}/${body}`, 'adabelief', body, {
         ...constants,
         WORKGROUP_SIZE: workgroupSize,
       }),
-      tail: kernel(device, `${name}/tail`, 'adabelief', 'tail', constants),
+      tail: kernel(device, `${name}/${tail}`, 'adabelief', tail, constants),
     };
   });
 }
 
 const packedCache = new WeakMap<GPUDevice, Map<string, PackedPipelines>>();
 
-/** The packed-window pipelines of shaders/adabelief.wgsl for `device` and `config`. */
+/** The packed pipelines of shaders/adabelief.wgsl for `device` and `config`: one per mode. */
 export function packedPipelines(device: GPUDevice, config: PackedKernelConfig): PackedPipelines {
-  const { workgroupSize, amsgrad, variance, paramF16, stateBf16, master } = config;
-  const key = JSON.stringify([workgroupSize, amsgrad, variance, paramF16, stateBf16, master]);
+  const { workgroupSize, amsgrad, variance, paramF16, stateBf16, master, guarded } = config;
+  const key = JSON.stringify([workgroupSize, amsgrad, variance, paramF16, stateBf16, master, guarded]);
   return perDevice(packedCache, device, key, () => {
-    const name = `adabelief/packed-wg${workgroupSize}${paramF16 ? '-f16' : '-f32'}${stateBf16 ? '-bf16state' : ''}${master ? '-master' : ''}${amsgrad ? '-amsgrad' : ''}${variance ? '' : '-novariance'}`;
-    const layout = bindGroupLayout(device, name, ['main_packed', 'init_master']);
+    const name = `adabelief/packed-wg${workgroupSize}${paramF16 ? '-f16' : '-f32'}${stateBf16 ? '-bf16state' : ''}${master ? '-master' : ''}${amsgrad ? '-amsgrad' : ''}${variance ? '' : '-novariance'}${guarded ? '-guarded' : ''}`;
     const constants = {
       WORKGROUP_SIZE: workgroupSize,
       AMSGRAD: amsgrad,
@@ -168,9 +181,22 @@ export function packedPipelines(device: GPUDevice, config: PackedKernelConfig): 
       STATE_BF16: stateBf16,
       MASTER: master,
     };
-    const build = (entryPoint: 'main_packed' | 'init_master') =>
-      computePipeline(device, `${name}/${entryPoint}`, layout, 'adabelief', entryPoint, constants);
-    return { layout, body: build('main_packed'), init: master ? build('init_master') : undefined };
+    const [body, tail] = guarded
+      ? (['main_packed_guarded', 'tail_packed_guarded'] as const)
+      : (['main_packed', 'tail_packed'] as const);
+    // init_master / init_master_tail use a subset of their update entry point's variables: same layouts.
+    const layout = bindGroupLayout(device, name, [body]);
+    const tailLayout = bindGroupLayout(device, `${name}/tail`, [tail]);
+    const build = (l: GPUBindGroupLayout, entryPoint: EntryPoint) =>
+      computePipeline(device, `${name}/${entryPoint}`, l, 'adabelief', entryPoint, constants);
+    return {
+      layout,
+      body: build(layout, body),
+      init: master ? build(layout, 'init_master') : undefined,
+      tailLayout,
+      tail: build(tailLayout, tail),
+      initTail: master ? build(tailLayout, 'init_master_tail') : undefined,
+    };
   });
 }
 
@@ -179,20 +205,21 @@ const statsCache = new WeakMap<GPUDevice, Map<string, StatsPipelines>>();
 /** The guard-pass pipelines for `device`. */
 export function statsPipelines(device: GPUDevice): StatsPipelines {
   return perDevice(statsCache, device, '', () => {
-    const packed: (KernelPipeline | undefined)[] = [];
-    const stats = (entryPoint: EntryPoint, constants: Constants<'grad-stats'> = {}) =>
-      kernel(
-        device,
-        `adabelief/${entryPoint}${constants.GRAD_F16 ? '-f16' : ''}`,
-        'grad-stats',
-        entryPoint,
-        constants,
-      );
+    const tails: (KernelPipeline | undefined)[] = [];
     return {
-      stats: stats('stats'),
-      statsTail: stats('stats_tail'),
-      finalize: stats('finalize'),
-      statsPacked: (f16: boolean) => (packed[+f16] ??= stats('stats_packed', { GRAD_F16: f16 })),
+      stats: kernel(device, 'adabelief/stats', 'grad-stats', 'stats'),
+      statsF16: kernel(device, 'adabelief/stats_f16', 'grad-stats', 'stats_f16'),
+      statsTail: (f16: boolean) =>
+        (tails[+f16] ??= kernel(
+          device,
+          `adabelief/stats_tail${f16 ? '-f16' : ''}`,
+          'grad-stats',
+          'stats_tail',
+          {
+            GRAD_F16: f16,
+          },
+        )),
+      finalize: kernel(device, 'adabelief/finalize', 'grad-stats', 'finalize'),
     };
   });
 }

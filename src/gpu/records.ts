@@ -90,6 +90,7 @@ export interface TailRecord {
   rest: number;
   stateIndex: number;
   first: number;
+  stateVec4: number;
 }
 
 /** Writes a `TailPiece` record into `words` (u32) at byte `byteOffset`. */
@@ -99,4 +100,5 @@ export function writeTailPiece(words: Uint32Array, byteOffset: number, t: TailRe
   words[base + TAIL_PIECE.at('rest') / 4] = t.rest;
   words[base + TAIL_PIECE.at('state_index') / 4] = t.stateIndex;
   words[base + TAIL_PIECE.at('first') / 4] = t.first;
+  words[base + TAIL_PIECE.at('state_vec4') / 4] = t.stateVec4;
 }

@@ -75,14 +75,14 @@ export class StateStore {
     }
     const k = this.slots.findIndex((s) => s.slot === slot);
     const mb = this.momentBytes;
-    const offset = w.stateOffset + k * w.totalVec4 * mb + p.stateIndex * mb;
+    const offset = w.stateOffset + k * w.stateVec4 * mb + p.stateIndex * mb;
     return { buffer: this.packedBuffers[w.stateBuffer]!, offset, bytes: (p.count * mb) / 4 };
   }
 
   /** Where piece `p`'s f32 master copy lives (packed f16 tensors with master weights). */
   masterRegion(layout: Layout, p: Piece): Region {
     const w = layout.windows[p.window]!;
-    const offset = w.stateOffset + this.slots.length * w.totalVec4 * this.momentBytes + p.stateIndex * 16;
+    const offset = w.stateOffset + this.slots.length * w.stateVec4 * this.momentBytes + p.stateIndex * 16;
     return { buffer: this.packedBuffers[w.stateBuffer]!, offset, bytes: p.count * 4 };
   }
 

@@ -1,48 +1,81 @@
 /**
- * The GPU side of a step's guard (guard.ts has the pure parts): the `Control` buffer the update kernel
- * reads, the guard passes over the gradients (shaders/grad-stats.wgsl), the loss scale and clipping
- * settings, and the asynchronous readbacks that tell the host how many steps were applied.
+ * The guard of a step on the GPU (src/core/guard.ts has the pure parts): the `Control` buffer the guarded
+ * update entry points read, the guard passes over the gradients (shaders/grad-stats.wgsl) and how they are
+ * sized and recorded, and the loss scale and clipping settings.
  *
- * Every optimizer has a `Control` buffer (the update kernel binds it); an unguarded one keeps it at its
- * initial value (scale 1, no clipping, row 0) and runs no guard pass.
+ * Only an optimizer constructed with a guard option has a `Control` buffer and runs guard passes; its update
+ * pipelines are the `_guarded` entry points. An unguarded optimizer creates nothing here and its pipelines
+ * bind no `Control` (StepGuard.enabled false, `control` undefined).
+ *
+ * Sizing: each window's `stats` dispatch gets as many workgroups as the window's update dispatch (so a large
+ * GPU's memory stays busy: 64 workgroups of 256 invocations left an H200 at half its bandwidth), capped at
+ * STATS_MAX_GROUPS so that `finalize`, one workgroup reading every partial, stays cheap.
  */
 import { describeWindow, explainBindError, replay, type Dispatch, type Tables } from './dispatches.js';
 import type { Tensor } from './entries.js';
 import { Usage, inErrorScopes, toRef } from './device.js';
 import { statsPipelines, type StatsPipelines } from './pipelines.js';
-import {
-  AppliedTracker,
-  MAX_ROWS,
-  checkGradScale,
-  checkMaxGradNorm,
-  type GuardOptions,
-  type GuardReport,
-} from '../core/guard.js';
-import { STATS_GROUPS, TAIL_PIECE, bindGroupEntries } from './abi.js';
-import {
-  CONTROL_APPLIED_AT,
-  CONTROL_BYTES,
-  initialControl,
-  readControl,
-  writeControlInputs,
-} from './records.js';
-import { BINDING_ALIGNMENT, type Layout } from './layout.js';
+import { checkGradScale, checkMaxGradNorm, type GuardOptions } from '../core/guard.js';
+import { TAIL_PIECE, bindGroupEntries } from './abi.js';
+import { CONTROL_BYTES, initialControl, writeControlInputs } from './records.js';
+import { BINDING_ALIGNMENT, alignUp, type Layout, type Window } from './layout.js';
 
-/** Readbacks of `Control` that may be in flight at once; a step finding none free skips its readback. */
-const READBACK_SLOTS = 4;
+/**
+ * The most workgroups of one window's `stats` dispatch (of STATS_WG invocations): 2048 × 256 invocations
+ * are about twice what an H200 (132 SMs × 2048 threads) holds at once; `finalize` then reads at most 2048
+ * partials per window, 8 per invocation.
+ */
+export const STATS_MAX_GROUPS = 2048;
+
+/** Work items of a window's `stats` dispatch: work vec4s, or pairs of them for f16 gradients (`stats_f16`). */
+function statsItems(w: Window): number {
+  return w.elementBytes === 2 ? w.totalVec4 / 2 : w.totalVec4;
+}
+
+/**
+ * The guard passes' plan for `layout`: per window with work, its `stats` workgroups (`grid` of its work
+ * items, at most STATS_MAX_GROUPS) and its slot of partials (one vec2<f32> per workgroup, 256-byte aligned);
+ * per tail piece a slot of one partial; the partials buffer's size. `finalize` sums the whole buffer (slots'
+ * unused ends stay zero).
+ */
+export function statsPlan(
+  layout: Layout,
+  grid: (items: number) => number,
+): {
+  groups: Map<number, number>;
+  windowAt: Map<number, number>;
+  tailAt: Map<number, number>;
+  bytes: number;
+} {
+  const groups = new Map<number, number>();
+  const windowAt = new Map<number, number>();
+  const tailAt = new Map<number, number>();
+  let at = 0;
+  layout.windows.forEach((w, k) => {
+    if (w.totalVec4 === 0) return;
+    const n = Math.min(grid(statsItems(w)), STATS_MAX_GROUPS);
+    groups.set(k, n);
+    windowAt.set(k, at);
+    at += alignUp(n * 8, BINDING_ALIGNMENT);
+  });
+  layout.pieces.forEach((p, i) => {
+    if (!p.tail) return;
+    tailAt.set(i, at);
+    at += BINDING_ALIGNMENT;
+  });
+  return { groups, windowAt, tailAt, bytes: Math.max(at, 16) };
+}
 
 export class StepGuard {
   /** Whether the guard passes run (any guard option given at construction). */
   readonly enabled: boolean;
-  readonly control: GPUBuffer;
-  readonly tracker = new AppliedTracker();
+  /** The guard's record (abi.ts CONTROL); undefined when not enabled. */
+  readonly control: GPUBuffer | undefined;
   private scale: number | { buffer: GPUBuffer; offset: number };
   private maxNorm: number;
   private readonly skipNonFinite: boolean;
   private partials: GPUBuffer | undefined;
   private dispatches: Dispatch[] = [];
-  private readonly readbacks: { buffer: GPUBuffer; busy: boolean }[] = [];
-  private inFlight: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly device: GPUDevice,
@@ -76,41 +109,38 @@ export class StepGuard {
     if (maxGradNorm !== undefined) checkMaxGradNorm(maxGradNorm);
     this.maxNorm = maxGradNorm ?? Infinity;
     this.skipNonFinite = skipNonFinite ?? gradScale !== undefined;
+    if (!this.enabled) return;
 
-    this.control = own({
+    const control = own({
       label: `${label}/control`,
       size: CONTROL_BYTES,
       usage: Usage.STORAGE | Usage.COPY_SRC | Usage.COPY_DST,
       mappedAtCreation: true,
     });
-    new Uint8Array(this.control.getMappedRange()).set(new Uint8Array(initialControl(tensorCount)));
-    this.control.unmap();
+    new Uint8Array(control.getMappedRange()).set(new Uint8Array(initialControl(tensorCount)));
+    control.unmap();
+    this.control = control;
   }
 
-  /** Record rows a step needs: one per step count it may turn out to be. Throws past MAX_ROWS. */
-  rowsForNextStep(name: string): number {
-    if (!this.enabled) return 1;
-    const rows = this.tracker.unsure + 1;
-    if (rows > MAX_ROWS) {
-      throw new Error(
-        `${name}.step: ${MAX_ROWS - 1} guarded steps are in flight and none has been confirmed; await step() (or lastStepSkipped()) now and then`,
-      );
-    }
-    return rows;
-  }
-
-  /** The step count of record row 0 of the next step (row r is step `first + r`). */
-  get firstRowStep(): number {
-    return this.tracker.upper - (this.enabled ? this.tracker.unsure : 0) + 1;
-  }
-
-  /** (Re)records the guard passes for `layout` (construction and rebind). */
-  record(layout: Layout, tensors: Tensor[], tables: Tables): Promise<void>[] {
-    if (!this.enabled) return [];
-    const bytes = partialsBytes(layout);
-    if (!this.partials || this.partials.size !== bytes) {
+  /**
+   * (Re)records the guard passes for `layout` (construction and rebind); `grid`: the update dispatch's
+   * workgroups for a count of work items.
+   */
+  record(
+    layout: Layout,
+    tensors: Tensor[],
+    tables: Tables,
+    grid: (items: number) => number,
+  ): Promise<void>[] {
+    if (!this.control) return [];
+    const plan = statsPlan(layout, grid);
+    if (!this.partials || this.partials.size !== plan.bytes) {
       this.partials?.destroy();
-      this.partials = this.own({ label: `${this.label}/grad-partials`, size: bytes, usage: Usage.STORAGE });
+      this.partials = this.own({
+        label: `${this.label}/grad-partials`,
+        size: plan.bytes,
+        usage: Usage.STORAGE,
+      });
     }
     const bound = recordGuardDispatches({
       device: this.device,
@@ -121,6 +151,7 @@ export class StepGuard {
       control: this.control,
       pipelines: statsPipelines(this.device),
       partials: this.partials,
+      plan,
     });
     this.dispatches = bound.dispatches;
     return bound.checks;
@@ -157,8 +188,11 @@ export class StepGuard {
     }
   }
 
-  /** The host's words of `Control` for the next step, into `view` at `byteOffset` (20 bytes). */
-  writeInputs(view: DataView, byteOffset: number, lo = this.firstRowStep - 1): void {
+  /**
+   * The host's fields of `Control` for the next step (abi.ts CONTROL_INPUT_BYTES), into `view` at
+   * `byteOffset`; `lo`: row 0's step count minus 1 (src/gpu/step-count.ts).
+   */
+  writeInputs(view: DataView, byteOffset: number, lo: number): void {
     writeControlInputs(view, byteOffset, {
       scale: typeof this.scale === 'number' ? this.scale : 1,
       maxNorm: this.maxNorm,
@@ -170,7 +204,7 @@ export class StepGuard {
 
   /** After the control inputs reached `control` in `encoder`: the caller's scale, if it is a buffer. */
   copyScale(encoder: GPUCommandEncoder): void {
-    if (typeof this.scale !== 'number') {
+    if (typeof this.scale !== 'number' && this.control) {
       encoder.copyBufferToBuffer(this.scale.buffer, this.scale.offset, this.control, 0, 4);
     }
   }
@@ -179,81 +213,12 @@ export class StepGuard {
   dispatch(pass: GPUComputePassEncoder): void {
     replay(pass, this.dispatches);
   }
-
-  /**
-   * Copies `Control` into a free readback slot at the end of `encoder` (if one is free); the returned
-   * function, called after the submit, maps it and confirms step call `seq`. Its promise never rejects.
-   */
-  readbackAfter(encoder: GPUCommandEncoder, seq: number): (() => Promise<void>) | undefined {
-    if (!this.enabled) return undefined;
-    let slot = this.readbacks.find((s) => !s.busy);
-    if (!slot && this.readbacks.length < READBACK_SLOTS) {
-      slot = {
-        buffer: this.own({
-          label: `${this.label}/control-readback#${this.readbacks.length}`,
-          size: CONTROL_BYTES,
-          usage: Usage.MAP_READ | Usage.COPY_DST,
-        }),
-        busy: false,
-      };
-      this.readbacks.push(slot);
-    }
-    if (!slot) return undefined;
-    const s = slot;
-    s.busy = true;
-    encoder.copyBufferToBuffer(this.control, 0, s.buffer, 0, CONTROL_BYTES);
-    return () => {
-      const done = s.buffer.mapAsync(0x1 /* GPUMapMode.READ */).then(
-        () => {
-          this.tracker.confirm(seq, readControl(s.buffer.getMappedRange().slice(0)).applied);
-          s.buffer.unmap();
-          s.busy = false;
-        },
-        () => {
-          s.busy = false; // device lost or destroyed: the optimizer reports that itself
-        },
-      );
-      this.inFlight = done;
-      return done;
-    };
-  }
-
-  /** Reads `Control` now (after all submitted work) and returns the decision of the latest step. */
-  async report(read: (buffer: GPUBuffer) => Promise<ArrayBuffer>): Promise<GuardReport> {
-    this.requireEnabled('lastStepSkipped');
-    await this.inFlight;
-    const seq = this.tracker.latest;
-    const report = readControl(await read(this.control));
-    this.tracker.confirm(seq, report.applied);
-    return report;
-  }
-
-  /** After importState: the GPU's step counter starts at `step` too. */
-  resetApplied(step: number): void {
-    this.tracker.reset(step);
-    if (!this.enabled) return;
-    const { errors } = inErrorScopes(this.device, `${this.label}: importState (control)`, () =>
-      this.device.queue.writeBuffer(this.control, CONTROL_APPLIED_AT, new Uint32Array([step])),
-    );
-    void errors.catch(() => undefined);
-  }
-}
-
-/** Bytes of a window's slot of partials (STATS_GROUPS vec2<f32>, a multiple of 256). */
-const WINDOW_PARTIALS_BYTES = STATS_GROUPS * 8;
-/** Bytes of a tail piece's slot of partials (one vec2<f32> used, padded to the binding alignment). */
-const TAIL_PARTIALS_BYTES = BINDING_ALIGNMENT;
-
-/** Bytes of the partials buffer the guard passes of `layout` need (a slot per window with work and per tail). */
-export function partialsBytes(layout: Layout): number {
-  const windows = layout.windows.filter((w) => w.totalVec4 > 0).length;
-  const tails = layout.pieces.filter((p) => p.tail).length;
-  return Math.max(windows * WINDOW_PARTIALS_BYTES + tails * TAIL_PARTIALS_BYTES, 16);
 }
 
 /**
- * The guard passes of a step (shaders/grad-stats.wgsl): `stats` per window with work, `stats_tail` per tail
- * piece, each writing its own slot of `partials`, then one `finalize`. Run before the update dispatches.
+ * The guard passes of a step (shaders/grad-stats.wgsl): `stats` (f32 gradients) or `stats_f16` per window
+ * with work, `stats_tail` per tail piece, each writing its own slot of `partials` (statsPlan), then one
+ * `finalize`. Run before the update dispatches.
  */
 function recordGuardDispatches(ctx: {
   device: GPUDevice;
@@ -264,8 +229,9 @@ function recordGuardDispatches(ctx: {
   tables: Tables;
   pipelines: StatsPipelines;
   partials: GPUBuffer;
+  plan: ReturnType<typeof statsPlan>;
 }): { dispatches: Dispatch[]; checks: Promise<void>[] } {
-  const { device, label, layout, tensors, tables, pipelines, partials } = ctx;
+  const { device, label, layout, tensors, tables, pipelines, partials, plan } = ctx;
   const dispatches: Dispatch[] = [];
   const checks: Promise<void>[] = [];
   const bind = (what: string, make: () => Dispatch) => {
@@ -274,38 +240,39 @@ function recordGuardDispatches(ctx: {
     checks.push(errors.catch((e: Error) => Promise.reject(explainBindError(e))));
   };
   const control = { buffer: ctx.control };
-  let at = 0;
   layout.windows.forEach((w, k) => {
     if (w.totalVec4 === 0) return;
     const first = tensors[layout.pieces[w.pieces[0]!]!.tensor]!;
     const table = { buffer: tables.buffer, offset: tables.windowAt[k]!, size: tables.windowBytes[k]! };
     const grad = { buffer: first.grad.buffer, offset: w.gradOffset, size: w.gradBytes };
-    const slot = { buffer: partials, offset: at, size: WINDOW_PARTIALS_BYTES };
-    at += WINDOW_PARTIALS_BYTES;
-    // Packed windows (lower precision) read their gradients as words: `stats_packed`.
-    const { pipeline, layout: bgl } = w.packed
-      ? pipelines.statsPacked(w.elementBytes === 2)
-      : pipelines.stats;
-    const entries = w.packed
-      ? bindGroupEntries(['stats_packed'], { control, table, grad_words: grad, partials: slot })
+    const groups = plan.groups.get(k)!;
+    const slot = {
+      buffer: partials,
+      offset: plan.windowAt.get(k)!,
+      size: alignUp(groups * 8, BINDING_ALIGNMENT),
+    };
+    const f16 = w.elementBytes === 2;
+    const { pipeline, layout: bgl } = f16 ? pipelines.statsF16 : pipelines.stats;
+    const entries = f16
+      ? bindGroupEntries(['stats_f16'], { control, table, grad_units: grad, partials: slot })
       : bindGroupEntries(['stats'], { control, table, grad, partials: slot });
     bind(`grad stats of ${describeWindow(layout, tensors, w)}`, () => ({
       pipeline,
       bindGroup: device.createBindGroup({ label: `${label}/stats-window${k}`, layout: bgl, entries }),
-      workgroups: STATS_GROUPS,
+      workgroups: groups,
     }));
   });
   layout.pieces.forEach((p, i) => {
     if (!p.tail) return;
     const t = tensors[p.tensor]!;
+    const words = Math.ceil((p.count * t.elementBytes) / 4) * 4;
     const entries = bindGroupEntries(['stats_tail'], {
       control,
-      partials: { buffer: partials, offset: at, size: 16 },
+      partials: { buffer: partials, offset: plan.tailAt.get(i)!, size: 16 },
       tail_piece: { buffer: tables.buffer, offset: tables.tailAt.get(i)!, size: TAIL_PIECE.size },
-      grad_tail: { buffer: t.grad.buffer, offset: p.gradOffset, size: p.count * 4 },
+      grad_tail: { buffer: t.grad.buffer, offset: p.gradOffset, size: words },
     });
-    at += TAIL_PARTIALS_BYTES;
-    const { pipeline, layout: bgl } = pipelines.statsTail;
+    const { pipeline, layout: bgl } = pipelines.statsTail(t.elementBytes === 2);
     bind(`grad stats of params[${p.tensor}] ('${t.name}')`, () => ({
       pipeline,
       bindGroup: device.createBindGroup({

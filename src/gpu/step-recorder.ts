@@ -80,13 +80,13 @@ export class StepRecorder {
       const offset = slot * slotBytes;
       if (guarded) {
         queue.writeBuffer(this.staging, offset, this.controlInputs.buffer);
-        encoder.copyBufferToBuffer(this.staging, offset, s.guard.control, 0, CONTROL_INPUT_BYTES);
+        encoder.copyBufferToBuffer(this.staging, offset, s.guard.control!, 0, CONTROL_INPUT_BYTES);
       }
       const at = offset + CONTROL_INPUT_BYTES;
       queue.writeBuffer(this.staging, at, this.hyperData, 0, bytes);
       encoder.copyBufferToBuffer(this.staging, at, this.hyper, 0, bytes);
     } else {
-      if (guarded) queue.writeBuffer(s.guard.control, 0, this.controlInputs.buffer);
+      if (guarded) queue.writeBuffer(s.guard.control!, 0, this.controlInputs.buffer);
       queue.writeBuffer(this.hyper, 0, this.hyperData, 0, bytes);
     }
     if (guarded) s.guard.copyScale(encoder);

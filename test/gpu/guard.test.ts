@@ -169,3 +169,23 @@ describe('clipping by global norm', () => {
     expectWithin('clip+scale', r.report, GUARDED_QUANTITIES);
   });
 });
+
+describe('the guard as a module', () => {
+  test('without guard options: no Control, no partials, no guard pass; with them: both, same update', async () => {
+    const r = await session.call<{
+      unguardedLabels: string[];
+      guardedLabels: string[];
+      unguardedControl: string;
+      guardedControlBytes: number;
+      sameParams: boolean;
+    }>(GUARD, 'guardFootprint');
+    console.log(`unguarded creates: ${r.unguardedLabels.join(', ')}`);
+    console.log(`guarded creates: ${r.guardedLabels.join(', ')}`);
+    const guardBuffers = (labels: string[]) => labels.filter((l) => /control|partials/.test(l));
+    expect(guardBuffers(r.unguardedLabels)).toEqual([]);
+    expect(guardBuffers(r.guardedLabels).length).toBeGreaterThanOrEqual(2);
+    expect(r.unguardedControl).toMatch(/controlBuffer: construct the optimizer with gradScale/);
+    expect(r.guardedControlBytes).toBe(48);
+    expect(r.sameParams, 'a guarded step that clips nothing updates exactly as an unguarded one').toBe(true);
+  });
+});

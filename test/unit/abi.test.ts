@@ -9,6 +9,7 @@ import { describe, expect, test } from 'vitest';
 import {
   CONTROL,
   ENTRY_POINTS,
+  type EntryPoint,
   HYPER,
   RESOURCES,
   SHADER_FILES,
@@ -119,6 +120,36 @@ describe('a mismatch fails, naming what differs', () => {
       c.replace('override AMSGRAD: bool', 'override AMSGRAD: u32'),
     );
     expect(errors.join('\n')).toMatch(/override AMSGRAD \(adabelief\): type 'u32' in WGSL/);
+  });
+});
+
+describe('what the host relies on in the entry point lists', () => {
+  test('only the _guarded update entry points bind Control (an unguarded optimizer has none)', () => {
+    const update = Object.keys(ENTRY_POINTS).filter(
+      (e) => ENTRY_POINTS[e as EntryPoint].shader === 'adabelief',
+    );
+    for (const e of update) {
+      const vars = ENTRY_POINTS[e as EntryPoint].vars as readonly string[];
+      expect(vars.includes('control'), e).toBe(e.endsWith('_guarded'));
+    }
+  });
+
+  test("each _guarded entry point uses its twin's variables and Control, nothing else", () => {
+    for (const e of Object.keys(ENTRY_POINTS).filter((x) => x.endsWith('_guarded'))) {
+      const twin = ENTRY_POINTS[e.replace(/_guarded$/, '') as EntryPoint].vars as readonly string[];
+      expect([...(ENTRY_POINTS[e as EntryPoint].vars as readonly string[])].sort(), e).toEqual(
+        [...twin, 'control'].sort(),
+      );
+    }
+  });
+
+  test("the master-weight entry points share their update entry point's bind group (a subset of its variables)", () => {
+    const subset = (a: EntryPoint, b: EntryPoint) =>
+      (ENTRY_POINTS[a].vars as readonly string[]).every((v) =>
+        (ENTRY_POINTS[b].vars as readonly string[]).includes(v),
+      );
+    expect(subset('init_master', 'main_packed')).toBe(true);
+    expect(subset('init_master_tail', 'tail_packed')).toBe(true);
   });
 });
 

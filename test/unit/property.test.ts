@@ -79,59 +79,79 @@ interface PlacementCase {
 /**
  * Tensors placed in shared or separate param / grad buffers (param and grad buffer ids disjoint), in a
  * random order inside each buffer, at 256-byte-aligned offsets with random gaps, buffers ending exactly
- * at their last tensor or a few bytes later. Sizes: 1..3, small, medium, and huge for the limits (up to
- * ~40 pieces), so no two tensors overlap and no buffer is inconsistent with its tensors.
+ * at their last tensor (f16: its last 4-byte word) or a few bytes later. Sizes: 1..3, small, medium, and
+ * huge for the limits (up to ~40 pieces), so no two tensors overlap and no buffer is inconsistent with its
+ * tensors. A third of the cases are packed (the lower-precision modes): f16 or f32 elements, a state region of
+ * 8 to 56 bytes per vec4 of work (more for f16 tensors with master weights).
  */
-const placementArb: fc.Arbitrary<PlacementCase> = limitsArb.chain((limits) => {
-  const chunk = maxChunkElements(limits); // at least 64: both limits are >= 256 bytes
-  const size = fc.oneof(
-    { weight: 3, arbitrary: fc.integer({ min: 1, max: 3 }) },
-    { weight: 4, arbitrary: fc.integer({ min: 4, max: 300 }) },
-    { weight: 3, arbitrary: fc.integer({ min: 301, max: 50_000 }) },
-    { weight: 1, arbitrary: fc.integer({ min: chunk, max: Math.min(chunk * 40, 2 ** 31) }) },
-  );
-  const tensor = fc.record({
-    size,
-    // Buffer 0 more often than the others, so that many tensors share a param / grad buffer pair.
-    paramBuffer: fc.oneof(fc.constant(0), fc.nat(5)),
-    gradBuffer: fc.oneof(fc.constant(0), fc.nat(5)),
-    paramGap: fc.nat(3).map((k) => k * BINDING_ALIGNMENT),
-    gradGap: fc.nat(3).map((k) => k * BINDING_ALIGNMENT),
-    paramOrder: fc.nat(1000),
-    gradOrder: fc.nat(1000),
-  });
-  return fc
-    .record({
-      specs: fc.array(tensor, { minLength: 1, maxLength: 12 }),
-      paramPad: fc.constantFrom(0, 4, 8, 12, 16, 256),
-      gradPad: fc.constantFrom(0, 4, 8, 12, 16, 256),
-    })
-    .map(({ specs, paramPad, gradPad }) => {
-      const tensors: TensorPlacement[] = specs.map((s) => ({
-        size: s.size,
-        param: { buffer: s.paramBuffer, offset: 0, bufferSize: 0 },
-        grad: { buffer: 100 + s.gradBuffer, offset: 0, bufferSize: 0 },
-      }));
-      // Lay each buffer's tensors out in a random order (its own for params and for grads), then give
-      // every buffer its final size.
-      const ends = new Map<number, number>();
-      for (const role of ['param', 'grad'] as const) {
-        const order = (x: (typeof specs)[number]) => (role === 'param' ? x.paramOrder : x.gradOrder);
-        const byOrder = specs.map((s, k) => ({ s, k })).sort((a, b) => order(a.s) - order(b.s));
-        for (const { s, k } of byOrder) {
-          const place = tensors[k]![role];
-          const at = Math.ceil((ends.get(place.buffer) ?? 0) / BINDING_ALIGNMENT) * BINDING_ALIGNMENT;
-          place.offset = at + (role === 'param' ? s.paramGap : s.gradGap);
-          ends.set(place.buffer, place.offset + s.size * 4);
+const placementArb: fc.Arbitrary<PlacementCase> = fc
+  .tuple(limitsArb, fc.boolean(), fc.constantFrom(8, 16, 24, 32, 48), fc.boolean())
+  .chain(([given, packed, stateGroupBytes, master]) => {
+    // Packed pieces are whole multiples of 128 elements of up to 16 state bytes each: tiny limits get 2 KiB more.
+    const limits = packed
+      ? {
+          maxStorageBufferBindingSize: given.maxStorageBufferBindingSize + 2048,
+          maxBufferSize: given.maxBufferSize + 2048,
         }
-      }
-      for (const t of tensors) {
-        t.param.bufferSize = ends.get(t.param.buffer)! + paramPad;
-        t.grad.bufferSize = ends.get(t.grad.buffer)! + gradPad;
-      }
-      return { limits, tensors };
+      : given;
+    const chunk = maxChunkElements(limits); // at least 64: both limits are >= 256 bytes
+    const size = fc.oneof(
+      { weight: 3, arbitrary: fc.integer({ min: 1, max: 3 }) },
+      { weight: 4, arbitrary: fc.integer({ min: 4, max: 300 }) },
+      { weight: 3, arbitrary: fc.integer({ min: 301, max: 50_000 }) },
+      { weight: 1, arbitrary: fc.integer({ min: chunk, max: Math.min(chunk * 40, 2 ** 31) }) },
+    );
+    const tensor = fc.record({
+      size,
+      // Buffer 0 more often than the others, so that many tensors share a param / grad buffer pair.
+      paramBuffer: fc.oneof(fc.constant(0), fc.nat(5)),
+      gradBuffer: fc.oneof(fc.constant(0), fc.nat(5)),
+      paramGap: fc.nat(3).map((k) => k * BINDING_ALIGNMENT),
+      gradGap: fc.nat(3).map((k) => k * BINDING_ALIGNMENT),
+      paramOrder: fc.nat(1000),
+      gradOrder: fc.nat(1000),
+      f16: fc.boolean(),
     });
-});
+    return fc
+      .record({
+        specs: fc.array(tensor, { minLength: 1, maxLength: 12 }),
+        paramPad: fc.constantFrom(0, 4, 8, 12, 16, 256),
+        gradPad: fc.constantFrom(0, 4, 8, 12, 16, 256),
+      })
+      .map(({ specs, paramPad, gradPad }) => {
+        const tensors: TensorPlacement[] = specs.map((s) => ({
+          size: s.size,
+          param: { buffer: s.paramBuffer, offset: 0, bufferSize: 0 },
+          grad: { buffer: 100 + s.gradBuffer, offset: 0, bufferSize: 0 },
+          ...(packed
+            ? {
+                packed: true,
+                elementBytes: s.f16 ? 2 : 4,
+                stateGroupBytes: stateGroupBytes + (s.f16 && master ? 16 : 0),
+              }
+            : {}),
+        }));
+        // Lay each buffer's tensors out in a random order (its own for params and for grads), then give
+        // every buffer its final size.
+        const ends = new Map<number, number>();
+        for (const role of ['param', 'grad'] as const) {
+          const order = (x: (typeof specs)[number]) => (role === 'param' ? x.paramOrder : x.gradOrder);
+          const byOrder = specs.map((s, k) => ({ s, k })).sort((a, b) => order(a.s) - order(b.s));
+          for (const { s, k } of byOrder) {
+            const place = tensors[k]![role];
+            const at = Math.ceil((ends.get(place.buffer) ?? 0) / BINDING_ALIGNMENT) * BINDING_ALIGNMENT;
+            place.offset = at + (role === 'param' ? s.paramGap : s.gradGap);
+            const bytes = tensors[k]!.elementBytes ?? 4;
+            ends.set(place.buffer, place.offset + Math.ceil((s.size * bytes) / 4) * 4);
+          }
+        }
+        for (const t of tensors) {
+          t.param.bufferSize = ends.get(t.param.buffer)! + paramPad;
+          t.grad.bufferSize = ends.get(t.grad.buffer)! + gradPad;
+        }
+        return { limits, tensors };
+      });
+  });
 
 /** Largest binding the layout may use: one binding and one buffer, in whole vec4s. */
 const bindingMax = (l: LayoutLimits) =>
@@ -159,20 +179,26 @@ function checkCoverage(c: PlacementCase, layout: Layout): void {
       const where = `tensor ${k} piece at ${p.start}`;
       same(p.start, next, `${where}: starts where the previous piece ended`);
       atMost(1, p.count, `${where}: count`);
-      atMost(p.count, chunk, `${where}: count`);
+      // A piece's bytes (and a packed piece's state region) fit one binding.
+      if (t.packed) atMost(p.count * (t.elementBytes ?? 4), bindingMax(c.limits), `${where}: bytes`);
+      else atMost(p.count, chunk, `${where}: count`);
       next = p.start + p.count;
-      // Main dispatch: min(count, 4 vec4s) elements; tail dispatch: the rest.
-      same(p.vec4s, p.tail ? Math.floor(p.count / 4) : Math.ceil(p.count / 4), `${where}: vec4s`);
+      // Main dispatch: whole units (a vec4, or a pair of vec4s when packed) of elements; tail dispatch: the rest.
+      const unit = t.packed ? 8 : 4;
+      const bytes = t.elementBytes ?? 4;
+      const units = p.tail ? Math.floor(p.count / unit) : Math.ceil(p.count / unit);
+      same(p.vec4s, (units * unit) / 4, `${where}: vec4s`);
       same(p.tail, p.count - Math.min(p.count, 4 * p.vec4s) > 0, `${where}: tail covers the rest`);
-      same(p.paramOffset, t.param.offset + 4 * p.start, `${where}: paramOffset`);
-      same(p.gradOffset, t.grad.offset + 4 * p.start, `${where}: gradOffset`);
+      same(p.paramOffset, t.param.offset + bytes * p.start, `${where}: paramOffset`);
+      same(p.gradOffset, t.grad.offset + bytes * p.start, `${where}: gradOffset`);
       same(p.paramOffset % BINDING_ALIGNMENT, 0, `${where}: paramOffset aligned`);
       same(p.gradOffset % BINDING_ALIGNMENT, 0, `${where}: gradOffset aligned`);
-      // A tail exactly when the last, partial vec4 cannot be read whole from both buffers.
-      const wholeBytes = 16 * Math.ceil(p.count / 4);
-      const vec4Fits =
+      if (t.packed) same(p.workStart % 2, 0, `${where}: packed pieces start on a pair`);
+      // A tail exactly when the last, partial unit cannot be read whole (to its 16-byte boundary) from both buffers.
+      const wholeBytes = 16 * Math.ceil((p.count * bytes) / 16);
+      const unitFits =
         p.paramOffset + wholeBytes <= t.param.bufferSize && p.gradOffset + wholeBytes <= t.grad.bufferSize;
-      same(p.tail, p.count % 4 !== 0 && !vec4Fits, `${where}: tail iff its last vec4 can't be read whole`);
+      same(p.tail, p.count % unit !== 0 && !unitFits, `${where}: tail iff its last unit can't be read whole`);
     }
     same(next, t.size, `tensor ${k}: elements covered`);
   });
@@ -195,8 +221,11 @@ function checkWindows(c: PlacementCase, layout: Layout): void {
       same(w.paramOffset + 16 * p.paramIndex, p.paramOffset, `${where}: paramIndex`);
       same(w.gradOffset + 16 * p.gradIndex, p.gradOffset, `${where}: gradIndex`);
       if (p.vec4s > 0) {
-        atMost(16 * (p.paramIndex + p.vec4s), w.paramBytes, `${where}: end inside the param binding`);
-        atMost(16 * (p.gradIndex + p.vec4s), w.gradBytes, `${where}: end inside the grad binding`);
+        // The bytes the main dispatch loads: its whole units, the last one up to its 16-byte boundary.
+        const bytes = t.elementBytes ?? 4;
+        const touched = Math.min(16 * Math.ceil((p.count * bytes) / 16), p.vec4s * 4 * bytes);
+        atMost(16 * p.paramIndex + touched, w.paramBytes, `${where}: end inside the param binding`);
+        atMost(16 * p.gradIndex + touched, w.gradBytes, `${where}: end inside the grad binding`);
       }
     }
     same(w.totalVec4, work, `window ${k}: totalVec4`);
@@ -219,13 +248,21 @@ function checkState(c: PlacementCase, layout: Layout): void {
     same(w.stateOffset % BINDING_ALIGNMENT, 0, `window ${k}: stateOffset aligned`);
     const end = w.stateOffset + w.stateBytes;
     atMost(end, layout.stateBufferBytes[w.stateBuffer]!, `window ${k}: state slot inside its buffer`);
+    let stateVec4 = 0;
     for (const pi of w.pieces) {
       const p = layout.pieces[pi]!;
-      const from = w.stateOffset + 16 * p.stateIndex;
-      const to = from + 16 * Math.ceil(p.count / 4);
+      const t = c.tensors[p.tensor]!;
+      const group = t.stateGroupBytes ?? 16;
+      // Packed: whole pairs of vec4s, tail included.
+      const vec4s = t.packed ? 2 * Math.ceil(p.count / 8) : Math.ceil(p.count / 4);
+      same(p.stateIndex, stateVec4, `window ${k} piece ${pi}: state back to back`);
+      stateVec4 += vec4s;
+      const from = w.stateOffset + group * p.stateIndex;
+      const to = from + group * vec4s;
       atMost(to, end, `window ${k} piece ${pi}: state inside the window's slot`);
       slots.push({ buffer: w.stateBuffer, from, to, what: `window ${k} piece ${pi}` });
     }
+    same(w.stateVec4, stateVec4, `window ${k}: stateVec4`);
   });
   layout.stateBufferBytes.forEach((bytes, b) => atMost(bytes, c.limits.maxBufferSize, `state buffer ${b}`));
   slots.sort((a, b) => a.buffer - b.buffer || a.from - b.from);
@@ -241,7 +278,7 @@ function checkTables(layout: Layout, random: () => number): number {
   layout.windows.forEach((w, k) => {
     const table = encodeWindowTable(layout, k);
     const blocks = Math.ceil(w.totalVec4 / BLOCK_VEC4);
-    const header = [w.pieces.length, w.totalVec4, w.pieces.length * PIECE_WORDS, 0];
+    const header = [w.pieces.length, w.totalVec4, w.pieces.length * PIECE_WORDS, w.stateVec4];
     header.forEach((x, i) => same(table[i], x, `window ${k}: header word ${i}`));
     same(table.length, TABLE_HEADER_WORDS + w.pieces.length * PIECE_WORDS + Math.max(blocks, 1), 'words');
     w.pieces.forEach((pi, j) => {

@@ -9,6 +9,9 @@ import {
   type AdaBeliefOptions,
   type ParamEntry,
 } from '../../../src/index.js';
+import { STATS_WG } from '../../../src/gpu/abi.js';
+import { isFallbackDevice } from '../../../src/gpu/device.js';
+import { STATS_MAX_GROUPS } from '../../../src/gpu/step-guard.js';
 import { compareArrays } from '../../helpers/compare.js';
 import { paramTolerance, stateTolerance } from '../../helpers/tolerance.js';
 import { randomArray, rng, withGpu } from './harness.js';
@@ -62,15 +65,25 @@ export interface GuardResult {
 }
 
 /**
- * Relative error bound of the GPU's f32 norm for a window of `vec4s` work vec4s among `partials` partials:
- * each stats invocation adds 4 squares per vec4 it visits (64 × 256 invocations per window), then a tree
- * of 8 levels; finalize adds ceil(partials / 256) partials per invocation, then 8 levels. Summing n positive
- * terms in order errs by at most (n - 1) u relatively (u = 2^-24), so the sum is within
- * (chain + 1) u, the square root halves that, and WGSL's sqrt adds up to 4.5 ulp (2^-23 each).
+ * Relative error bound of the GPU's f32 norm (shaders/grad-stats.wgsl) for windows of `windowVec4s` work
+ * vec4s and `tails` tail pieces, with at most `maxWorkgroups` workgroups per dispatch: each window's `stats`
+ * runs g = min(ceil(vec4s / 256), maxWorkgroups, STATS_MAX_GROUPS) workgroups of 256 (src/gpu/step-guard.ts
+ * statsPlan), each invocation adding 4 squares per vec4 it visits (ceil(vec4s / (256 g)) vec4s), then a tree
+ * of 8 levels; `finalize` adds ceil(partials / 256) partials per invocation (every slot: 256-byte aligned, so
+ * at least 32 partials a window and 32 a tail), then 8 levels. Summing n positive terms in order errs by at
+ * most (n - 1) u relatively (u = 2^-24), so the sum is within (chain + 1) u, the square root halves that, and
+ * WGSL's sqrt adds up to 4.5 ulp (2^-23 each).
  */
-export function normTolerance(maxWindowVec4: number, partials: number): number {
+export function normTolerance(windowVec4s: number[], tails: number, maxWorkgroups: number): number {
   const u = 2 ** -24;
-  const chain = 4 * Math.ceil(maxWindowVec4 / (64 * 256)) + 8 + Math.ceil(partials / 256) + 8;
+  let visits = 1;
+  let partials = 32 * tails;
+  for (const vec4s of windowVec4s) {
+    const groups = Math.min(Math.ceil(vec4s / STATS_WG), maxWorkgroups, STATS_MAX_GROUPS);
+    visits = Math.max(visits, Math.ceil(vec4s / (groups * STATS_WG)));
+    partials += Math.ceil((groups * 8) / 256) * 32;
+  }
+  const chain = 4 * visits + 8 + Math.ceil(partials / 256) + 8;
   return ((chain + 1) * u) / 2 + 4.5 * 2 * u;
 }
 
@@ -135,9 +148,14 @@ export async function guarded(cfg: GuardConfig): Promise<GuardResult> {
           gpu.read((e.param as { buffer: GPUBuffer }).buffer, e.size, (e.param as { offset: number }).offset),
         ),
       );
-    const maxWindowVec4 = cfg.shared ? sharedBytes / 16 : Math.max(...cfg.sizes.map((n) => Math.ceil(n / 4)));
-    const partials = (cfg.shared ? 1 : cfg.sizes.length) * 64 + cfg.sizes.length;
-    const normTol = normTolerance(maxWindowVec4, partials);
+    // Windows and tails as src/gpu/layout.ts plans them (every tensor in its own exact-size buffers, or all
+    // in one shared pair with room after each): an upper bound on both.
+    const windowVec4s = cfg.shared ? [sharedBytes / 16] : cfg.sizes.map((n) => Math.ceil(n / 4));
+    const tails = cfg.shared ? 0 : cfg.sizes.filter((n) => n % 4 !== 0).length;
+    const maxWorkgroups = isFallbackDevice(gpu.device)
+      ? 64
+      : gpu.device.limits.maxComputeWorkgroupsPerDimension;
+    const normTol = normTolerance(windowVec4s, tails, maxWorkgroups);
 
     const steps: GuardStep[] = [];
     const pending: Promise<void>[] = [];
@@ -255,5 +273,54 @@ export async function scalerRun(cfg: { infAt: number[]; steps: number; growthInt
       scales.push(scaler.scale);
     }
     return { scales, skipped, stepCount: opt.stepCount };
+  });
+}
+
+/**
+ * What an optimizer creates with and without guard options (the guard as a module: without them it has no
+ * `Control`, no partials and its kernels bind none): the labels of the buffers it creates, whether
+ * `controlBuffer` answers, and one step of each still matching the other when the guard changes nothing.
+ */
+export async function guardFootprint(): Promise<{
+  unguardedLabels: string[];
+  guardedLabels: string[];
+  unguardedControl: string;
+  guardedControlBytes: number;
+  sameParams: boolean;
+}> {
+  return withGpu(async (gpu) => {
+    const device = gpu.device;
+    const p0 = randomArray(rng(5), 1027, 1);
+    const g = randomArray(rng(6), 1027, 0.1);
+    const run = async (guard: { maxGradNorm?: number }) => {
+      const labels: string[] = [];
+      const original = device.createBuffer.bind(device);
+      device.createBuffer = (d: GPUBufferDescriptor) => (labels.push(d.label ?? ''), original(d));
+      const param = gpu.buffer(p0);
+      const grad = gpu.buffer(g);
+      try {
+        const opt = gpu.track(await AdaBelief.create(device, [{ param, grad, size: 1027 }], { ...guard }));
+        let control: string;
+        try {
+          control = `${opt.controlBuffer.size} bytes`;
+        } catch (e) {
+          control = (e as Error).message;
+        }
+        await opt.step();
+        return { labels, control, params: await gpu.read(param, 1027) };
+      } finally {
+        device.createBuffer = original;
+      }
+    };
+    const plain = await run({});
+    // A norm bound no gradient reaches: the guarded step changes nothing.
+    const guarded = await run({ maxGradNorm: 1e30 });
+    return {
+      unguardedLabels: plain.labels,
+      guardedLabels: guarded.labels,
+      unguardedControl: plain.control,
+      guardedControlBytes: parseInt(guarded.control, 10),
+      sameParams: plain.params.every((v, i) => Object.is(v, guarded.params[i])),
+    };
   });
 }
