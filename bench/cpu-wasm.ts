@@ -45,7 +45,12 @@ async function stepper(spec: WasmMeasureSpec): Promise<{ step: () => void; close
     await engine.ready;
     return { step: () => engine.run('copy'), close: () => engine.destroy() };
   }
-  const opt = new AdaBeliefWasmCPU([noise(n, 1, 1)], { ...VARIANTS[spec.variant], threads });
+  // wasm-N: always the N threads (tuneThreads would fall back to one thread where that is faster).
+  const opt = new AdaBeliefWasmCPU([noise(n, 1, 1)], {
+    ...VARIANTS[spec.variant],
+    threads,
+    tuneThreads: false,
+  });
   opt.grads[0]!.set(noise(n, 0.01, 2));
   await opt.ready;
   return { step: () => opt.step(), close: () => opt.destroy() };
@@ -120,7 +125,11 @@ async function main(): Promise<void> {
   for (const log2 of [12, 13, 14, 15, 16, 17, 18]) {
     const size = 2 ** log2;
     const one = new AdaBeliefWasmCPU([noise(size, 1, 1)], { threads: 1 });
-    const many = new AdaBeliefWasmCPU([noise(size, 1, 1)], { threads, minElementsPerThread: 16 });
+    const many = new AdaBeliefWasmCPU([noise(size, 1, 1)], {
+      threads,
+      minElementsPerThread: 16,
+      tuneThreads: false,
+    });
     await many.ready;
     const rows: Row[] = [
       { name: '1', step: () => one.step(), close: () => {}, k: 1, ms: [] },

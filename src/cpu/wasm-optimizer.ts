@@ -55,13 +55,14 @@ export class WasmCPU<O extends object> extends CPUOptimizer<Float32Array, O> {
     params: CPUParamEntry<Float32Array>[],
     options: Partial<O> & ThreadOptions,
   ) {
-    const { threads, minElementsPerThread, ...hyper } = options ?? {};
+    const { threads, minElementsPerThread, tuneThreads, ...hyper } = options ?? {};
     super(label, rule, params, hyper as Partial<O>);
     const sizes = this.params.map((p) => p.length);
     const keeps = (slot: string) => this.slots.some((s) => s.slot === slot);
     this.engine = new WasmEngine(sizes, keeps('exp_avg_var'), keeps('max_exp_avg_var'), {
       threads,
       minElementsPerThread,
+      tuneThreads,
     });
     const { regions, starts } = this.engine.plan;
     const at = (region: number, i: number) => this.engine.view(region + starts[i]! * 4, sizes[i]!);
@@ -140,7 +141,7 @@ export class WasmCPU<O extends object> extends CPUOptimizer<Float32Array, O> {
     // The base class advances the step count and hands each parameter's scalars to stepTensor, which packs
     // them into the tensor's record; then one kernel run steps every tensor on every thread.
     super.step(this.grads);
-    this.engine.run('step');
+    this.engine.step();
     return decision;
   }
 

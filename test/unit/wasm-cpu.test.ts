@@ -40,7 +40,8 @@ type Pair = {
 /** Every option combination of every rule. */
 function cases(): [string, Pair][] {
   const out: [string, Pair][] = [];
-  const wasmOpts = (threads: number) => ({ threads, minElementsPerThread: 16 });
+  // Threads forced: every step split down to 16 elements per thread, never tuned back to one thread.
+  const wasmOpts = (threads: number) => ({ threads, minElementsPerThread: 16, tuneThreads: false });
   // Seeded hyperparameters, different for every combination (as the GPU parity suite picks them).
   let seed = 2024;
   const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
@@ -214,7 +215,7 @@ describe('AdaBeliefWasmCPU', () => {
       const init = sizes.map((n, i) => values(n, 7 + i, 1));
       const w = new AdaBeliefWasmCPU(
         init.map((a) => a.slice()),
-        { threads, minElementsPerThread: 16 },
+        { threads, minElementsPerThread: 16, tuneThreads: false },
       );
       const r = new AdaBeliefCPU(init.map((a) => a.slice()));
       await w.ready;
@@ -260,6 +261,27 @@ describe('AdaBeliefWasmCPU', () => {
     },
   );
 
+  test('tuneThreads: modes alternate 6 steps, then the faster runs, the slower every 64 steps; same results', async () => {
+    const init = values(5000, 31, 1);
+    const w = new AdaBeliefWasmCPU([init.slice()], { threads: 3, minElementsPerThread: 16 });
+    const r = new AdaBeliefCPU([init.slice()]);
+    await w.ready;
+    const used: number[] = [];
+    for (let t = 0; t < 140; t++) {
+      const g = values(5000, 40 + t, 0.1);
+      w.step([g]);
+      r.step([g]);
+      used.push(w.lastStepThreads);
+    }
+    expect(used.slice(0, 6)).toEqual([1, 3, 1, 3, 1, 3]);
+    // Whichever mode is faster here (this machine may be busy), the other runs again at least at the probes
+    // (steps 65 and 129): each mode at least 5 times, and nothing else.
+    for (const mode of [1, 3]) expect(used.filter((u) => u === mode).length).toBeGreaterThanOrEqual(5);
+    expect(used.every((u) => u === 1 || u === 3)).toBe(true);
+    expectSame(w, r, 'tuned');
+    w.destroy();
+  });
+
   test('grads: the views need no copy; other arrays are copied in; checks lengths and types', () => {
     const init = values(37, 3, 1);
     const a = new AdaBeliefWasmCPU([init.slice()], { threads: 1 });
@@ -285,7 +307,7 @@ describe('AdaBeliefWasmCPU', () => {
     const o = { amsgrad: true, weightDecay: 0.01 };
     const w = new AdaBeliefWasmCPU(
       init.map((a) => a.slice()),
-      { ...o, threads: 2, minElementsPerThread: 16 },
+      { ...o, threads: 2, minElementsPerThread: 16, tuneThreads: false },
     );
     const r = new AdaBeliefCPU(
       init.map((a) => a.slice()),
@@ -317,7 +339,11 @@ describe('AdaBeliefWasmCPU', () => {
 
   test('destroy(): later steps run on the calling thread, still exact', async () => {
     const init = values(70000, 9, 1);
-    const w = new AdaBeliefWasmCPU([init.slice()], { threads: 2, minElementsPerThread: 16 });
+    const w = new AdaBeliefWasmCPU([init.slice()], {
+      threads: 2,
+      minElementsPerThread: 16,
+      tuneThreads: false,
+    });
     const r = new AdaBeliefCPU([init.slice()]);
     await w.ready;
     expect(w.threads).toBe(2);

@@ -4,7 +4,8 @@
  * browsers, over one shared `WebAssembly.Memory`; the calling thread takes the first range itself and then
  * waits for the others (Atomics.wait where it may block: Node, workers; a spin on the browser's main thread).
  * Jobs below `minElementsPerThread * 2` elements, and every job before the workers have started, run on the
- * calling thread alone, so threads never make a small step slower.
+ * calling thread alone; larger steps run on one thread or on all, whichever is measured faster (tuneThreads),
+ * so threads never make a step slower.
  *
  * Where shared memory is unavailable (no SharedArrayBuffer: a page that is not cross-origin isolated), or no
  * workers exist, or `threads: 1`, it runs on one thread and says why in `singleThreadReason`.
@@ -32,7 +33,22 @@ export interface ThreadOptions {
    * waking a worker is always worth it. Default 32768 (measured: bench/cpu-wasm.ts).
    */
   minElementsPerThread?: number;
+  /**
+   * Steps large enough for threads run on one thread or on all, whichever the measured times say is faster:
+   * the first 6 steps alternate the two, then the faster runs and the slower again every 64 steps (each
+   * mode's time a running average), so that threads do not make steps slower, not even on a machine busy
+   * with other work. The result is the same either way (bit for
+   * bit). Default true; false: always the threads.
+   */
+  tuneThreads?: boolean;
 }
+
+/** Steps between two re-measurements of the slower mode (tuneThreads). */
+const PROBE_EVERY = 64;
+/** Steps that alternate the modes first (tuneThreads). */
+const SEED = 6;
+/** Weight of the newest time in a mode's running average. */
+const NEWEST = 0.25;
 
 /** The default of ThreadOptions.minElementsPerThread. */
 export const MIN_ELEMENTS_PER_THREAD = 32768;
@@ -178,11 +194,17 @@ export class WasmEngine {
   private readonly blocking: boolean;
   /** Threads the last job ran on. */
   lastThreads = 0;
+  private readonly tune: boolean;
+  /** tuneThreads: ms per step on one thread and on the threads (running averages; NaN before the first). */
+  private msOne = NaN;
+  private msMany = NaN;
+  private steps = 0;
   /** The workers' side: what their listeners and the finalizer may touch (never the engine itself). */
   private readonly crew: Crew;
 
   constructor(sizes: readonly number[], variance: boolean, amsgrad: boolean, options: ThreadOptions = {}) {
-    const { threads, minElementsPerThread = MIN_ELEMENTS_PER_THREAD } = options;
+    const { threads, minElementsPerThread = MIN_ELEMENTS_PER_THREAD, tuneThreads = true } = options;
+    this.tune = tuneThreads;
     if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1 && threads <= MAX_THREADS)) {
       throw new RangeError(`threads must be an integer in [1, ${MAX_THREADS}], got ${String(threads)}`);
     }
@@ -264,8 +286,40 @@ export class WasmEngine {
     return { sum, found };
   }
 
-  /** Runs `job` over every tensor (all elements), split among the threads; returns when all are done. */
-  run(job: 'step' | 'copy' | 'stats'): void {
+  /** One step of every tensor (the records written), on one thread or on the threads (see tuneThreads). */
+  step(): void {
+    const many = this.threadsFor(this.plan.total);
+    if (many === 1 || !this.tune) {
+      this.run('step', many);
+      return;
+    }
+    // The first SEED steps alternate the modes (each one's best time is its first estimate: the first steps
+    // also pay for cold caches and compilation); then the faster mode runs, and the slower one again every
+    // PROBE_EVERY steps. Every time measured updates its mode's running average.
+    const seeding = this.steps < SEED;
+    const fast = this.msOne <= this.msMany ? 1 : many;
+    const threads = seeding
+      ? this.steps % 2
+        ? many
+        : 1
+      : this.steps % PROBE_EVERY === 0
+        ? many + 1 - fast
+        : fast;
+    this.steps++;
+    const t0 = performance.now();
+    this.run('step', threads);
+    const ms = performance.now() - t0;
+    const old = threads === 1 ? this.msOne : this.msMany;
+    const next = Number.isNaN(old) ? ms : seeding ? Math.min(old, ms) : old + NEWEST * (ms - old);
+    if (threads === 1) this.msOne = next;
+    else this.msMany = next;
+  }
+
+  /**
+   * Runs `job` over every tensor (all elements), split among `threads` threads (default: as many as the job's
+   * size warrants); returns when all are done.
+   */
+  run(job: 'step' | 'copy' | 'stats', threads = this.threadsFor(this.plan.total)): void {
     const c = this.ctrl;
     const k = this.kernel;
     const fn =
@@ -277,7 +331,7 @@ export class WasmEngine {
               k.statsRange(table, count, lo, hi, STATS_BYTE);
     const { table, total } = this.plan;
     const count = this.plan.sizes.length;
-    const active = this.threadsFor(total);
+    const active = threads;
     this.lastThreads = active;
     if (active === 1) {
       fn(table, count, 0, total);

@@ -41,7 +41,7 @@ export async function wasmParity(sizes: number[], threads: number, steps: number
   const init = sizes.map((n, i) => values(n, i + 1, 1));
   const w = new AdaBeliefWasmCPU(
     init.map((a) => a.slice()),
-    { ...o, threads, minElementsPerThread: 16 },
+    { ...o, threads, minElementsPerThread: 16, tuneThreads: false },
   );
   const r = new AdaBeliefCPU(
     init.map((a) => a.slice()),
