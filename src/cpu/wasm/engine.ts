@@ -25,8 +25,10 @@ import { instantiateKernel, kernelModule, type KernelExports } from './module.js
 import { workerSource, type WorkerInit } from './worker.js';
 
 export interface ThreadOptions {
-  /** Threads to run on, the calling one included. Default: the cores available (os.availableParallelism() in
-   * Node, navigator.hardwareConcurrency in browsers). 1: no workers. */
+  /**
+   * Threads to run on, the calling one included. Default: the cores available (os.availableParallelism() in
+   * Node, navigator.hardwareConcurrency in browsers). 1: no workers.
+   */
   threads?: number;
   /**
    * A job is split among at most total / minElementsPerThread threads (1: the calling thread alone), so that
@@ -37,8 +39,7 @@ export interface ThreadOptions {
    * Steps large enough for threads run on one thread or on all, whichever the measured times say is faster:
    * the first 6 steps alternate the two, then the faster runs and the slower again every 64 steps (each
    * mode's time a running average), so that threads do not make steps slower, not even on a machine busy
-   * with other work. The result is the same either way (bit for
-   * bit). Default true; false: always the threads.
+   * with other work. The result is the same either way, bit for bit. Default true; false: always the threads.
    */
   tuneThreads?: boolean;
 }

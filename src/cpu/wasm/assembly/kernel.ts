@@ -14,7 +14,7 @@
  * packHyper rounds them. The host writes the records; the kernel only reads them.
  *
  * `stepRange(table, count, lo, hi)` steps global elements [lo, hi) of every tensor; `copyRange` moves the
- * same bytes with no math (the benchmark's roofline).
+ * same bytes with no math (the benchmark's roofline); `statsRange` sums the guard's squares and finds inf/NaN.
  */
 
 // Record layout: byte offsets (src/cpu/wasm/layout.ts has the same numbers; a unit test compares them).
