@@ -92,7 +92,10 @@ export class WasmCPU<O extends object> extends CPUOptimizer<Float32Array, O> {
     return this.engine.currentReason;
   }
 
-  /** Threads the last step ran on (1 below the size threshold, before `ready`, or single-threaded; 0 before any step). */
+  /**
+   * Threads the last step ran on: 1 below the size threshold, before `ready`, when single-threaded or when
+   * tuneThreads found one thread faster; 0 before any step.
+   */
   get lastStepThreads(): number {
     return this.engine.lastThreads;
   }
