@@ -323,15 +323,25 @@ function modesHtml(report: Report): string {
   );
   const time = lineChart(
     'modes-vs-f32',
-    'Every mode: step time x f32 (dotted: 1x)',
+    'Every mode: step time x f32 (dashed: what its bytes allow; dotted: 1x)',
     'step time / f32 step time (log)',
-    MODES.filter((m) => m !== 'f32' && rows.some((r) => r.mode === m)).map((mode) => ({
-      name: mode,
-      color: MODE_COLORS[mode],
-      points: rows
-        .filter((r) => r.mode === mode && r.kind === 'fused' && r.vsF32 !== null)
-        .map((r): [number, number] => [r.size, r.vsF32!]),
-    })),
+    MODES.filter((m) => m !== 'f32' && rows.some((r) => r.mode === m)).flatMap((mode) => {
+      const fused = rows.filter((r) => r.mode === mode && r.kind === 'fused' && r.vsF32 !== null);
+      const ideal = modeBytes(mode) / modeBytes('f32');
+      return [
+        {
+          name: mode,
+          color: MODE_COLORS[mode],
+          points: fused.map((r): [number, number] => [r.size, r.vsF32!]),
+        },
+        {
+          name: `${mode} ideal`,
+          color: MODE_COLORS[mode],
+          dashed: true,
+          points: fused.map((r): [number, number] => [r.size, ideal]),
+        },
+      ];
+    }),
     1,
   );
   const cells = Object.entries(report.modes)
