@@ -270,9 +270,10 @@ function crossOption(
         );
         fresh.destroy();
       } else if (key in (o.options as object)) {
-        expect((o.options as Record<string, unknown>)[key], where('constructor: applied as given')).toEqual(
-          value,
-        );
+        expect(
+          (o.options as unknown as Record<string, unknown>)[key],
+          where('constructor: applied as given'),
+        ).toEqual(value);
       }
     } finally {
       o.destroy();
@@ -293,7 +294,7 @@ function crossOption(
     });
     if (value !== undefined && spec.valid(value)) {
       expect(a.error, where('accessor')).toBeUndefined();
-      expect((b.opt.options as Record<string, unknown>)[key], where('accessor')).toEqual(value);
+      expect((b.opt.options as unknown as Record<string, unknown>)[key], where('accessor')).toEqual(value);
       restore(b);
     } else {
       // undefined: an assignment has no key to leave out (docs/errors.md).
@@ -371,7 +372,7 @@ describe('every option × every bad value × every class: a clear error, no GPU 
       expect(Array.from(await read(b.param)), 'params untouched').toEqual(params);
       await b.opt.step(); // still steps: nothing was left half-changed
       expect(b.opt.stepCount).toBe(2);
-      b.opt.importState(b.state);
+      b.opt.importState(b.state as never);
       await expectStateUnchanged(b);
       b.opt.destroy();
       console.log(`${name}: ${checked} calls checked`);
@@ -548,7 +549,7 @@ describe('the other doors', () => {
     expect(b.opt.lr).toBe(0.5);
     b.opt.importState({ ...b.state, options: {} } as never);
     expect(b.opt.lr).toBe(0.5);
-    b.opt.importState(b.state);
+    b.opt.importState(b.state as never);
     for (const entries of [[null], ['abc'], [{}], [{ param: b.param }], null, 'abc', []]) {
       const r = attempt(() => b.opt.rebind(entries as never));
       expect(r.error, `rebind(${describeValue(entries)})`).toBeInstanceOf(Error);
@@ -588,7 +589,7 @@ test('seeded random mixer of the same calls (CONTRACT_SEED replays)', async () =
       const key = pick(keys);
       checked += crossOption(name, Cls, b, key, options[key]!, pick(pool));
     }
-    b.opt.importState(b.state);
+    b.opt.importState(b.state as never);
     await expectStateUnchanged(b);
     b.opt.destroy();
   }

@@ -41,3 +41,21 @@ export function paramTolerance(
   const k = ULP_PER_STEP * steps * EPS_F32;
   return (i) => steps * ulpF32(want[i]!) + k * (travel[i]! + mean);
 }
+
+/**
+ * What bf16 state adds to a parameter's tolerance. A state value stored in bf16 keeps 8 significant bits: where
+ * the GPU's f32 result and the CPU's differ (fma contraction, WGSL's sqrt and division), rounding to bf16 may pick
+ * neighbouring values, one bf16 ulp apart (relative ≤ 2^-7). The state tolerance lets that happen once per step,
+ * so after t steps m may differ by t·2^-7 relatively and s by t·2^-7, which reaches D through a square root as
+ * t·2^-8. Step t's update `step_size · m / D` then differs relatively by ≤ t·(2^-7 + 2^-8) = t·3·2^-8, and summed
+ * over T steps the parameter by ≤ T·3·2^-8·Δ_i (Δ_i: how far the CPU moved element i), plus the mean term as in
+ * paramTolerance. SwiftShader is bit-exact and never uses this margin; a real GPU does (seen on an NVIDIA H200:
+ * up to ~1100 f32 ulp of params after 8 steps, well inside this bound).
+ */
+export function bf16StateParamTerm(travel: ArrayLike<number>, steps: number): (i: number) => number {
+  let sum = 0;
+  for (let i = 0; i < travel.length; i++) sum += travel[i]!;
+  const mean = travel.length ? sum / travel.length : 0;
+  const k = steps * 3 * 2 ** -8;
+  return (i) => k * (travel[i]! + mean);
+}
