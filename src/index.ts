@@ -23,9 +23,12 @@ export { GradScaler } from './gpu/grad-scaler.js';
 export type { GradScalerOptions, LossScaledOptimizer } from './gpu/grad-scaler.js';
 export type { GuardOptions, GuardReport } from './core/guard.js';
 
-// The CPU optimizers: the references the GPU is tested against, and the fast one.
+// The CPU optimizers: the references the GPU is tested against, the fast single-thread one, and WebAssembly
+// SIMD on every core.
 export { AdaBeliefCPU, AdamCPU, AdamWCPU, SGDCPU } from './cpu/reference.js';
 export { AdaBeliefFastCPU } from './cpu/fast.js';
+export { AdaBeliefWasmCPU, AdamWasmCPU, AdamWWasmCPU, SGDWasmCPU } from './cpu/wasm-optimizer.js';
+export type { ThreadOptions } from './cpu/wasm-optimizer.js';
 export type { CPUGuard, CPUGuardResult, CPUParamEntry, FloatArray } from './cpu/cpu-optimizer.js';
 
 // Options, defaults and presets.
