@@ -1,8 +1,9 @@
 import { defineConfig } from 'vitest/config';
 
-// Two tiers: `unit` (Node, no GPU: seconds, files in parallel) and `gpu` (headless Chromium on SwiftShader and
-// Dawn in Node: each suite shares one browser or device and is slow, so files run one at a time).
-// `npm run test:unit` / `npm run test:gpu` run one tier; `npm test` runs both.
+// Three tiers: `unit` (Node, no GPU: seconds, files in parallel), `study` (Node, no GPU: long CPU sweeps —
+// AdaBeliefFastCPU against the reference over every option combination, the effect of lower precision on training)
+// and `gpu` (headless Chromium on SwiftShader and Dawn in Node: each suite shares one browser or device and is slow,
+// so files run one at a time). `npm run test:unit` / `test:study` / `test:gpu` run one tier; `npm test` runs all.
 export default defineConfig({
   test: {
     projects: [
@@ -11,6 +12,13 @@ export default defineConfig({
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
           testTimeout: 60_000,
+        },
+      },
+      {
+        test: {
+          name: 'study',
+          include: ['test/study/**/*.test.ts'],
+          testTimeout: 120_000,
         },
       },
       {

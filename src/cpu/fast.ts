@@ -11,7 +11,7 @@
  * `g - m` uses it, as the stored m is what the next step sees. Weight decay is rounded op by op as in the
  * reference: `p * decayMul` (else two roundings of p-sized values per step differ by up to 1.5 ulp) and
  * L2's `g + l2 * p` (it may cancel, and then one rounding of l2 * p changes m and s relatively by far more
- * than an ulp). The divide by sqrt(bc2) becomes a multiply by its f64 reciprocal. Each of these changes a result by at most a few ulp (test/unit/fast.test.ts measures
+ * than an ulp). The divide by sqrt(bc2) becomes a multiply by its f64 reciprocal. Each of these changes a result by at most a few ulp (test/study/fast.test.ts measures
  * and bounds it); float64 intermediates are, if anything, closer to the exact result.
  *
  *   const opt = new AdaBeliefFastCPU([p0, { param: p1, lr: 1e-2 }], { lr: 1e-3 });

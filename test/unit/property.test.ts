@@ -704,7 +704,7 @@ function firstDifference(a: ArrayLike<number>, b: ArrayLike<number>): number {
  * about 10 ε of its operands' scale along the longest path. Budget: F64_ULP_PER_STEP = 16 ulp per step.
  */
 const F64_ULP_PER_STEP = 16;
-/** As test/unit/fast.test.ts: 4 ulp per step — here of the operands' scale (see ErrorScales). */
+/** As test/study/fast.test.ts: 4 ulp per step — here of the operands' scale (see ErrorScales). */
 const FAST_ULP_PER_STEP = 4;
 
 describe('CPU reference (src/cpu/reference.ts)', () => {
