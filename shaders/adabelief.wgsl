@@ -277,19 +277,28 @@ override MASTER: bool = false;     // f16 params: the update runs on an f32 mast
 @group(0) @binding(12) var<storage, read> grad_units: array<vec4<u32>>;
 @group(0) @binding(13) var<storage, read_write> state: array<vec4<u32>>;
 
-// f32 → f16 bits, round to nearest even: ±inf from 65520 up, subnormals below 2^-14, NaN → quiet NaN.
+// f32 → f16 bits, round to nearest even, on the bits: ±inf from 65520 up, subnormals below 2^-14, NaN → quiet
+// NaN. The common case (f16's normal range, or small enough to round to ±0) takes no branch; values that round to
+// an f16 subnormal, rare, take one.
 fn f16_bits(x: vec4<f32>) -> vec4<u32> {
   let b = bitcast<vec4<u32>>(x);
   let sign = (b >> vec4<u32>(16u)) & vec4<u32>(0x8000u);
   let a = b & vec4<u32>(0x7fffffffu);
-  let normal = (a - vec4<u32>(0x38000000u - 0xfffu) + ((a >> vec4<u32>(13u)) & vec4<u32>(1u))) >> vec4<u32>(13u);
-  let shift = min(vec4<u32>(126u) - min(a >> vec4<u32>(23u), vec4<u32>(126u)), vec4<u32>(25u));
-  let mant = (a & vec4<u32>(0x7fffffu)) | vec4<u32>(0x800000u);
-  let half_minus_one = (vec4<u32>(1u) << (shift - vec4<u32>(1u))) - vec4<u32>(1u);
-  let sub = (mant + half_minus_one + ((mant >> shift) & vec4<u32>(1u))) >> shift;
-  var h = select(sub, normal, a >= vec4<u32>(0x38800000u));
+  // Normal: rebias the exponent, round the 13 dropped bits to nearest even.
+  var h = (a - vec4<u32>(0x38000000u - 0xfffu) + ((a >> vec4<u32>(13u)) & vec4<u32>(1u))) >> vec4<u32>(13u);
   h = select(h, vec4<u32>(0x7c00u), a >= vec4<u32>(0x477ff000u));
   h = select(h, vec4<u32>(0x7e00u), a > vec4<u32>(0x7f800000u));
+  // At most 2^-25 (half the smallest subnormal, a tie that goes to the even 0): ±0.
+  h = select(h, vec4<u32>(0u), a <= vec4<u32>(0x33000000u));
+  let subnormal = (a < vec4<u32>(0x38800000u)) & (a > vec4<u32>(0x33000000u));
+  if (any(subnormal)) {
+    // The significand (implicit bit included) shifted right to units of 2^-24, rounded to nearest even.
+    let shift = vec4<u32>(126u) - (a >> vec4<u32>(23u));
+    let mant = (a & vec4<u32>(0x7fffffu)) | vec4<u32>(0x800000u);
+    let half_minus_one = (vec4<u32>(1u) << (shift - vec4<u32>(1u))) - vec4<u32>(1u);
+    let sub = (mant + half_minus_one + ((mant >> shift) & vec4<u32>(1u))) >> shift;
+    h = select(h, sub, subnormal);
+  }
   return sign | h;
 }
 

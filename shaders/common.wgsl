@@ -99,16 +99,21 @@ fn piece_holding(p: Piece, w: u32) -> Piece {
   return find_piece(w);
 }
 
-// f16 bits (low 16 bits of each lane) → the value, exactly (subnormals, ±inf and NaN included).
+// f16 bits (low 16 bits of each lane) → the value, exactly (subnormals, ±0, ±inf and NaN included). The common
+// case (normal numbers and zeros) is a shift and an add of the exponent bias; subnormals, rare, take a branch.
 fn f16_value(h: vec4<u32>) -> vec4<f32> {
   let sign = (h & vec4<u32>(0x8000u)) << vec4<u32>(16u);
-  let e = (h >> vec4<u32>(10u)) & vec4<u32>(0x1fu);
-  let man = h & vec4<u32>(0x3ffu);
-  let normal = sign | ((e + 112u) << vec4<u32>(23u)) | (man << vec4<u32>(13u));
-  let special = sign | vec4<u32>(0x7f800000u) | (man << vec4<u32>(13u));
-  // Subnormal: man · 2^-24 with its top bit at t gives exponent t - 24 (biased t + 103).
-  let t = vec4<u32>(31u) - countLeadingZeros(man);
-  let sub = sign | ((t + 103u) << vec4<u32>(23u)) | ((man << (vec4<u32>(23u) - t)) & vec4<u32>(0x7fffffu));
-  let tiny = select(sign, sub, man != vec4<u32>(0u));
-  return bitcast<vec4<f32>>(select(select(normal, special, e == vec4<u32>(31u)), tiny, e == vec4<u32>(0u)));
+  let mag = h & vec4<u32>(0x7fffu);
+  // Exponent e + 112 (f32's bias 127 minus f16's 15); inf / NaN (e = 31) get 255, zeros stay 0.
+  var bits = (mag << vec4<u32>(13u)) + vec4<u32>(0x38000000u);
+  bits = select(bits, bits + vec4<u32>(0x38000000u), mag >= vec4<u32>(0x7c00u));
+  bits = select(bits, vec4<u32>(0u), mag == vec4<u32>(0u));
+  let subnormal = (mag < vec4<u32>(0x400u)) & (mag != vec4<u32>(0u));
+  if (any(subnormal)) {
+    // mag · 2^-24 with its top bit at t gives exponent t - 24 (biased t + 103).
+    let t = vec4<u32>(31u) - countLeadingZeros(mag);
+    let sub = ((t + 103u) << vec4<u32>(23u)) | ((mag << (vec4<u32>(23u) - t)) & vec4<u32>(0x7fffffu));
+    bits = select(bits, sub, subnormal);
+  }
+  return bitcast<vec4<f32>>(sign | bits);
 }

@@ -9,10 +9,11 @@ import { resolvePrecision, type Precision, type PrecisionOptions } from '../core
 import type { Rule } from '../core/rules.js';
 import { checkEntry, checkOverlaps, type ParamEntry, type Tensor } from './entries.js';
 import { isFallbackDevice, toRef, Usage } from './device.js';
+import { defaultWorkgroupSize } from './pipelines.js';
 
 /** How the kernel is dispatched (a tuning knob; the defaults suit the adapter). */
 export interface DispatchOptions {
-  /** Invocations per workgroup: 64, 128 or 256. Default 256. */
+  /** Invocations per workgroup: 64, 128 or 256. Default: 64 for f16 parameters without master weights, else 256. */
   workgroupSize?: number;
   /**
    * Workgroups per dispatch at most; each invocation then loops over vec4s (grid-stride). Default: 64 on a
@@ -104,18 +105,29 @@ export function checkConstruction<O extends object>(
   const tensors = params.map((entry, i) => checkEntry(entry, i, rule.validateOverrides));
   checkOverlaps(tensors);
   const packed = precision.stateDtype === 'bf16' || tensors.some((t) => t.dtype === 'f16');
-  return { label, opts, precision, tensors, packed, workgroupSize, maxWorkgroups, guard };
+  const f16 = tensors.some((t) => t.dtype === 'f16');
+  return {
+    label,
+    opts,
+    precision,
+    tensors,
+    packed,
+    workgroupSize: workgroupSize ?? defaultWorkgroupSize({ f16, master: f16 && precision.masterWeights }),
+    maxWorkgroups,
+    guard,
+  };
 }
 
 /** The dispatch options, checked (unknown keys refused); undefined values mean the defaults. */
 function checkDispatch(
   device: GPUDevice,
   dispatch: unknown,
-): { workgroupSize: number; maxWorkgroups: number } {
+): { workgroupSize: number | undefined; maxWorkgroups: number } {
   const d = definedOptions<DispatchOptions>(dispatch, "Option 'dispatch'");
   rejectUnknownKeys(d, ['workgroupSize', 'maxWorkgroups'], 'dispatch');
-  const workgroupSize = d.workgroupSize ?? 256;
-  if (![64, 128, 256].includes(workgroupSize)) {
+  // Undefined: the mode's default (pipelines.ts defaultWorkgroupSize).
+  const workgroupSize = d.workgroupSize;
+  if (workgroupSize !== undefined && ![64, 128, 256].includes(workgroupSize)) {
     throw new RangeError(
       `dispatch.workgroupSize must be 64, 128 or 256, got ${describeValue(workgroupSize)}`,
     );

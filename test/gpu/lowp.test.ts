@@ -251,3 +251,18 @@ describe('bytes of optimizer state per parameter', () => {
     }
   });
 });
+
+describe("the kernel's conversions, on the GPU, against their CPU mirrors", () => {
+  test('f16 → f32 for every f16; f32 → f16 and f32 → bf16 (round to nearest even) around every rounding point', async () => {
+    const r = await session.call<import('./scenarios/conversions.js').ConversionsResult>(
+      '/test/gpu/scenarios/conversions.ts',
+      'conversions',
+    );
+    for (const k of ['f16Value', 'f16Bits', 'bf16Bits'] as const) {
+      console.log(
+        `${k}: ${r[k].mismatches} of ${r.inputs} differ from the CPU mirror ${r[k].first.join('; ')}`,
+      );
+      expect(r[k].mismatches, `${k}: ${r[k].first.join('; ')}`).toBe(0);
+    }
+  });
+});
