@@ -260,34 +260,41 @@ describe('checks of the GPU options and entries (no GPU needed)', () => {
 describe('layout of packed tensors', () => {
   const limits = { maxStorageBufferBindingSize: 2 ** 16, maxBufferSize: 2 ** 17 };
 
-  test('no tails, pieces 256-byte aligned in f16, f16 and f32 never share a window', () => {
-    const layout = planLayout(
-      [
-        {
-          size: 3,
-          param: { buffer: 0, offset: 0, bufferSize: 8 },
-          grad: { buffer: 1, offset: 0, bufferSize: 8 },
-        },
-        {
-          size: 40001,
-          param: { buffer: 0, offset: 256, bufferSize: 256 + 80004 },
-          grad: { buffer: 1, offset: 256, bufferSize: 256 + 80004 },
-        },
-      ].map((t) => ({ ...t, elementBytes: 2 as const, packed: true, stateGroupBytes: 24 })),
-      limits,
-    );
+  test('pairs of vec4s, a tail only where a buffer ends before the last pair, 256-byte aligned, f16 and f32 apart', () => {
+    const tensors = [
+      {
+        size: 3,
+        param: { buffer: 0, offset: 0, bufferSize: 8 },
+        grad: { buffer: 1, offset: 0, bufferSize: 8 },
+      },
+      {
+        size: 40001,
+        param: { buffer: 0, offset: 256, bufferSize: 256 + 80004 },
+        grad: { buffer: 1, offset: 256, bufferSize: 256 + 80004 },
+      },
+    ].map((t) => ({ ...t, elementBytes: 2 as const, packed: true, stateGroupBytes: 24 }));
+    const layout = planLayout(tensors, limits);
     for (const p of layout.pieces) {
-      expect(p.tail).toBe(false);
-      expect(p.vec4s).toBe(Math.ceil(p.count / 4));
+      // The kernel loads a piece's last pair (8 f16) whole when the buffer holds it to its 16-byte boundary.
+      const end = p.paramOffset + Math.ceil((p.count * 2) / 16) * 16;
+      const tail = p.count % 8 !== 0 && end > tensors[p.tensor]!.param.bufferSize;
+      expect(p.tail).toBe(tail);
+      expect(p.vec4s).toBe(2 * (tail ? Math.floor(p.count / 8) : Math.ceil(p.count / 8)));
+      expect(p.workStart % 2).toBe(0);
+      expect(p.stateIndex % 2).toBe(0);
       expect(p.paramOffset % 256).toBe(0);
     }
+    // The 3-element tensor ends its 8-byte buffers: all of it is a tail; the 40001-element one's last piece too.
+    expect(layout.pieces.filter((p) => p.tail).map((p) => [p.tensor, p.count % 8])).toEqual([
+      [0, 3],
+      [1, 40001 % 8],
+    ]);
     for (const w of layout.windows) {
       expect(w.stateBytes).toBeLessThanOrEqual(limits.maxStorageBufferBindingSize);
-      expect(w.paramBytes % 4).toBe(0);
+      expect(w.stateVec4 % 2).toBe(0);
+      expect(w.paramBytes % 16).toBe(0);
       expect(w.elementBytes).toBe(2);
     }
-    // The 3-element tensor binds its two words only (6 bytes of values, the last word half used).
-    expect(layout.windows[0]!.paramBytes).toBeGreaterThanOrEqual(8);
     const mixed = planLayout(
       [2, 4].map((elementBytes, k) => ({
         size: 10,
