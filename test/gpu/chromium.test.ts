@@ -254,7 +254,7 @@ describe('bad input', () => {
     ],
     [
       'importState missing max_exp_avg_var',
-      /importState: state has amsgrad=true, this optimizer amsgrad=false/,
+      /importState: the state has amsgrad=true, this optimizer has amsgrad=false \(fixed at construction\)/,
       false,
     ],
     ['buffer of another device', /params\[0\].*WebGPU validation error.*another GPUDevice/s, false],
