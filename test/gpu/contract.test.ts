@@ -21,6 +21,7 @@ import {
 } from '../../src/index.js';
 import { requestNodeDevice } from '../../src/node/index.js';
 import { describeValue } from '../../src/core/options.js';
+import { readFloat32Buffer } from '../helpers/read-buffer.js';
 
 type Opt = AdaBelief | Adam | AdamW | SGD;
 type Ctor = new (device: GPUDevice, entries: never[], options?: object) => Opt;
@@ -166,16 +167,7 @@ function buffer(data: Float32Array, label: string): GPUBuffer {
   return b;
 }
 
-async function read(b: GPUBuffer): Promise<Float32Array> {
-  const staging = device.createBuffer({ size: b.size, usage: 0x1 | 0x8 });
-  const e = device.createCommandEncoder();
-  e.copyBufferToBuffer(b, 0, staging, 0, b.size);
-  device.queue.submit([e.finish()]);
-  await staging.mapAsync(1);
-  const out = new Float32Array(staging.getMappedRange().slice(0));
-  staging.destroy();
-  return out;
-}
+const read = (b: GPUBuffer): Promise<Float32Array> => readFloat32Buffer(device, b);
 
 /** The outcome of one call: thrown (with the GPU calls it made) or accepted. */
 function attempt(f: () => unknown): { error?: Error; calls: number } {

@@ -10,6 +10,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { AdaBelief } from '../../src/index.js';
 import { requestNodeDevice } from '../../src/node/index.js';
+import { readFloat32Buffer } from '../helpers/read-buffer.js';
 
 const N = 1024;
 const STORAGE = 0x80 | 0x4 | 0x8;
@@ -29,16 +30,7 @@ function buffer(data: Float32Array, label: string, on = device): GPUBuffer {
 const grads = () => Float32Array.from({ length: N }, (_, i) => Math.sin(i) * 0.1);
 const params = () => Float32Array.from({ length: N }, (_, i) => Math.cos(i));
 
-async function read(b: GPUBuffer): Promise<Float32Array> {
-  const staging = device.createBuffer({ size: b.size, usage: 0x1 | 0x8 });
-  const e = device.createCommandEncoder();
-  e.copyBufferToBuffer(b, 0, staging, 0, b.size);
-  device.queue.submit([e.finish()]);
-  await staging.mapAsync(1);
-  const out = new Float32Array(staging.getMappedRange().slice(0));
-  staging.destroy();
-  return out;
-}
+const read = (b: GPUBuffer): Promise<Float32Array> => readFloat32Buffer(device, b);
 
 async function make(options = {}) {
   const param = buffer(params(), 'param');
