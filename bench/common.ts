@@ -17,8 +17,11 @@ export const IMPLS = [
   'copy',
   'tfjs-adam',
   'tfjs-adabelief',
+  'wasm-N',
+  'wasm-1',
   'cpu-fast',
   'cpu-ref',
+  'cpu-copy-N',
   'cpu-copy',
 ] as const;
 export type Impl = (typeof IMPLS)[number];
@@ -28,10 +31,31 @@ export const IMPL_LABELS: Record<Impl, string> = {
   copy: 'copy kernel (roofline)',
   'tfjs-adam': 'TF.js tf.train.adam',
   'tfjs-adabelief': 'TF.js ops AdaBelief',
+  'wasm-N': 'CPU WASM SIMD, N threads',
+  'wasm-1': 'CPU WASM SIMD, 1 thread',
   'cpu-fast': 'CPU AdaBeliefFastCPU',
   'cpu-ref': 'CPU AdaBeliefCPU (f32 ref)',
+  'cpu-copy-N': 'CPU WASM copy, N threads',
   'cpu-copy': 'CPU Float32Array copy',
 };
+
+/** The rows of bench/cpu-wasm.ts (measureWasm: workers, asynchronous); the plan has them with `wasm: true`. */
+export const WASM_IMPLS = ['wasm-N', 'wasm-1', 'cpu-copy-N'] as const satisfies readonly Impl[];
+export type WasmImpl = (typeof WASM_IMPLS)[number];
+export const isWasm = (impl: Impl): impl is WasmImpl => (WASM_IMPLS as readonly Impl[]).includes(impl);
+
+/** The optimizers that run on N threads (their copy roofline: 'cpu-copy-N'); the others' is the one-thread loop. */
+export const ON_N_THREADS: readonly Impl[] = ['wasm-N', 'cpu-copy-N'];
+
+/** The CPU optimizers the fastest CPU is picked from (the f32 reference is never it). */
+export const FAST_CPU: readonly Impl[] = ['wasm-N', 'wasm-1', 'cpu-fast'];
+
+/** An implementation's label with its thread count in place of N (IMPL_LABELS when `threads` is unknown). */
+export function implLabel(impl: Impl, threads?: number | null): string {
+  return threads && ON_N_THREADS.includes(impl)
+    ? IMPL_LABELS[impl].replace(/\bN threads\b/, `${threads} thread${threads === 1 ? '' : 's'}`)
+    : IMPL_LABELS[impl];
+}
 
 /** Runs on the WebGPU adapter (true) or on the CPU in Node (false). */
 export const ON_GPU: Record<Impl, boolean> = {
@@ -39,13 +63,19 @@ export const ON_GPU: Record<Impl, boolean> = {
   copy: true,
   'tfjs-adam': true,
   'tfjs-adabelief': true,
+  'wasm-N': false,
+  'wasm-1': false,
   'cpu-fast': false,
   'cpu-ref': false,
+  'cpu-copy-N': false,
   'cpu-copy': false,
 };
 
-/** The CPU optimizers of the plan, each measured per variant (bench/cpu.ts CPU_STEPPERS makes their steps). */
-export const CPU_OPTIMIZERS: Impl[] = ['cpu-fast', 'cpu-ref'];
+/**
+ * The CPU optimizers of the plan, each measured per variant (bench/cpu.ts CPU_STEPPERS makes their steps, bench/
+ * cpu-wasm.ts measureWasm the WASM ones).
+ */
+export const CPU_OPTIMIZERS: Impl[] = ['wasm-N', 'wasm-1', 'cpu-fast', 'cpu-ref'];
 
 /**
  * Bytes per element one step must move at least: read p, g, m, s and write p, m, s (28 B in f32), plus read
@@ -91,6 +121,12 @@ export interface PlanConfig {
   rep: Repetitions;
   tfjs: boolean;
   cpu: boolean;
+  /**
+   * With `cpu`: the WebAssembly rows too (WASM_IMPLS; Node's worker_threads, so npm start only — the demo page
+   * leaves them out), at `wasmSizes` (default: every size; `--quick`: fewer).
+   */
+  wasm?: boolean;
+  wasmSizes?: number[];
 }
 
 /** The calls of a run, in order (npm start and the benchmark page). */
@@ -116,7 +152,10 @@ export function plan(cfg: PlanConfig): Task[] {
       for (const v of cfg.variants) tasks.push([part('tfjs-adabelief', [v])]);
     }
     if (cfg.cpu) {
-      for (const impl of CPU_OPTIMIZERS) for (const v of cfg.variants) tasks.push([part(impl, [v])]);
+      const wasm = cfg.wasm === true && (cfg.wasmSizes ?? cfg.sizes).includes(size);
+      for (const impl of CPU_OPTIMIZERS.filter((i) => wasm || !isWasm(i)))
+        for (const v of cfg.variants) tasks.push([part(impl, [v])]);
+      if (wasm) for (const vs of byBytes('cpu-copy-N')) tasks.push([part('cpu-copy-N', vs)]);
       for (const vs of byBytes('cpu-copy')) tasks.push([part('cpu-copy', vs)]);
     }
   }
@@ -133,6 +172,8 @@ export interface Samples {
   gpuMs?: number[];
   /** Anything the reader should know about this measurement (e.g. tensors leaked). */
   note?: string;
+  /** CPU rows: the threads that ran the step (1, or N for 'wasm-N' and 'cpu-copy-N'). */
+  threads?: number;
 }
 
 /** Steps per repetition for a step that takes `stepMs`. */

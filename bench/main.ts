@@ -5,21 +5,26 @@
  * neither puppeteer nor vite: what needs them comes in through `Hooks`.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
+import { availableParallelism, cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import {
   IMPL_LABELS,
+  ON_N_THREADS,
   VARIANTS,
+  implLabel,
+  isWasm,
   median,
   plan,
   type ModelSamples,
   type ModelSpec,
+  type Impl,
   type Part,
   type Repetitions,
   type Samples,
   type Task,
   type Variant,
 } from './common.js';
+import { measureWasm } from './cpu-wasm.js';
 import { measureCpu } from './cpu.js';
 import { MODES, MODE_DEFS, modeBytes, parseModes, planModes, type Mode } from './modes.js';
 import type { AdapterReport } from './page.js';
@@ -86,6 +91,9 @@ ${runtime}  --quick                 sizes 2^12, 2^16, 2^20, 2^22, default varian
   --min-rep-ms MS         target duration of one repetition when --steps is not given (default 200, --quick 100)
   --max-workgroups N      workgroup cap for the fused and copy kernels (default: the optimizer's own)
   --no-tfjs | --no-cpu    skip TF.js / the CPU implementations
+  --no-wasm               skip the WebAssembly CPU rows (WASM SIMD on 1 and N threads, the N-thread copy)
+  --cpu-threads N         N of those rows (default: the cores available, ${availableParallelism()} here;
+                          --quick measures them at 2^16 and up only)
   --no-model              skip the whole-model case (ResNet-50's 161 tensors in a ParamArena vs one flat
                           tensor of the same 25,557,032 elements; step time ratio and host cost of step())
   --json FILE             where the JSON goes (default <out>/benchmark.json, or benchmark-node.json)
@@ -106,6 +114,11 @@ export interface Config {
   rep: Repetitions;
   tfjs: boolean;
   cpu: boolean;
+  /** With `cpu`: the WebAssembly rows (WASM SIMD on 1 and `cpuThreads` threads, the copy on as many). */
+  wasm: boolean;
+  /** Where the WebAssembly rows are measured (null: every size). */
+  wasmSizes: number[] | null;
+  cpuThreads: number;
   model: boolean;
   html: boolean;
   out: string;
@@ -151,6 +164,9 @@ export function parseArgs(argv: string[], host: Host): Config | null {
     },
     tfjs: true,
     cpu: true,
+    wasm: true,
+    wasmSizes: null,
+    cpuThreads: availableParallelism(),
     model: true,
     html: true,
     out: host.defaultOut,
@@ -227,6 +243,12 @@ export function parseArgs(argv: string[], host: Host): Config | null {
       case '--no-cpu':
         cfg.cpu = false;
         break;
+      case '--no-wasm':
+        cfg.wasm = false;
+        break;
+      case '--cpu-threads':
+        cfg.cpuThreads = int();
+        break;
       case '--no-model':
         cfg.model = false;
         break;
@@ -248,6 +270,8 @@ export function parseArgs(argv: string[], host: Host): Config | null {
     }
   }
   cfg.modeSizes = modeSizes ?? (quick ? [2 ** 20] : cfg.sizes);
+  // Worker start-up and a calibration each: --quick leaves out the sizes where threads cannot pay anyway.
+  if (quick) cfg.wasmSizes = cfg.sizes.filter((n) => n >= 2 ** 16);
   cfg.json ||= join(cfg.out, `benchmark${fileSuffix(cfg)}.json`);
   return cfg;
 }
@@ -296,13 +320,19 @@ function modelSpec(cfg: Config): ModelSpec {
 const clock = (ms: number) =>
   `${Math.floor(ms / 60000)}:${String(Math.floor(ms / 1000) % 60).padStart(2, '0')}`;
 
-async function measure(session: GpuSession, task: Task): Promise<Samples[]> {
+/** The threads a CPU implementation runs on (N for 'wasm-N' and 'cpu-copy-N'). */
+const threadsOf = (cfg: Config, impl: Impl) => (ON_N_THREADS.includes(impl) ? cfg.cpuThreads : 1);
+
+async function measure(session: GpuSession, task: Task, cfg: Config): Promise<Samples[]> {
   const specs = task.map((p) => p.spec);
-  const impl = specs[0]!.impl;
+  const spec = specs[0]!;
+  const impl = spec.impl;
   if (impl === 'fused' || impl === 'copy') return session.call<Samples[]>(PAGE, 'measureGpu', specs);
   if (impl === 'tfjs-adam' || impl === 'tfjs-adabelief')
-    return [await session.call<Samples>(PAGE, 'measureTf', specs[0])];
-  return [measureCpu(specs[0]!)];
+    return [await session.call<Samples>(PAGE, 'measureTf', spec)];
+  const threads = threadsOf(cfg, impl);
+  if (isWasm(impl)) return [{ ...(await measureWasm({ ...spec, impl, threads })), threads }];
+  return [{ ...measureCpu(spec), threads }];
 }
 
 function describeAdapter(a: AdapterReport): string[] {
@@ -323,7 +353,7 @@ function describeAdapter(a: AdapterReport): string[] {
 /** Runs the benchmark on `session` (closed at the end) and writes the JSON and the HTML report. */
 export async function runBenchmark(cfg: Config, session: GpuSession, hooks: Hooks = {}): Promise<void> {
   const started = performance.now();
-  const tasks = cfg.variantsTable ? plan(cfg) : [];
+  const tasks = cfg.variantsTable ? plan({ ...cfg, wasmSizes: cfg.wasmSizes ?? undefined }) : [];
   const modeTasks = cfg.modes.length
     ? planModes({ sizes: cfg.modeSizes, modes: cfg.modes, rep: cfg.rep })
     : [];
@@ -359,13 +389,18 @@ export async function runBenchmark(cfg: Config, session: GpuSession, hooks: Hook
         ? await session.call<{ version: string; device: string }>(PAGE, 'tfjsInfo')
         : null;
     if (tfjs) console.log(`TF.js ${tfjs.version}, webgpu backend on the ${tfjs.device}`);
+    const cpuTiming =
+      'in this Node process (V8), performance.now() over K steps; JavaScript on its thread' +
+      (cfg.wasm
+        ? `, WASM SIMD on 1 and on ${cfg.cpuThreads} worker threads (${availableParallelism()} cores available)`
+        : '');
     const gpuTiming =
       `${session.runtime}: ` +
       (adapter.timestampQuery
         ? 'timestamp-query around each step (GB/s, x copy) and wall time over K queued steps (ms, speedups)'
         : 'wall time over K queued steps + queue.onSubmittedWorkDone() (no timestamp-query on this adapter)');
     console.log(`GPU timing: ${gpuTiming}`);
-    console.log('CPU timing: in this Node process (V8), one thread, performance.now() over K steps');
+    console.log(`CPU timing: ${cpuTiming}`);
     if (cfg.model)
       console.log(
         `Host cost of step(): ${hooks.hostTiming?.(isolated) ?? 'performance.now() in this Node process'}`,
@@ -381,7 +416,7 @@ export async function runBenchmark(cfg: Config, session: GpuSession, hooks: Hook
       return `${median(s.wallMs).toFixed(3)} ms/step${gpu} (${s.stepsPerRep} steps x ${s.reps})${s.note ? ` ${s.note}` : ''}`;
     };
     const line = (p: Part) =>
-      `${pow2(p.spec.size).padEnd(5)} ${p.variants.join('+').padEnd(9)} ${IMPL_LABELS[p.spec.impl]}`;
+      `${pow2(p.spec.size).padEnd(5)} ${p.variants.join('+').padEnd(9)} ${implLabel(p.spec.impl, threadsOf(cfg, p.spec.impl))}`;
     for (const task of tasks) {
       const h = head();
       const what =
@@ -390,7 +425,7 @@ export async function runBenchmark(cfg: Config, session: GpuSession, hooks: Hook
           : line(task[0]!);
       if (tty || task.length > 1)
         process.stdout.write(`${h} ${what} ...${tty && task.length === 1 ? '' : '\n'}`);
-      const samples = await measure(session, task);
+      const samples = await measure(session, task, cfg);
       task.forEach((part, k) => {
         const s = samples[k]!;
         count++;
@@ -474,7 +509,7 @@ export async function runBenchmark(cfg: Config, session: GpuSession, hooks: Hook
       cpus: `${cpus().length} x ${cpus()[0]?.model ?? 'CPU'}`,
       timing: {
         gpu: gpuTiming,
-        cpu: 'Node process (V8), one thread, performance.now() over K steps',
+        cpu: cpuTiming,
         tfjs: tfjs
           ? `wall time over K queued steps + a 1-element read, webgpu backend on the ${tfjs.device}`
           : 'skipped',
@@ -488,6 +523,9 @@ export async function runBenchmark(cfg: Config, session: GpuSession, hooks: Hook
         quick: cfg.quick,
         model: cfg.model,
         maxWorkgroups: cfg.maxWorkgroups ?? null,
+        wasm: cfg.cpu && cfg.wasm,
+        wasmSizes: cfg.cpu && cfg.wasm ? (cfg.wasmSizes ?? cfg.sizes) : [],
+        cpuThreads: cfg.cpuThreads,
       },
       loadAverage: { before: loadBefore, after: load() },
       headline: top,
@@ -504,8 +542,12 @@ export async function runBenchmark(cfg: Config, session: GpuSession, hooks: Hook
       console.log(`Targets (${top.variant}, largest size ${pow2(top.size)}, this run):`);
       console.log(formatTargets(targets(top)));
       const f = (x: number | null) => (x === null ? '-' : `${x.toFixed(2)}x`);
+      const fastest = top.fastestCpu ? implLabel(top.fastestCpu, top.cpuThreads) : '-';
       console.log(
-        `  also: fused vs CPU AdaBeliefFastCPU ${f(top.fusedVsCpu)}, vs CPU AdaBeliefCPU (f32 reference) ${f(top.fusedVsCpuReference)}`,
+        `  also: fused vs the fastest CPU optimizer (${fastest}) ${f(top.fusedVsCpu)}, vs CPU AdaBeliefFastCPU ${f(top.fusedVsCpuFastJs)}, vs CPU AdaBeliefCPU (f32 reference) ${f(top.fusedVsCpuReference)}`,
+      );
+      console.log(
+        `  CPU: WASM SIMD vs AdaBeliefFastCPU ${f(top.wasmVsFastJs)}, WASM on ${top.cpuThreads ?? 'N'} threads vs 1 ${f(top.wasmThreadsVsOne)}`,
       );
     }
     const modesTable = modeRows.length ? formatModes(modeRows) : '';
@@ -525,6 +567,13 @@ export async function runBenchmark(cfg: Config, session: GpuSession, hooks: Hook
     const ratios = {
       fusedVsCopy: top?.fusedVsCopy ?? null,
       fusedVsCpu: top?.fusedVsCpu ?? null,
+      fastestCpu: top?.fastestCpu ?? null,
+      fusedVsCpuFastJs: top?.fusedVsCpuFastJs ?? null,
+      cpuFastVsCpuCopy: top?.cpuFastVsCpuCopy ?? null,
+      fastJsVsCpuCopy: top?.fastJsVsCpuCopy ?? null,
+      wasmVsFastJs: top?.wasmVsFastJs ?? null,
+      wasmThreadsVsOne: top?.wasmThreadsVsOne ?? null,
+      cpuThreads: cfg.cpu && cfg.wasm ? cfg.cpuThreads : null,
       fusedVsTfjsAdam: top?.fusedVsTfjsAdam ?? null,
       fusedVsTfjsAdabelief: top?.fusedVsTfjsAdabelief ?? null,
       modelVsFlat: model?.modelVsFlat ?? null,

@@ -3,9 +3,12 @@
  * self-contained HTML report (inline SVG, no network). Pure functions of the measurements.
  */
 import {
+  FAST_CPU,
   IMPL_LABELS,
   ON_GPU,
+  ON_N_THREADS,
   bytesPerElement,
+  implLabel,
   mean,
   median,
   type Impl,
@@ -36,9 +39,17 @@ export interface Row {
   ms: number;
   elementsPerSecond: number;
   effectiveGBps: number;
-  /** Effective bandwidth / that of the copy of the same bytes on the same side (GPU copy kernel or CPU copy loop). */
+  /** CPU rows: the threads that ran the step (1, or N for 'wasm-N' and 'cpu-copy-N'); null on the GPU. */
+  threads: number | null;
+  /**
+   * Effective bandwidth / that of the copy of the same bytes on the same side: the GPU copy kernel; for CPU rows
+   * on N threads the WASM copy on the same N threads, for one-thread CPU rows the Float32Array copy loop.
+   */
   vsCopy: number | null;
-  /** Speedups of this row (wall time) against the fastest CPU, TF.js Adam and TF.js-ops AdaBelief. */
+  /**
+   * Speedups of this row (wall time) against the fastest CPU optimizer of its size and variant (FAST_CPU: the
+   * least wall time of WASM on N threads, on one, and AdaBeliefFastCPU), TF.js Adam and TF.js-ops AdaBelief.
+   */
   vsCpu: number | null;
   vsTfjsAdam: number | null;
   vsTfjsAdabelief: number | null;
@@ -114,11 +125,25 @@ export interface Report {
     variant: Variant;
     size: number;
     fusedVsCopy: number | null;
+    /** The fastest CPU optimizer at this size (FAST_CPU, most GB/s), or null without CPU rows. */
+    fastestCpu: Impl | null;
+    /** Its wall ms / the fused step's. */
     fusedVsCpu: number | null;
+    /** AdaBeliefFastCPU's (one JavaScript thread) wall ms / the fused step's: fusedVsCpu before the WASM rows. */
+    fusedVsCpuFastJs: number | null;
     fusedVsCpuReference: number | null;
     fusedVsTfjsAdam: number | null;
     fusedVsTfjsAdabelief: number | null;
+    /** The fastest CPU optimizer's GB/s / the WASM copy's on the same N threads ('cpu-copy-N'). */
     cpuFastVsCpuCopy: number | null;
+    /** AdaBeliefFastCPU's GB/s / the one-thread Float32Array copy loop's: cpuFastVsCpuCopy before the WASM rows. */
+    fastJsVsCpuCopy: number | null;
+    /** The faster WASM row's GB/s / AdaBeliefFastCPU's. */
+    wasmVsFastJs: number | null;
+    /** WASM on N threads' GB/s / on one thread's. */
+    wasmThreadsVsOne: number | null;
+    /** N, the threads of 'wasm-N' and 'cpu-copy-N' (null without them). */
+    cpuThreads: number | null;
   } | null;
   targets: Target[];
   rows: Row[];
@@ -367,6 +392,7 @@ export function toRows(ms: Measurement[]): Row[] {
       size: m.size,
       impl: m.impl,
       bytesPerElement: bytes,
+      threads: ON_GPU[m.impl] ? null : (m.threads ?? 1),
       wallMs,
       gpuMs,
       method:
@@ -382,19 +408,40 @@ export function toRows(ms: Measurement[]): Row[] {
   const find = (variant: Variant, size: number, impl: Impl) =>
     base.find((r) => r.size === size && r.impl === impl && (r.variant === variant || impl === 'tfjs-adam'));
   return base.map((r) => {
-    const copy = find(r.variant, r.size, ON_GPU[r.impl] ? 'copy' : 'cpu-copy');
+    // WASM on one thread has no copy of its own here (bench/cpu-wasm.ts alone measures one: copy-1); the
+    // Float32Array loop is no roofline for SIMD code.
+    const copyImpl = ON_GPU[r.impl]
+      ? 'copy'
+      : ON_N_THREADS.includes(r.impl)
+        ? 'cpu-copy-N'
+        : r.impl === 'wasm-1'
+          ? null
+          : 'cpu-copy';
+    const copy = copyImpl && find(r.variant, r.size, copyImpl);
     const speedup = (impl: Impl) => {
       const b = find(r.variant, r.size, impl);
       return b ? b.wallMs / r.wallMs : null;
     };
+    const cpu = fastestCpu(base, r.variant, r.size);
     return {
       ...r,
       vsCopy: copy ? r.effectiveGBps / copy.effectiveGBps : null,
-      vsCpu: speedup('cpu-fast'),
+      vsCpu: cpu ? cpu.wallMs / r.wallMs : null,
       vsTfjsAdam: speedup('tfjs-adam'),
       vsTfjsAdabelief: speedup('tfjs-adabelief'),
     };
   });
+}
+
+/** The fastest CPU optimizer's row of a size and variant (FAST_CPU, least wall time: the same bytes), if any. */
+export function fastestCpu<R extends Pick<Row, 'impl' | 'variant' | 'size' | 'wallMs'>>(
+  rows: R[],
+  variant: Variant,
+  size: number,
+): R | undefined {
+  return rows
+    .filter((r) => r.variant === variant && r.size === size && FAST_CPU.includes(r.impl))
+    .reduce<R | undefined>((best, r) => (best && best.wallMs <= r.wallMs ? best : r), undefined);
 }
 
 export function headline(rows: Row[]): Report['headline'] {
@@ -409,17 +456,26 @@ export function headline(rows: Row[]): Report['headline'] {
     const b = get(impl);
     return b ? b.wallMs / f.wallMs : null;
   };
-  const cpuFast = get('cpu-fast');
-  const cpuCopy = get('cpu-copy');
+  const gbps = (a: Row | undefined, b: Row | undefined) =>
+    a && b ? a.effectiveGBps / b.effectiveGBps : null;
+  const fastest = fastestCpu(rows, variant, size);
+  const [wasmN, wasm1, fastJs] = [get('wasm-N'), get('wasm-1'), get('cpu-fast')];
+  const wasm = [wasmN, wasm1].filter((r) => r !== undefined).sort((a, b) => a.wallMs - b.wallMs)[0];
   return {
     variant,
     size,
     fusedVsCopy: f.vsCopy,
-    fusedVsCpu: ratio('cpu-fast'),
+    fastestCpu: fastest?.impl ?? null,
+    fusedVsCpu: fastest ? fastest.wallMs / f.wallMs : null,
+    fusedVsCpuFastJs: ratio('cpu-fast'),
     fusedVsCpuReference: ratio('cpu-ref'),
     fusedVsTfjsAdam: ratio('tfjs-adam'),
     fusedVsTfjsAdabelief: ratio('tfjs-adabelief'),
-    cpuFastVsCpuCopy: cpuFast && cpuCopy ? cpuFast.effectiveGBps / cpuCopy.effectiveGBps : null,
+    cpuFastVsCpuCopy: gbps(fastest, get('cpu-copy-N')),
+    fastJsVsCpuCopy: gbps(fastJs, get('cpu-copy')),
+    wasmVsFastJs: gbps(wasm, fastJs),
+    wasmThreadsVsOne: gbps(wasmN, wasm1),
+    cpuThreads: (wasmN ?? get('cpu-copy-N'))?.threads ?? null,
   };
 }
 
@@ -443,9 +499,15 @@ export function targets(h: Report['headline']): Target[] {
     ),
     t(
       'cpuFastVsCpuCopy',
-      0.5,
+      0.7,
       h?.cpuFastVsCpuCopy,
-      'AdaBeliefFastCPU GB/s / Float32Array copy loop GB/s, same process',
+      `fastest CPU optimizer (${h?.fastestCpu ? implLabel(h.fastestCpu, h.cpuThreads) : '-'}) GB/s / WASM copy on ${h?.cpuThreads ?? 'N'} threads GB/s, same process`,
+    ),
+    t(
+      'fastJsVsCpuCopy',
+      0.5,
+      h?.fastJsVsCpuCopy,
+      'AdaBeliefFastCPU GB/s / Float32Array copy loop GB/s (one thread), same process',
     ),
   ];
 }
@@ -560,7 +622,7 @@ export function tableCells(r: Row, dash = '-', times = 'x'): string[] {
   return [
     r.variant,
     pow2(r.size),
-    IMPL_LABELS[r.impl] + (r.note ? ` (${r.note})` : ''),
+    implLabel(r.impl, r.threads) + (r.note ? ` (${r.note})` : ''),
     fmt(r.wallMs, 3, dash),
     r.gpuMs === null ? dash : fmt(r.gpuMs, 3, dash),
     fmt(r.elementsPerSecond / 1e6, 1, dash),
@@ -591,9 +653,14 @@ export const LEGEND = [
   'wall ms: median wall time per step (K steps queued, then waited for, / K); GPU ms: median timestamp-query time of the step.',
   'GB/s: effective bandwidth = bytes per element (28; 36 with AMSGrad; TF.js credited with the same minimum) x size / time,',
   '  time = GPU ms where measured, else wall ms. x copy: GB/s / that of the copy of the same bytes on the same side',
-  '  (GPU rows: the copy kernel; CPU rows: the Float32Array copy loop). vs CPU / vs TF Adam / vs TF AdaB: that',
-  "  implementation's wall ms / this row's wall ms (> 1: this row is faster). CPU rows run in Node (V8), one thread;",
-  '  the CPU copy loop takes its arrays as arguments, as the optimizers do (the same loop over module-level',
+  '  (GPU rows: the copy kernel; CPU rows on N threads: the WASM SIMD copy on the same N threads; JavaScript CPU',
+  '  rows: the Float32Array copy loop; WASM on 1 thread: none, see npx tsx bench/cpu-wasm.ts). vs CPU: the fastest',
+  "  CPU optimizer's wall ms (least of WASM SIMD on N threads, on 1 thread, AdaBeliefFastCPU) / this row's; vs TF",
+  "  Adam / vs TF AdaB: that implementation's wall ms / this row's (> 1: this row is faster). CPU rows run in",
+  '  this Node process (V8): the JavaScript ones on its thread, the WASM ones (AdaBeliefWasmCPU, and a copy',
+  '  moving the same bytes over the same memory layout) on worker_threads over SharedArrayBuffer memory, WASM on',
+  '  N threads always on all N (tuneThreads off). The',
+  '  Float32Array copy loop takes its arrays as arguments, as the optimizers do (the same loop over module-level',
   '  constant arrays runs up to 3x faster here: the JIT folds the arrays in; no optimizer can rely on that).',
 ];
 
@@ -650,8 +717,11 @@ export const COLORS: Record<Impl, string> = {
   copy: '#555555',
   'tfjs-adam': '#1f77b4',
   'tfjs-adabelief': '#17becf',
+  'wasm-N': '#9467bd',
+  'wasm-1': '#e377c2',
   'cpu-fast': '#2ca02c',
   'cpu-ref': '#98df8a',
+  'cpu-copy-N': '#bcbd22',
   'cpu-copy': '#8c564b',
 };
 
@@ -722,14 +792,15 @@ ${parts.join('\n')}
 /** Effective bandwidth against size, one line per implementation that has rows (the copies dashed). */
 export function bandwidthSeries(rows: Row[], variant: Variant): Series[] {
   return (Object.keys(IMPL_LABELS) as Impl[])
-    .map((impl) => ({
-      name: IMPL_LABELS[impl],
-      color: COLORS[impl],
-      dashed: impl === 'copy' || impl === 'cpu-copy',
-      points: rows
-        .filter((r) => r.variant === variant && r.impl === impl)
-        .map((r): [number, number] => [r.size, r.effectiveGBps]),
-    }))
+    .map((impl) => {
+      const own = rows.filter((r) => r.variant === variant && r.impl === impl);
+      return {
+        name: implLabel(impl, own[0]?.threads),
+        color: COLORS[impl],
+        dashed: impl === 'copy' || impl === 'cpu-copy' || impl === 'cpu-copy-N',
+        points: own.map((r): [number, number] => [r.size, r.effectiveGBps]),
+      };
+    })
     .filter((s) => s.points.length);
 }
 
@@ -740,31 +811,19 @@ function bandwidthChart(rows: Row[], variant: Variant, id: string): string {
 
 function speedupChart(rows: Row[], variant: Variant, id: string): string {
   const fused = rows.filter((r) => r.variant === variant && r.impl === 'fused');
-  const pick = (
-    name: string,
-    color: string,
-    key: 'vsCpu' | 'vsTfjsAdam' | 'vsTfjsAdabelief',
-    dashed = false,
-  ): Series => ({
-    name,
-    color,
-    dashed,
-    points: fused.filter((r) => r[key] !== null).map((r): [number, number] => [r.size, r[key]!]),
-  });
-  const vsRef: Series = {
-    name: 'vs CPU AdaBeliefCPU (ref)',
-    color: COLORS['cpu-ref'],
-    points: fused.flatMap((f): [number, number][] => {
-      const ref = rows.find((r) => r.variant === variant && r.size === f.size && r.impl === 'cpu-ref');
-      return ref ? [[f.size, ref.wallMs / f.wallMs]] : [];
-    }),
+  const against = (impl: Impl): Series => {
+    const own = rows.filter((r) => r.impl === impl && (r.variant === variant || impl === 'tfjs-adam'));
+    return {
+      name: `vs ${implLabel(impl, own[0]?.threads).replace(/^TF\.js ops/, 'TF.js-ops')}`,
+      color: COLORS[impl],
+      points: fused.flatMap((f): [number, number][] => {
+        const other = own.find((r) => r.size === f.size);
+        return other ? [[f.size, other.wallMs / f.wallMs]] : [];
+      }),
+    };
   };
-  const series = [
-    pick('vs CPU AdaBeliefFastCPU', COLORS['cpu-fast'], 'vsCpu'),
-    vsRef,
-    pick('vs TF.js tf.train.adam', COLORS['tfjs-adam'], 'vsTfjsAdam'),
-    pick('vs TF.js-ops AdaBelief', COLORS['tfjs-adabelief'], 'vsTfjsAdabelief'),
-  ].filter((s) => s.points.length);
+  const impls: Impl[] = ['wasm-N', 'wasm-1', 'cpu-fast', 'cpu-ref', 'tfjs-adam', 'tfjs-adabelief'];
+  const series = impls.map(against).filter((s) => s.points.length);
   return lineChart(id, `Fused step speedup, ${variant} (dotted: 1x)`, 'speedup, wall time (log)', series, 1);
 }
 
