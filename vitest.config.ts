@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
 
 // Three tiers: `unit` (Node, no GPU: seconds, files in parallel), `study` (Node, no GPU: long CPU sweeps —
@@ -6,6 +7,8 @@ import { defineConfig } from 'vitest/config';
 // so files run one at a time). `npm run test:unit` / `test:study` / `test:gpu` run one tier; `npm test` runs all.
 export default defineConfig({
   test: {
+    // Every core (vitest's default leaves one idle: on a 2-core machine the unit tier would run on one).
+    maxWorkers: Math.max(2, availableParallelism()),
     projects: [
       {
         test: {
