@@ -159,7 +159,7 @@ interface Runner {
   check(): Promise<void>;
   /**
    * Called after each timed run, outside the timed interval: a guarded optimizer confirms its steps here
-   * (it accepts at most 31 unconfirmed steps in flight, and `encode()` confirms none).
+   * (it accepts at most 32 unconfirmed steps in flight, and `encode()` confirms none).
    */
   settle?(): Promise<void>;
   destroy(): void;
