@@ -11,6 +11,7 @@ import { AdaBeliefFastCPU } from '../src/cpu/fast.js';
 import { AdaBeliefWasmCPU } from '../src/cpu/wasm-optimizer.js';
 import { WasmEngine } from '../src/cpu/wasm/engine.js';
 import { VARIANTS, median, repsFor, stepsFor, type MeasureSpec, type Samples } from './common.js';
+import { noise } from './cpu.js';
 
 /** The rows this file measures. */
 export type WasmImpl = 'wasm-1' | 'wasm-N' | 'cpu-copy-N';
@@ -19,18 +20,6 @@ export interface WasmMeasureSpec extends Omit<MeasureSpec, 'impl'> {
   impl: WasmImpl;
   /** N (default: the cores available). */
   threads?: number;
-}
-
-function noise(n: number, scale: number, seed: number): Float32Array {
-  const a = new Float32Array(n);
-  let x = seed | 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    a[i] = (x / 2147483648) * scale;
-  }
-  return a;
 }
 
 /** A step function for `spec` and its cleanup. */

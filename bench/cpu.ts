@@ -7,7 +7,8 @@ import { AdaBeliefFastCPU } from '../src/cpu/fast.js';
 import { AdaBeliefCPU } from '../src/cpu/reference.js';
 import { VARIANTS, repsFor, stepsFor, type Impl, type MeasureSpec, type Samples } from './common.js';
 
-function noise(n: number, scale: number, seed: number): Float32Array {
+/** Deterministic noise in [-scale, scale) (xorshift32 from `seed`): the CPU rows' params and grads. */
+export function noise(n: number, scale: number, seed: number): Float32Array {
   const a = new Float32Array(n);
   let x = seed | 1;
   for (let i = 0; i < n; i++) {
