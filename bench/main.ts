@@ -24,7 +24,7 @@ import {
   type Task,
   type Variant,
 } from './common.js';
-import { measureWasm } from './cpu-wasm.js';
+import { measureWasm } from './wasm.js';
 import { measureCpu } from './cpu.js';
 import { MODES, MODE_DEFS, modeBytes, parseModes, planModes, type Mode } from './modes.js';
 import type { AdapterReport } from './page.js';
