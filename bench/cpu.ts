@@ -5,7 +5,15 @@
  */
 import { AdaBeliefFastCPU } from '../src/cpu/fast.js';
 import { AdaBeliefCPU } from '../src/cpu/reference.js';
-import { VARIANTS, repsFor, stepsFor, type Impl, type MeasureSpec, type Samples } from './common.js';
+import {
+  VARIANTS,
+  repsFor,
+  stepsFor,
+  type Impl,
+  type MeasureSpec,
+  type Samples,
+  type Repetitions,
+} from './common.js';
 
 /** Deterministic noise in [-scale, scale) (xorshift32 from `seed`): the CPU rows' params and grads. */
 export function noise(n: number, scale: number, seed: number): Float32Array {
@@ -82,9 +90,11 @@ function stepper(spec: MeasureSpec): () => void {
   return make(spec);
 }
 
-/** Times one CPU implementation: warm-up steps, then `reps` repetitions of K steps; ms per step each. */
-export function measureCpu(spec: MeasureSpec): Samples {
-  const step = stepper(spec);
+/**
+ * Times `step` (one synchronous CPU step) with `spec`'s repetitions: warm-up steps, then `reps` repetitions of K steps; ms per
+ * step each. Shared by every CPU row (bench/wasm.ts too).
+ */
+export function timeSteps(spec: Repetitions, step: () => void): Samples {
   const run = (count: number) => {
     const t0 = performance.now();
     for (let k = 0; k < count; k++) step();
@@ -98,4 +108,9 @@ export function measureCpu(spec: MeasureSpec): Samples {
   const wallMs: number[] = [];
   for (let r = 0; r < reps; r++) wallMs.push(run(K) / K);
   return { stepsPerRep: K, reps, wallMs };
+}
+
+/** Times one CPU implementation of bench/cpu.ts (CPU_STEPPERS). */
+export function measureCpu(spec: MeasureSpec): Samples {
+  return timeSteps(spec, stepper(spec));
 }

@@ -187,6 +187,34 @@ async function fusedRunner(c: Context, spec: MeasureSpec): Promise<Runner> {
   };
 }
 
+/** A runner of one recorded dispatch (the copy kernels): `owned` buffers are destroyed with it. */
+function dispatchRunner(
+  device: GPUDevice,
+  label: string,
+  pipeline: GPUComputePipeline,
+  bindGroup: GPUBindGroup,
+  workgroups: number,
+  owned: GPUBuffer[],
+): Runner {
+  const encode = (encoder: GPUCommandEncoder) => {
+    const pass = encoder.beginComputePass({ label });
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(workgroups);
+    pass.end();
+  };
+  return {
+    step: () => {
+      const encoder = device.createCommandEncoder({ label });
+      encode(encoder);
+      device.queue.submit([encoder.finish()]);
+    },
+    encode,
+    check: async () => undefined,
+    destroy: () => owned.forEach((b) => b.destroy()),
+  };
+}
+
 function copyRunner(c: Context, spec: MeasureSpec): Runner {
   const { device, report } = c;
   const amsgrad = spec.variant === 'amsgrad';
@@ -215,23 +243,7 @@ function copyRunner(c: Context, spec: MeasureSpec): Runner {
     ],
   });
   const workgroups = workgroupsFor(vec4s, report.workgroupSize, report.maxWorkgroups);
-  const encode = (encoder: GPUCommandEncoder) => {
-    const pass = encoder.beginComputePass({ label: 'bench/copy' });
-    pass.setPipeline(pipeline);
-    pass.setBindGroup(0, bindGroup);
-    pass.dispatchWorkgroups(workgroups);
-    pass.end();
-  };
-  return {
-    step: () => {
-      const encoder = device.createCommandEncoder({ label: 'bench/copy' });
-      encode(encoder);
-      device.queue.submit([encoder.finish()]);
-    },
-    encode,
-    check: async () => undefined,
-    destroy: () => [uniform, ...buffers].forEach((b) => b.destroy()),
-  };
+  return dispatchRunner(device, 'bench/copy', pipeline, bindGroup, workgroups, [uniform, ...buffers]);
 }
 
 /** Runs `count` steps and waits for the GPU; returns the wall time in ms. */
@@ -468,23 +480,7 @@ function modeCopyRunner(c: Context, size: number, traffic: Traffic): Runner {
     entries: [{ binding: 10, resource: { buffer: uniform } }, ...entries],
   });
   const workgroups = workgroupsFor(Math.max(units, 1), report.workgroupSize, report.maxWorkgroups);
-  const encode = (encoder: GPUCommandEncoder) => {
-    const pass = encoder.beginComputePass({ label: 'bench/copy-mode' });
-    pass.setPipeline(pipeline);
-    pass.setBindGroup(0, bindGroup);
-    pass.dispatchWorkgroups(workgroups);
-    pass.end();
-  };
-  return {
-    step: () => {
-      const encoder = device.createCommandEncoder({ label: 'bench/copy-mode' });
-      encode(encoder);
-      device.queue.submit([encoder.finish()]);
-    },
-    encode,
-    check: async () => undefined,
-    destroy: () => [uniform, ...buffers].forEach((b) => b.destroy()),
-  };
+  return dispatchRunner(device, 'bench/copy-mode', pipeline, bindGroup, workgroups, [uniform, ...buffers]);
 }
 
 /**

@@ -7,8 +7,8 @@
 import { availableParallelism } from 'node:os';
 import { AdaBeliefWasmCPU } from '../src/cpu/wasm-optimizer.js';
 import { WasmEngine } from '../src/cpu/wasm/engine.js';
-import { VARIANTS, repsFor, stepsFor, type MeasureSpec, type Samples } from './common.js';
-import { noise } from './cpu.js';
+import { VARIANTS, type MeasureSpec, type Samples } from './common.js';
+import { noise, timeSteps } from './cpu.js';
 
 /** The rows this file measures. */
 export type WasmImpl = 'wasm-1' | 'wasm-N' | 'cpu-copy-N';
@@ -42,23 +42,11 @@ export async function stepper(spec: WasmMeasureSpec): Promise<{ step: () => void
   return { step: () => opt.step(), close: () => opt.destroy() };
 }
 
-/** Times one row: warm-up steps, then `reps` repetitions of K steps; ms per step each (as measureCpu). */
+/** Times one row (as measureCpu: bench/cpu.ts timeSteps), then stops its workers. */
 export async function measureWasm(spec: WasmMeasureSpec): Promise<Samples> {
   const { step, close } = await stepper(spec);
   try {
-    const run = (count: number) => {
-      const t0 = performance.now();
-      for (let k = 0; k < count; k++) step();
-      return performance.now() - t0;
-    };
-    run(1);
-    const stepMs = run(1);
-    const K = stepsFor(spec, stepMs);
-    const reps = repsFor(spec, stepMs);
-    run(Math.max(spec.warmupSteps - 2, K));
-    const wallMs: number[] = [];
-    for (let r = 0; r < reps; r++) wallMs.push(run(K) / K);
-    return { stepsPerRep: K, reps, wallMs };
+    return timeSteps(spec, step);
   } finally {
     close();
   }

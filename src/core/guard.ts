@@ -1,18 +1,18 @@
 /**
  * The guard of a step — loss-scale division, skipping on non-finite gradients, clipping by global norm —
  * as pure host code: the options' checks, what the host puts into the GPU's `Control` record and what it
- * reads back (the record's layout: src/gpu/abi.ts), the CPU reference's version of the decision, and the
- * bookkeeping that lets the host keep computing exact f64 step scalars while the GPU alone decides whether a
- * step is applied.
+ * reads back (the record's layout: src/gpu/abi.ts) and the CPU reference's version of the decision. The
+ * bookkeeping that keeps the host's step count exact while the GPU alone decides whether a step is applied is
+ * src/core/step-count.ts.
  *
  * Why rows: a skipped step does not advance the step count, and the host only learns of it later (an
  * asynchronous readback; `step()` never waits). So each guarded step uploads one record row per step count
- * it may turn out to be — from `applied + 1` (every unconfirmed guarded step was skipped) to `upper + 1`
+ * it may turn out to be — from `applied + 1` (every unconfirmed guarded step was skipped) to `count + 1`
  * (none was) — and the GPU picks its row from its own counter. Confirmed readbacks shrink the range again.
  */
 import { pyRepr } from './options.js';
 
-/** Rows of step records a guarded optimizer can hold: guarded steps in flight without a confirmed readback + 1. */
+/** Rows of step records a guarded optimizer can hold: at most this many guarded steps in flight unconfirmed. */
 export const MAX_ROWS = 32;
 
 /** The guard options of a GPU optimizer (fixed at construction: they decide whether the guard passes run). */
@@ -68,60 +68,6 @@ export function checkGradScale(scale: unknown): asserts scale is number {
 export function checkMaxGradNorm(max: unknown): asserts max is number {
   if (!(typeof max === 'number' && max > 0)) {
     throw new RangeError(`maxGradNorm must be a number > 0 (Infinity: no clipping), got ${pyRepr(max)}`);
-  }
-}
-
-/**
- * The step count as the host knows it: `base` steps applied as of step call `baseSeq` (confirmed by a
- * readback), then one entry per later step call (guarded: may have been skipped; unguarded: applied).
- */
-export class AppliedTracker {
-  private base = 0;
-  private baseSeq = 0;
-  private seq = 0;
-  private later: boolean[] = [];
-
-  /** The step count if no unconfirmed guarded step was skipped. */
-  get upper(): number {
-    return this.base + this.later.length;
-  }
-
-  /** Unconfirmed guarded steps. */
-  get unsure(): number {
-    return this.later.reduce((n, guarded) => n + (guarded ? 1 : 0), 0);
-  }
-
-  /** The number of the latest step call. */
-  get latest(): number {
-    return this.seq;
-  }
-
-  /** Records a step call; returns its number. */
-  push(guarded: boolean): number {
-    this.seq++;
-    if (!guarded && this.later.length === 0) {
-      // Nothing unconfirmed before it and it cannot be skipped: known at once (the unguarded case, always).
-      this.base++;
-      this.baseSeq = this.seq;
-    } else {
-      this.later.push(guarded);
-    }
-    return this.seq;
-  }
-
-  /** A readback: after step call `seq`, `applied` steps had been applied. Stale readbacks are ignored. */
-  confirm(seq: number, applied: number): void {
-    if (seq <= this.baseSeq) return;
-    this.later = this.later.slice(seq - this.baseSeq);
-    this.base = applied;
-    this.baseSeq = seq;
-  }
-
-  /** Starts over at `applied` steps (importState). */
-  reset(applied: number): void {
-    this.base = applied;
-    this.baseSeq = this.seq;
-    this.later = [];
   }
 }
 

@@ -5,7 +5,7 @@
  */
 import { describe, expect, test } from 'vitest';
 import { AdaBeliefCPU, GradScaler } from '../../src/index.js';
-import { AppliedTracker, guardDecision } from '../../src/core/guard.js';
+import { guardDecision } from '../../src/core/guard.js';
 
 describe('guarded CPU step', () => {
   test('a non-finite gradient skips the step: params, state and step count unchanged', () => {
@@ -51,25 +51,6 @@ describe('guarded CPU step', () => {
       'maxGradNorm must be a number > 0 (Infinity: no clipping), got -1',
     );
     expect(cpu.stepCount).toBe(0);
-  });
-});
-
-describe('AppliedTracker: the step counts a step in flight may turn out to be', () => {
-  test('unguarded steps are known at once; guarded ones until a readback confirms them', () => {
-    const t = new AppliedTracker();
-    t.push(false);
-    t.push(false);
-    expect([t.upper, t.unsure]).toEqual([2, 0]);
-    const a = t.push(true);
-    const b = t.push(true);
-    t.push(true);
-    expect([t.upper, t.unsure]).toEqual([5, 3]);
-    t.confirm(b, 3); // after step call b, 3 steps applied: one of a, b was skipped
-    expect([t.upper, t.unsure]).toEqual([4, 1]);
-    t.confirm(a, 3); // stale: ignored
-    expect([t.upper, t.unsure]).toEqual([4, 1]);
-    t.reset(10);
-    expect([t.upper, t.unsure]).toEqual([10, 0]);
   });
 });
 
