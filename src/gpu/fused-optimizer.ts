@@ -156,11 +156,7 @@ export class FusedOptimizer<O extends object> {
             size: UNUSED_STATE_BYTES,
             usage: Usage.STORAGE,
           });
-          const { skipNonFinite, maxGradNorm } = c.guard;
-          const guardOptions = c.guard.enabled
-            ? { skipNonFinite, maxGradNorm, gradScale: c.guard.scale }
-            : {};
-          const guard = new StepGuard(device, label, guardOptions, this.tensors.length, (d) => this.own(d));
+          const guard = new StepGuard(device, label, c.guard, this.tensors.length, (d) => this.own(d));
           return { kernel, packedKernels, hyper, tables, unused, guard };
         });
       } catch (e) {

@@ -13,9 +13,10 @@
  */
 import { describeWindow, explainBindError, replay, type Dispatch, type Tables } from './dispatches.js';
 import type { Tensor } from './entries.js';
-import { Usage, inErrorScopes, toRef } from './device.js';
+import { Usage, inErrorScopes } from './device.js';
 import { statsPipelines, type StatsPipelines } from './pipelines.js';
-import { checkGradScale, checkMaxGradNorm, type GuardOptions } from '../core/guard.js';
+import { checkGradScale, checkMaxGradNorm } from '../core/guard.js';
+import type { GuardSettings } from './construction.js';
 import { TAIL_PIECE, bindGroupEntries } from './abi.js';
 import { CONTROL_BYTES, initialControl, writeControlInputs } from './records.js';
 import { BINDING_ALIGNMENT, alignUp, type Layout, type Window } from './layout.js';
@@ -80,35 +81,15 @@ export class StepGuard {
   constructor(
     private readonly device: GPUDevice,
     private readonly label: string,
-    options: GuardOptions,
+    settings: GuardSettings,
     private readonly tensorCount: number,
     private readonly own: (d: GPUBufferDescriptor) => GPUBuffer,
   ) {
-    const { skipNonFinite, gradScale, maxGradNorm } = options;
-    this.enabled = skipNonFinite !== undefined || gradScale !== undefined || maxGradNorm !== undefined;
-    if (skipNonFinite !== undefined && typeof skipNonFinite !== 'boolean') {
-      throw new TypeError(`Option 'skipNonFinite' must be a boolean, got ${String(skipNonFinite)}`);
-    }
-    if (gradScale === undefined || typeof gradScale === 'number') {
-      if (gradScale !== undefined) checkGradScale(gradScale);
-      this.scale = gradScale ?? 1;
-    } else {
-      const ref = toRef(gradScale);
-      if (!ref.buffer || typeof ref.buffer.usage !== 'number' || (ref.buffer.usage & Usage.COPY_SRC) === 0) {
-        throw new TypeError(
-          `gradScale: expected a number or a GPUBuffer with GPUBufferUsage.COPY_SRC, got ${String(ref.buffer?.label ?? gradScale)}`,
-        );
-      }
-      if (ref.offset % 4 !== 0 || ref.offset + 4 > ref.buffer.size) {
-        throw new RangeError(
-          `gradScale: offset ${ref.offset} must be a multiple of 4 with 4 bytes after it in '${ref.buffer.label}' (${ref.buffer.size} bytes)`,
-        );
-      }
-      this.scale = ref;
-    }
-    if (maxGradNorm !== undefined) checkMaxGradNorm(maxGradNorm);
-    this.maxNorm = maxGradNorm ?? Infinity;
-    this.skipNonFinite = skipNonFinite ?? gradScale !== undefined;
+    // Checked before any GPU object exists (construction.ts checkGuard).
+    this.enabled = settings.enabled;
+    this.scale = settings.scale;
+    this.maxNorm = settings.maxGradNorm;
+    this.skipNonFinite = settings.skipNonFinite;
     if (!this.enabled) return;
 
     const control = own({
