@@ -2,9 +2,11 @@
  * gpu-check: does this machine's WebGPU adapter compute what the CPU mirrors compute, in every mode? The GPU
  * tests' own scenarios (test/gpu/scenarios: parity.ts, lowp.ts, guard.ts) run in this Node process on Dawn
  * (Dawn installed as `navigator.gpu`, sessions/dawn.ts), with the tests' own tolerances (test/helpers/
- * tolerance.ts: 16 ulp per step in f32, plus one ulp of the stored precision per step for f16 / bf16; the
- * guard's norm within its derived bound), and the same pass rules as test/gpu/*.test.ts. Prints every
- * check's largest errors and a verdict; exits 1 when a check fails, 2 when none could run (no adapter).
+ * tolerance.ts: 16 ulp per step in f32, T·3·2^-8 of the travel more under bf16 state, plus one ulp of the
+ * stored precision per step for f16 / bf16; the guard's norm within its derived bound), and the same pass rules
+ * as test/gpu/*.test.ts. The lower-precision cases and their rules are test/gpu/scenarios/lowp-cases.ts, the
+ * list test/gpu/lowp.test.ts runs; each prints its tolerances. Prints every check's largest errors and a
+ * verdict; exits 1 when a check fails, 2 when none could run (no adapter).
  *
  * Bundled into dist-bench/gpu-check.mjs by `npm run bench:bundle` (runs with a bare `node` and the `webgpu`
  * package copied beside it; the kernels are `?raw` imports, so plain tsx cannot run this file).
@@ -15,7 +17,14 @@ import { installDawnNavigator } from '../../../sessions/dawn.js';
 import { ULP_PER_STEP } from '../../helpers/tolerance.js';
 import { guarded, type GuardConfig, type GuardResult } from '../scenarios/guard.js';
 import { adapterSummary } from '../scenarios/harness.js';
-import { lowpParity, type LowpConfig, type LowpResult } from '../scenarios/lowp.js';
+import { lowpParity } from '../scenarios/lowp.js';
+import {
+  LOWP_CASES,
+  isLargeLowp,
+  lowpToleranceLines,
+  lowpVerdict,
+  type LowpCase,
+} from '../scenarios/lowp-cases.js';
 import { parity, type ParityConfig, type ParityResult, type Report } from '../scenarios/parity.js';
 
 /** One check: runs a scenario and returns what failed (empty: passed) and what to print. */
@@ -62,39 +71,16 @@ function parityCheck(name: string, cfg: ParityConfig, quantities = 3, large = fa
   };
 }
 
-/** The rules of test/gpu/lowp.test.ts `expectWithin`. */
-function lowpCheck(
-  name: string,
-  cfg: LowpConfig,
-  quantities: number,
-  extra?: (r: LowpResult) => string[],
-): Check {
+/** A lower-precision case (test/gpu/scenarios/lowp-cases.ts, the list test/gpu/lowp.test.ts runs), its rules. */
+function lowpCheck(c: LowpCase): Check {
+  const large = isLargeLowp(c);
   return {
-    name,
-    large: cfg.sizes.some((n) => n > 2 ** 20),
+    name: large ? `large: ${c.name}` : c.name,
+    large,
     run: async () => {
-      const r = await lowpParity(cfg);
-      const lines: string[] = [];
-      const failures: string[] = [];
-      const names = Object.keys(r.report);
-      if (names.length < quantities)
-        failures.push(`${names.length} quantities compared, want >= ${quantities}`);
-      for (const [q, s] of Object.entries(r.report)) {
-        lines.push(
-          `${q}: max |Δ| ${s.maxAbs.toExponential(2)} = ${s.maxUlp.toFixed(2)} ulp (${s.stored}), worst ${(s.worst * 100).toFixed(1)}% of tolerance after ${r.stepsCompared} steps`,
-        );
-        if (s.nanMismatch !== 0) failures.push(`${q}: ${s.nanMismatch} NaN mismatches`);
-        if (!(s.worst <= 1)) failures.push(`${q}: worst at ${s.worst.toFixed(3)} x its tolerance`);
-      }
-      lines.push(
-        `${r.bytesChanged} bytes outside the tensors changed; ${r.moved} param values moved, ${r.nonFinite} non-finite; ${r.masterFiner} master values finer than their f16 param`,
-      );
-      if (r.bytesChanged !== 0) failures.push(`${r.bytesChanged} bytes outside the tensors changed`);
-      if (!(r.moved > 0)) failures.push('the params did not move');
-      if ('master' in r.report && !(r.masterFiner > 0))
-        failures.push('master copies hold nothing finer than f16');
-      failures.push(...(extra?.(r) ?? []));
-      return { lines, failures };
+      const r = await lowpParity(c.cfg);
+      const { lines, failures } = lowpVerdict(c, r);
+      return { lines: [...lowpToleranceLines(c.cfg), ...lines], failures };
     },
   };
 }
@@ -155,8 +141,6 @@ function guardCheck(
 }
 
 const SIZES = [1, 5, 63, 1023, 65537];
-const f16 = (n: number) => Array.from({ length: n }, () => 'f16' as const);
-const f32 = (n: number) => Array.from({ length: n }, () => 'f32' as const);
 
 function checks(): Check[] {
   const list: Check[] = [];
@@ -216,124 +200,8 @@ function checks(): Check[] {
         optimizer === 'SGD' ? 2 : 3,
       ),
     );
-  // Lower precision (test/gpu/lowp.test.ts's cases).
-  list.push(
-    lowpCheck(
-      'f16 params + f32 master',
-      { seed: 1, sizes: SIZES, dtypes: f16(5), steps: 8, options: { lr: 1e-2 } },
-      4,
-    ),
-    lowpCheck(
-      'f16 params, no master, decay',
-      {
-        seed: 2,
-        sizes: SIZES,
-        dtypes: f16(5),
-        steps: 8,
-        masterWeights: false,
-        options: { lr: 1e-2, rectify: false, weightDecay: 1e-2 },
-      },
-      3,
-    ),
-    lowpCheck(
-      'f16 and f32 mixed in shared buffers, AMSGrad',
-      {
-        seed: 3,
-        sizes: [5, 1027, 3, 1, 64, 7],
-        dtypes: ['f16', 'f32', 'f16', 'f16', 'f32', 'f16'],
-        gaps: [0, 1, 0, 2, 0, 0],
-        shared: true,
-        steps: 7,
-        options: { amsgrad: true, lr: 3e-3 },
-      },
-      5,
-    ),
-    lowpCheck(
-      'bf16 state, f32 params, AMSGrad',
-      {
-        seed: 4,
-        sizes: SIZES,
-        dtypes: f32(5),
-        steps: 8,
-        stateDtype: 'bf16',
-        options: { amsgrad: true, rectify: false, lr: 1e-2 },
-      },
-      4,
-    ),
-    lowpCheck(
-      'bf16 state, f32 params, 1,000,003 elements',
-      { seed: 15, sizes: [1_000_003], dtypes: ['f32'], steps: 3, stateDtype: 'bf16', options: { lr: 1e-2 } },
-      3,
-    ),
-    lowpCheck(
-      'f16 params, no master, bf16 state',
-      {
-        seed: 14,
-        sizes: SIZES,
-        dtypes: f16(5),
-        steps: 8,
-        stateDtype: 'bf16',
-        masterWeights: false,
-        options: { lr: 1e-2 },
-      },
-      3,
-    ),
-    lowpCheck(
-      'f16 + master + bf16 state, shared buffers, torch-optimizer semantics',
-      {
-        seed: 5,
-        sizes: [1027, 3, 5, 1],
-        dtypes: f16(4),
-        shared: true,
-        gaps: [1, 0, 0, 1],
-        steps: 8,
-        stateDtype: 'bf16',
-        options: { semantics: 'torch-optimizer', weightDecay: 1e-3, amsgrad: true },
-      },
-      5,
-    ),
-    lowpCheck(
-      'Adam, bf16 state, f16 and f32 params',
-      {
-        seed: 6,
-        optimizer: 'Adam',
-        sizes: [1027, 5],
-        dtypes: ['f16', 'f32'],
-        steps: 6,
-        stateDtype: 'bf16',
-        options: { lr: 1e-2 },
-      },
-      4,
-    ),
-    lowpCheck(
-      'SGD momentum, bf16 state, f16 params',
-      {
-        seed: 7,
-        optimizer: 'SGD',
-        sizes: [1027, 5],
-        dtypes: f16(2),
-        steps: 6,
-        stateDtype: 'bf16',
-        options: { lr: 0.05, momentum: 0.9 },
-      },
-      3,
-    ),
-    lowpCheck(
-      'guard in the packed modes: clipping, inf in an f16 gradient skipped',
-      {
-        seed: 8,
-        sizes: [1027, 3, 65537],
-        dtypes: ['f16', 'f16', 'f32'],
-        steps: 6,
-        stateDtype: 'bf16',
-        maxGradNorm: 1,
-        infAt: 3,
-        options: { lr: 1e-2 },
-      },
-      5,
-      (r) => (r.step === 5 ? [] : [`step count ${r.step}, want 5 (the step with an inf gradient skipped)`]),
-    ),
-  );
+  // Lower precision: test/gpu/scenarios/lowp-cases.ts, the list test/gpu/lowp.test.ts runs (the large ones below).
+  list.push(...LOWP_CASES.filter((c) => !isLargeLowp(c)).map(lowpCheck));
   // The guard (test/gpu/guard.test.ts's cases).
   const guardSizes = [1, 5, 1027, 65537, 3, 64];
   for (const shared of [false, true])
@@ -408,20 +276,8 @@ function checks(): Check[] {
       },
       { norms: true, clipping: 0.5 },
     ),
-    lowpCheck(
-      'large: 2^25 + 3 f16 elements, bf16 state + master (several bindings)',
-      {
-        seed: 13,
-        sizes: [2 ** 25 + 3],
-        dtypes: ['f16'],
-        steps: 2,
-        stateDtype: 'bf16',
-        gradScale: 0.1,
-        options: { lr: 1e-2, rectify: false },
-      },
-      4,
-    ),
   );
+  list.push(...LOWP_CASES.filter(isLargeLowp).map(lowpCheck));
   return list;
 }
 
@@ -452,7 +308,7 @@ async function main(): Promise<number> {
   }
   const list = checks().filter((c) => (large || !c.large) && (!only || c.name.includes(only)));
   console.log(
-    `${list.length} checks${large ? ' (with --large)' : ' (--large adds 2^22 and 2^25-element tensors)'}; tolerances: test/helpers/tolerance.ts (${ULP_PER_STEP} ulp per step in f32, + 1 stored ulp per step in f16 / bf16)\n`,
+    `${list.length} checks${large ? ' (with --large)' : ' (--large adds 2^22 and 2^25-element tensors)'}; tolerances: test/helpers/tolerance.ts (${ULP_PER_STEP} ulp per step in f32, + T·3·2^-8 of the travel under bf16 state, + 1 stored ulp per step in f16 / bf16)\n`,
   );
   const failed: string[] = [];
   for (const [i, check] of list.entries()) {
