@@ -79,8 +79,9 @@ export const CPU_OPTIMIZERS: Impl[] = ['wasm-N', 'wasm-1', 'cpu-fast', 'cpu-ref'
 
 /**
  * Bytes per element one step must move at least: read p, g, m, s and write p, m, s (28 B in f32), plus read
- * and write smax with AMSGrad (36 B). The copy kernels move exactly this; Adam's minimum is the same 28 B
- * (p, g, m, v); TF.js moves more (every op round-trips memory) but is credited with the minimum.
+ * and write smax with AMSGrad (36 B). The copy kernel (bench/copy.wgsl `copy_mode` over bench/modes.ts
+ * variantTraffic) moves exactly this; Adam's minimum is the same 28 B (p, g, m, v); TF.js moves more (every op
+ * round-trips memory) but is credited with the minimum.
  */
 export function bytesPerElement(impl: Impl, variant: Variant): number {
   if (impl === 'tfjs-adam') return 28;

@@ -1,70 +1,36 @@
-// copy.wgsl — the bandwidth roofline of the fused AdaBelief step (bench only, not part of the library).
+// copy.wgsl — the bandwidth rooflines of the benchmark (bench only, not part of the library): one kernel,
+// `copy_mode`, that moves exactly the bytes per element one optimizer step moves, and nothing else worth
+// mentioning. Which arrays it moves are override constants, so each traffic is a pipeline of its own:
+//   - the variants table (bench/page.ts measureGpu, bench/modes.ts variantTraffic): the f32 AdaBelief step, p,
+//     m, s read and written in place and g only read (IN_PLACE_0..2 = 2, READ_0 = 2: 28 B per element), and
+//     with AMSGrad max_exp_avg_var a 4th f32 array in place (IN_PLACE_3 = 2: 36 B per element);
+//   - the modes section (bench/page.ts measureModes): each mode's own traffic (bench/modes.ts MODE_DEFS).
 //
-// Moves exactly the bytes one AdaBelief step moves, and nothing else worth mentioning: per element it reads
-// param, grad, exp_avg, exp_avg_var (and max_exp_avg_var) and writes param, exp_avg, exp_avg_var (and
-// max_exp_avg_var): 28 bytes per element, 36 with AMSGrad. The values are rotated and one of them is
-// XORed with the gradient, as raw bits (no float math, so no NaN / subnormal slow paths whatever the data):
-//   param' = exp_avg;  exp_avg' = exp_avg_var;  exp_avg_var' = param ^ grad;  [max_exp_avg_var' = max ^ grad]
-// No store writes back the value loaded from its own address, so no compiler may drop a load or a store.
+// Arrays: up to 4 read and written in place (IN_PLACE_*), 2 only read (READ_*), 1 only written (WRITE_0). Each
+// constant is that array's vec4<u32>s per unit of 8 elements: 0 (absent: a small dummy buffer is bound and never
+// touched), 1 (2-byte elements: f16, bf16) or 2 (4-byte elements: f32).
 //
-// Dispatch: the shape family of shaders/adabelief.wgsl's `main` — a 1D grid of WORKGROUP_SIZE-invocation
-// workgroups over the count / 4 whole vec4s, invocation i handling vec4 i, i + stride, ... (grid-stride),
-// with the optimizer's workgroup size and workgroup cap on that adapter (the bench passes both). Elements
-// past the last whole vec4 are not touched (the bench uses multiples of 4). Entry points: `copy` (28 B per
-// element; binding 5 unused) and `copy_amsgrad` (36 B per element).
+// No load or store can be dropped. Values move as raw bits (no float math, so no NaN / subnormal slow paths
+// whatever the data). Every loaded vec4 is XORed into `x`; an in-place array stores its own value ^ x (the XOR
+// of all the other vec4s loaded for the unit) and the written-only array stores x. So no store writes back the
+// value loaded from its own address, and every load feeds the stores of the other arrays (each traffic has at
+// least two).
 //
-// `copy_mode` (bindings 10-17, apart from the two above): the roofline of any mode (bench/modes.ts), moving
-// that mode's own bytes per element with 16-byte accesses. Per unit of 8 elements, an array of 2-byte
-// elements (f16, bf16) is one vec4<u32> (index u) and an array of 4-byte elements two (indices u and
-// u + units, so that neighbouring invocations touch neighbouring vec4s in each load). Override constants
-// give each array's vec4s per unit: 0 (absent: a small dummy buffer is bound), 1 (2-byte) or 2 (4-byte).
-// Up to 4 arrays read and written in place (IN_PLACE_*), 2 only read (READ_*), 1 only written (WRITE_0).
-// Every loaded vec4 is XORed into `x`; an in-place array stores its own value ^ x (the XOR of all the
-// others) and the written-only array stores x, so no load or store can be dropped. Invocation i handles
-// units i, i + stride, ... (grid-stride), as `copy` does; elements past the last whole unit are not touched.
+// Access pattern: 16-byte loads and stores. Per unit u of 8 elements, a 2-byte array is one vec4 (index u) and a
+// 4-byte array two, at indices u and u + units (not 2u, 2u + 1), so that in each load and store neighbouring
+// invocations touch neighbouring vec4s: fully coalesced. The f32 step's `main` (shaders/adabelief.wgsl) instead
+// takes vec4 i of each array per invocation (4 elements), also fully coalesced; this kernel uses the 8-element
+// units for every traffic, the f32 variants' included (on an NVIDIA H200 both patterns moved the f32 step's 28 B
+// per element at the same speed: docs/benchmark.md, docs/measurements/nvidia-h200-2026-12-04.md).
+//
+// Dispatch: the shape family of `main` — a 1D grid of WORKGROUP_SIZE-invocation workgroups, invocation i
+// handling units i, i + stride, ... (grid-stride), with the workgroup size and workgroup cap of the optimizer
+// it is compared with on that adapter (the bench passes both; the grid is src/gpu/layout.ts workgroupsFor over
+// the units, so below the cap it has half the workgroups of `main`'s grid over size / 4 vec4s). Elements past
+// the last whole unit are not touched: the bench's sizes are multiples of 8 (every default and --quick size;
+// a --sizes value that is not is credited with up to 7 elements' bytes more than the copy moves).
 
 override WORKGROUP_SIZE: u32 = 256u;
-
-struct Params {
-  vec4_count: u32,
-}
-
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read_write> param: array<vec4<u32>>;
-@group(0) @binding(2) var<storage, read> grad: array<vec4<u32>>;
-@group(0) @binding(3) var<storage, read_write> exp_avg: array<vec4<u32>>;
-@group(0) @binding(4) var<storage, read_write> exp_avg_var: array<vec4<u32>>;
-@group(0) @binding(5) var<storage, read_write> max_exp_avg_var: array<vec4<u32>>;
-
-@compute @workgroup_size(WORKGROUP_SIZE)
-fn copy(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let stride = groups.x * WORKGROUP_SIZE;
-  for (var i = gid.x; i < params.vec4_count; i = i + stride) {
-    let p = param[i];
-    let g = grad[i];
-    let m = exp_avg[i];
-    let s = exp_avg_var[i];
-    param[i] = m;
-    exp_avg[i] = s;
-    exp_avg_var[i] = p ^ g;
-  }
-}
-
-@compute @workgroup_size(WORKGROUP_SIZE)
-fn copy_amsgrad(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let stride = groups.x * WORKGROUP_SIZE;
-  for (var i = gid.x; i < params.vec4_count; i = i + stride) {
-    let p = param[i];
-    let g = grad[i];
-    let m = exp_avg[i];
-    let s = exp_avg_var[i];
-    let x = max_exp_avg_var[i];
-    param[i] = m;
-    exp_avg[i] = s;
-    exp_avg_var[i] = p ^ g;
-    max_exp_avg_var[i] = x ^ g;
-  }
-}
 
 override IN_PLACE_0: u32 = 0u;
 override IN_PLACE_1: u32 = 0u;
@@ -74,23 +40,23 @@ override READ_0: u32 = 0u;
 override READ_1: u32 = 0u;
 override WRITE_0: u32 = 0u;
 
-struct ModeParams {
+struct Params {
   units: u32,
 }
 
-@group(0) @binding(10) var<uniform> mode_params: ModeParams;
-@group(0) @binding(11) var<storage, read_write> rw0: array<vec4<u32>>;
-@group(0) @binding(12) var<storage, read_write> rw1: array<vec4<u32>>;
-@group(0) @binding(13) var<storage, read_write> rw2: array<vec4<u32>>;
-@group(0) @binding(14) var<storage, read_write> rw3: array<vec4<u32>>;
-@group(0) @binding(15) var<storage, read> r0: array<vec4<u32>>;
-@group(0) @binding(16) var<storage, read> r1: array<vec4<u32>>;
-@group(0) @binding(17) var<storage, read_write> w0: array<vec4<u32>>;
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read_write> rw0: array<vec4<u32>>;
+@group(0) @binding(2) var<storage, read_write> rw1: array<vec4<u32>>;
+@group(0) @binding(3) var<storage, read_write> rw2: array<vec4<u32>>;
+@group(0) @binding(4) var<storage, read_write> rw3: array<vec4<u32>>;
+@group(0) @binding(5) var<storage, read> r0: array<vec4<u32>>;
+@group(0) @binding(6) var<storage, read> r1: array<vec4<u32>>;
+@group(0) @binding(7) var<storage, read_write> w0: array<vec4<u32>>;
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn copy_mode(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let stride = groups.x * WORKGROUP_SIZE;
-  let units = mode_params.units;
+  let units = params.units;
   for (var i = gid.x; i < units; i = i + stride) {
     let j = i + units;
     var x = vec4<u32>(0u);

@@ -4,7 +4,7 @@
  * element, from which both its bytes per element and its copy kernel (bench/copy.wgsl `copy_mode`) follow.
  * Pure data, no GPU, no DOM.
  */
-import type { Repetitions } from './common.js';
+import type { Repetitions, Variant } from './common.js';
 
 /** Mode names, in the order of the table; the keys of the JSON's `modes` object. */
 export const MODES = [
@@ -99,6 +99,15 @@ export const MODE_DEFS: Record<Mode, ModeDef> = {
     bytes: 'p, momentum_buffer f32 read + written, g f32 read',
   },
 };
+
+/**
+ * The traffic of the variants table's copy kernel: the f32 AdaBelief step's (p, m, s in place, g read: 28 B per
+ * element), with AMSGrad's max_exp_avg_var a 4th f32 array in place (36 B); bench/common.ts bytesPerElement.
+ */
+export function variantTraffic(variant: Variant): Traffic {
+  const f32 = MODE_DEFS.f32.traffic;
+  return variant === 'amsgrad' ? { ...f32, inPlace: [...f32.inPlace, 4] } : f32;
+}
 
 /** Bytes one step of `traffic` moves per element. */
 export function trafficBytes(t: Traffic): number {

@@ -38,7 +38,7 @@ import {
   type Repetitions,
   type Samples,
 } from './common.js';
-import { MODE_DEFS, type ModeMeasureSpec, type Traffic } from './modes.js';
+import { MODE_DEFS, trafficKey, variantTraffic, type ModeMeasureSpec, type Traffic } from './modes.js';
 
 const STORAGE = 0x80;
 const COPY_SRC = 0x4;
@@ -187,7 +187,7 @@ async function fusedRunner(c: Context, spec: MeasureSpec): Promise<Runner> {
   };
 }
 
-/** A runner of one recorded dispatch (the copy kernels): `owned` buffers are destroyed with it. */
+/** A runner of one recorded dispatch (the copy kernel): `owned` buffers are destroyed with it. */
 function dispatchRunner(
   device: GPUDevice,
   label: string,
@@ -215,35 +215,53 @@ function dispatchRunner(
   };
 }
 
-function copyRunner(c: Context, spec: MeasureSpec): Runner {
+/**
+ * The copy kernel (bench/copy.wgsl `copy_mode`) over the arrays of `traffic`, `trafficBytes(traffic)` per element:
+ * the roofline of a variant (bench/modes.ts variantTraffic) and of a mode (its `traffic`) alike.
+ */
+function copyRunner(c: Context, size: number, traffic: Traffic): Runner {
   const { device, report } = c;
-  const amsgrad = spec.variant === 'amsgrad';
-  const vec4s = Math.floor(spec.size / 4);
+  const units = Math.floor(size / 8);
+  const slots: { name: string; binding: number; capacity: number; widths: (2 | 4)[] }[] = [
+    { name: 'IN_PLACE_', binding: 1, capacity: 4, widths: traffic.inPlace },
+    { name: 'READ_', binding: 5, capacity: 2, widths: traffic.readOnly },
+    { name: 'WRITE_', binding: 7, capacity: 1, widths: traffic.writeOnly },
+  ];
+  const key = trafficKey(traffic);
+  const constants: Record<string, number> = { WORKGROUP_SIZE: report.workgroupSize };
+  const buffers: GPUBuffer[] = [];
+  const entries: GPUBindGroupEntry[] = [];
+  for (const slot of slots) {
+    if (slot.widths.length > slot.capacity)
+      throw new Error(
+        `copy_mode has ${slot.capacity} ${slot.name} arrays, traffic ${key} needs ${slot.widths.length}`,
+      );
+    for (let k = 0; k < slot.capacity; k++) {
+      const width = slot.widths[k];
+      constants[`${slot.name}${k}`] = width ? width / 2 : 0;
+      // An absent array still has its (untouched) binding: a 16-byte buffer of its own.
+      const bytes = width ? Math.max(16, units * 8 * width) : 16;
+      const b = noiseBuffer(device, bytes / 4, 1, 10 + buffers.length, `bench/copy-${key}-${slot.name}${k}`);
+      buffers.push(b);
+      entries.push({ binding: slot.binding + k, resource: { buffer: b } });
+    }
+  }
+  const label = `bench/copy-${key}`;
   const module = device.createShaderModule({ label: 'bench/copy', code: copySource });
   const pipeline = device.createComputePipeline({
-    label: 'bench/copy',
+    label,
     layout: 'auto',
-    compute: {
-      module,
-      entryPoint: amsgrad ? 'copy_amsgrad' : 'copy',
-      constants: { WORKGROUP_SIZE: report.workgroupSize },
-    },
+    compute: { module, entryPoint: 'copy_mode', constants },
   });
-  const uniform = device.createBuffer({ label: 'bench/copy-params', size: 16, usage: UNIFORM | COPY_DST });
-  device.queue.writeBuffer(uniform, 0, new Uint32Array([vec4s, 0, 0, 0]));
-  const buffers = ['param', 'grad', 'exp_avg', 'exp_avg_var', ...(amsgrad ? ['max_exp_avg_var'] : [])].map(
-    (name, i) => noiseBuffer(device, spec.size, 1, 10 + i, `bench/copy-${name}`),
-  );
+  const uniform = device.createBuffer({ label: `${label}-params`, size: 16, usage: UNIFORM | COPY_DST });
+  device.queue.writeBuffer(uniform, 0, new Uint32Array([units, 0, 0, 0]));
   const bindGroup = device.createBindGroup({
-    label: 'bench/copy',
+    label,
     layout: pipeline.getBindGroupLayout(0),
-    entries: [
-      { binding: 0, resource: { buffer: uniform } },
-      ...buffers.map((buffer, i) => ({ binding: i + 1, resource: { buffer } })),
-    ],
+    entries: [{ binding: 0, resource: { buffer: uniform } }, ...entries],
   });
-  const workgroups = workgroupsFor(vec4s, report.workgroupSize, report.maxWorkgroups);
-  return dispatchRunner(device, 'bench/copy', pipeline, bindGroup, workgroups, [uniform, ...buffers]);
+  const workgroups = workgroupsFor(Math.max(units, 1), report.workgroupSize, report.maxWorkgroups);
+  return dispatchRunner(device, label, pipeline, bindGroup, workgroups, [uniform, ...buffers]);
 }
 
 /** Runs `count` steps and waits for the GPU; returns the wall time in ms. */
@@ -364,7 +382,11 @@ export async function measureGpu(specs: MeasureSpec[]): Promise<Samples[]> {
   const runners: Runner[] = [];
   try {
     for (const spec of specs)
-      runners.push(spec.impl === 'fused' ? await fusedRunner(c, spec) : copyRunner(c, spec));
+      runners.push(
+        spec.impl === 'fused'
+          ? await fusedRunner(c, spec)
+          : copyRunner(c, spec.size, variantTraffic(spec.variant)),
+      );
     const { K, reps } = await calibrate(device, runners, specs);
     const out = await timeInterleaved(c, runners, K, reps);
     for (const runner of runners) await runner.check();
@@ -434,55 +456,6 @@ async function modeRunner(c: Context, spec: ModeMeasureSpec, maxWorkgroups: numb
   };
 }
 
-/** bench/copy.wgsl `copy_mode` over the arrays of `traffic`: the mode's own bytes per element. */
-function modeCopyRunner(c: Context, size: number, traffic: Traffic): Runner {
-  const { device, report } = c;
-  const units = Math.floor(size / 8);
-  const slots: { name: string; binding: number; widths: (2 | 4)[] }[] = [
-    { name: 'IN_PLACE_', binding: 11, widths: traffic.inPlace },
-    { name: 'READ_', binding: 15, widths: traffic.readOnly },
-    { name: 'WRITE_', binding: 17, widths: traffic.writeOnly },
-  ];
-  const capacity = { IN_PLACE_: 4, READ_: 2, WRITE_: 1 } as Record<string, number>;
-  const constants: Record<string, number> = { WORKGROUP_SIZE: report.workgroupSize };
-  const buffers: GPUBuffer[] = [];
-  const entries: GPUBindGroupEntry[] = [];
-  for (const slot of slots) {
-    if (slot.widths.length > capacity[slot.name]!)
-      throw new Error(
-        `copy_mode has ${capacity[slot.name]} ${slot.name} arrays, traffic needs ${slot.widths.length}`,
-      );
-    for (let k = 0; k < capacity[slot.name]!; k++) {
-      const width = slot.widths[k];
-      constants[`${slot.name}${k}`] = width ? width / 2 : 0;
-      // An absent array still has its (unread) binding: a 16-byte buffer of its own.
-      const bytes = width ? Math.max(16, units * 8 * width) : 16;
-      const b = noiseBuffer(device, bytes / 4, 1, 20 + buffers.length, `bench/copy-mode-${slot.name}${k}`);
-      buffers.push(b);
-      entries.push({ binding: slot.binding + k, resource: { buffer: b } });
-    }
-  }
-  const module = device.createShaderModule({ label: 'bench/copy', code: copySource });
-  const pipeline = device.createComputePipeline({
-    label: 'bench/copy-mode',
-    layout: 'auto',
-    compute: { module, entryPoint: 'copy_mode', constants },
-  });
-  const uniform = device.createBuffer({
-    label: 'bench/copy-mode-params',
-    size: 16,
-    usage: UNIFORM | COPY_DST,
-  });
-  device.queue.writeBuffer(uniform, 0, new Uint32Array([units, 0, 0, 0]));
-  const bindGroup = device.createBindGroup({
-    label: 'bench/copy-mode',
-    layout: pipeline.getBindGroupLayout(0),
-    entries: [{ binding: 10, resource: { buffer: uniform } }, ...entries],
-  });
-  const workgroups = workgroupsFor(Math.max(units, 1), report.workgroupSize, report.maxWorkgroups);
-  return dispatchRunner(device, 'bench/copy-mode', pipeline, bindGroup, workgroups, [uniform, ...buffers]);
-}
-
 /**
  * The modes of one size measured together, interleaved as `measureGpu` does (repetition r of every one
  * before repetition r + 1 of any): each mode's fused step and the copy kernels of their traffic.
@@ -500,7 +473,7 @@ export async function measureModes(
       runners.push(
         spec.kind === 'fused'
           ? await modeRunner(c, spec, maxWorkgroups)
-          : modeCopyRunner(c, spec.size, MODE_DEFS[spec.mode].traffic),
+          : copyRunner(c, spec.size, MODE_DEFS[spec.mode].traffic),
       );
     checkErrors(c, `modes n=${specs[0]?.size}: setup`);
     const { K, reps } = await calibrate(device, runners, specs);
