@@ -322,26 +322,52 @@ describe('whole models and huge tensors', () => {
     expect(r.submits).toBe(100);
   });
 
-  test('default limits: a 40M-element tensor (160 MB > 128 MiB binding) is updated through several bindings', async () => {
-    const r = await session.call<Run & { maxBinding: number }>(SCALE, 'bigTensor', {
-      size: 40_000_000,
-      steps: 2,
-      limits: 'default',
-    });
-    console.log(`40M tensor: maxStorageBufferBindingSize ${r.maxBinding}, ${r.dispatches} dispatches`);
+  // The huge tensors: the GPU updates every element; the CPU reference checks params and every state buffer
+  // (usual tolerances) on the elements scale.ts sampleRanges picks: every piece's first and last 4096, 4096 on
+  // each side of every power of two and of the grid-stride pass boundaries, 512 random runs of 256. Every
+  // element of the tensor must hold a positive exp_avg_var (each step adds eps): none was left out.
+  type Big = Run & {
+    maxBinding: number;
+    pieces: number;
+    tails: number;
+    compared: number;
+    ranges: number;
+    lastIndex: number;
+    unwritten: number;
+    firstUnwritten: number;
+  };
+  const describeBig = (label: string, r: Big) =>
+    console.log(
+      `${label}: maxStorageBufferBindingSize ${r.maxBinding}, ${r.pieces} piece(s), ${r.tails} tail(s), ` +
+        `${r.dispatches} dispatch(es); compared ${r.compared} of ${r.elements} elements in ${r.ranges} ranges; ` +
+        `${r.unwritten} element(s) with exp_avg_var not > 0 (never updated)`,
+    );
+
+  test('default limits: a 40M-element tensor (160 MB > 128 MiB binding) is updated through several bindings, 2 steps', async () => {
+    const size = 40_000_000;
+    const r = await session.call<Big>(SCALE, 'bigTensor', { size, steps: 2, limits: 'default' });
+    describeBig('40M tensor', r);
     expect(r.maxBinding).toBe(128 * 2 ** 20);
+    expect(r.pieces).toBe(2);
+    expect(r.tails).toBe(0);
     expect(r.dispatches).toBe(2);
+    expect(r.lastIndex).toBe(size - 1);
+    expect(r.unwritten, `first at ${r.firstUnwritten}`).toBe(0);
     expectWithin('40M tensor', r.report);
   });
 
   test('one tensor of 2^26 + 5 elements, 65535 workgroups (past the limit: grid-stride) and a tail', async () => {
-    const r = await session.call<Run>(SCALE, 'bigTensor', {
-      size: 2 ** 26 + 5,
+    const size = 2 ** 26 + 5;
+    const r = await session.call<Big>(SCALE, 'bigTensor', {
+      size,
       steps: 1,
       limits: 'adapter',
       maxWorkgroups: 65535,
     });
-    console.log(`2^26+5 tensor: ${r.dispatches} dispatches`);
+    describeBig('2^26+5 tensor', r);
+    expect(r.tails).toBe(1);
+    expect(r.lastIndex).toBe(size - 1);
+    expect(r.unwritten, `first at ${r.firstUnwritten}`).toBe(0);
     expectWithin('2^26+5 tensor', r.report);
   });
 });
