@@ -339,14 +339,18 @@ fn mask_past(v: vec4<f32>, first_lane: u32, rest: u32) -> vec4<f32> {
   return select(vec4<f32>(0.0), v, vec4<u32>(0u, 1u, 2u, 3u) + vec4<u32>(first_lane) < vec4<u32>(rest));
 }
 
-// The elements of param / grad units `a` (and, f32, `b`) as values; lanes from `rest` on are 0.
+// The elements of param / grad units `a` (and, f32, `b`) as values; lanes from `rest` on are 0 (only a piece's
+// last pair is partial: the others skip the masking).
 fn decode_pair(a: vec4<u32>, b: vec4<u32>, rest: u32) -> Pair {
   var v = Pair(bitcast<vec4<f32>>(a), bitcast<vec4<f32>>(b));
   if (PARAM_F16) {
     let h = halves(a);
     v = Pair(f16_value(bitcast<vec4<u32>>(h.lo)), f16_value(bitcast<vec4<u32>>(h.hi)));
   }
-  return Pair(mask_past(v.lo, 0u, rest), mask_past(v.hi, 4u, rest));
+  if (rest < 8u) {
+    v = Pair(mask_past(v.lo, 0u, rest), mask_past(v.hi, 4u, rest));
+  }
+  return v;
 }
 
 // The 16-byte unit of `param_units` / `grad_units` holding the first element of pair `local` (work vec4
