@@ -255,7 +255,13 @@ fn tail_guarded() {
 //     byte order of a Float16Array / Uint16Array).
 //   state (`state`): one region per window of G = table.state_vec4 work vec4s: each kept moment (m, s, smax,
 //     in that order) as G f32 vec4s or G / 2 units of 8 bf16 (element 2k in the low half of word k), then the
-//     f32 master copy (G vec4s) of an f16 window with master weights.
+//     f32 master copy (G vec4s) of an f16 window with master weights. A piece's state starts at work vec4
+//     `first` (even) of the region and spans its n = ceil(count / 8) pairs (PairState). bf16: pair j is unit
+//     first / 2 + j, its 8 elements in order. f32 (moments, master copy): *split*, pair j's first 4 elements
+//     at vec4 first + j and its last 4 at vec4 first + n + j, so that in every load and store neighbouring
+//     invocations touch neighbouring vec4s (at first + 2j and first + 2j + 1, each 16-byte access of a warp
+//     would use half of every 32-byte sector it touches). exportState / importState undo and apply the split
+//     (src/gpu/state-store.ts).
 // Conversions are done on the bits, round to nearest even (f16_bits, bf16_bits), not with pack2x16float,
 // whose rounding direction WGSL leaves to the implementation (and whose result is indeterminate for
 // values outside the f16 range): the CPU reference reproduces these bit for bit.
@@ -333,14 +339,18 @@ fn mask_past(v: vec4<f32>, first_lane: u32, rest: u32) -> vec4<f32> {
   return select(vec4<f32>(0.0), v, vec4<u32>(0u, 1u, 2u, 3u) + vec4<u32>(first_lane) < vec4<u32>(rest));
 }
 
-// The elements of param / grad units `a` (and, f32, `b`) as values; lanes from `rest` on are 0.
+// The elements of param / grad units `a` (and, f32, `b`) as values; lanes from `rest` on are 0 (only a piece's
+// last pair is partial: the others skip the masking).
 fn decode_pair(a: vec4<u32>, b: vec4<u32>, rest: u32) -> Pair {
   var v = Pair(bitcast<vec4<f32>>(a), bitcast<vec4<f32>>(b));
   if (PARAM_F16) {
     let h = halves(a);
     v = Pair(f16_value(bitcast<vec4<u32>>(h.lo)), f16_value(bitcast<vec4<u32>>(h.hi)));
   }
-  return Pair(mask_past(v.lo, 0u, rest), mask_past(v.hi, 4u, rest));
+  if (rest < 8u) {
+    v = Pair(mask_past(v.lo, 0u, rest), mask_past(v.hi, 4u, rest));
+  }
+  return v;
 }
 
 // The 16-byte unit of `param_units` / `grad_units` holding the first element of pair `local` (work vec4
@@ -412,6 +422,14 @@ fn store_params(at: u32, rest: u32, p: Pair) {
   }
 }
 
+// Where one pair's state lies in a region: the piece's first state vec4 (even), the pair's index in the
+// piece and the piece's pairs (ceil(count / 8)).
+struct PairState {
+  first: u32,
+  pair: u32,
+  pairs: u32,
+}
+
 // Where kept moment `k` (0 m, 1 s, 2 smax) of a region of `g` work vec4s starts, in 16-byte units.
 fn moment_base(k: u32, g: u32) -> u32 {
   return k * select(g, g / 2u, STATE_BF16);
@@ -422,67 +440,80 @@ fn master_base(g: u32) -> u32 {
   return moment_base(1u + u32(VARIANCE) + u32(AMSGRAD), g);
 }
 
-fn load_f32_pair(at: u32) -> Pair {
-  return Pair(bitcast<vec4<f32>>(state[at]), bitcast<vec4<f32>>(state[at + 1u]));
+// The pair `a` of an f32 array (split: .lo and .hi n vec4s apart) starting at unit `base`.
+fn load_f32_pair(base: u32, a: PairState) -> Pair {
+  let lo = base + a.first + a.pair;
+  return Pair(bitcast<vec4<f32>>(state[lo]), bitcast<vec4<f32>>(state[lo + a.pairs]));
 }
 
-fn store_f32_pair(at: u32, v: Pair) {
-  state[at] = bitcast<vec4<u32>>(v.lo);
-  state[at + 1u] = bitcast<vec4<u32>>(v.hi);
+fn store_f32_pair(base: u32, a: PairState, v: Pair) {
+  let lo = base + a.first + a.pair;
+  state[lo] = bitcast<vec4<u32>>(v.lo);
+  state[lo + a.pairs] = bitcast<vec4<u32>>(v.hi);
 }
 
-// Moment pair `i` (work vec4 index in the region, even) at `base`.
-fn load_moment(base: u32, i: u32) -> Pair {
+// The pair `a` of the moment starting at unit `base`.
+fn load_moment(base: u32, a: PairState) -> Pair {
   if (STATE_BF16) {
-    let u = state[base + i / 2u];
+    let u = state[base + a.first / 2u + a.pair];
     let top = 0xffff0000u;
     return Pair(
       bitcast<vec4<f32>>(vec4<u32>(u.x << 16u, u.x & top, u.y << 16u, u.y & top)),
       bitcast<vec4<f32>>(vec4<u32>(u.z << 16u, u.z & top, u.w << 16u, u.w & top)),
     );
   }
-  return load_f32_pair(base + i);
+  return load_f32_pair(base, a);
 }
 
-fn store_moment(base: u32, i: u32, v: Pair) {
+fn store_moment(base: u32, a: PairState, v: Pair) {
   if (STATE_BF16) {
-    state[base + i / 2u] = join_halves(bf16_bits(v.lo), bf16_bits(v.hi));
+    state[base + a.first / 2u + a.pair] = join_halves(bf16_bits(v.lo), bf16_bits(v.hi));
   } else {
-    store_f32_pair(base + i, v);
+    store_f32_pair(base, a, v);
   }
 }
 
-// The update of pair `i` (work vec4 index in a region of `g` work vec4s) from params `p_in` (ignored with
-// master weights: the master copy is the param) and grads `grad_in`: state loaded, updated and stored; returns
-// the new params.
-fn step_pair(h: Hyper, k: StepInputs, g: u32, i: u32, p_in: Pair, grad_in: Pair) -> Pair {
+// The update of pair `a` (of a region of `g` work vec4s) from params `p_in` (ignored with master weights: the
+// master copy is the param) and grads `grad_in`: state loaded, updated and stored; returns the new params.
+fn step_pair(h: Hyper, k: StepInputs, g: u32, a: PairState, p_in: Pair, grad_in: Pair) -> Pair {
   var p = p_in;
   if (MASTER) {
-    p = load_f32_pair(master_base(g) + i);
+    p = load_f32_pair(master_base(g), a);
   }
-  let m = load_moment(moment_base(0u, g), i);
+  let m = load_moment(moment_base(0u, g), a);
   var s = Pair(vec4<f32>(0.0), vec4<f32>(0.0));
   var smax = s;
   if (VARIANCE) {
-    s = load_moment(moment_base(1u, g), i);
+    s = load_moment(moment_base(1u, g), a);
     if (AMSGRAD) {
-      smax = load_moment(moment_base(2u, g), i);
+      smax = load_moment(moment_base(2u, g), a);
     }
   }
   let lo = adabelief(h, k, p.lo, grad_in.lo, m.lo, s.lo, smax.lo);
   let hi = adabelief(h, k, p.hi, grad_in.hi, m.hi, s.hi, smax.hi);
-  store_moment(moment_base(0u, g), i, Pair(lo.m, hi.m));
+  store_moment(moment_base(0u, g), a, Pair(lo.m, hi.m));
   if (VARIANCE) {
-    store_moment(moment_base(1u, g), i, Pair(lo.s, hi.s));
+    store_moment(moment_base(1u, g), a, Pair(lo.s, hi.s));
     if (AMSGRAD) {
-      store_moment(moment_base(2u, g), i, Pair(lo.smax, hi.smax));
+      store_moment(moment_base(2u, g), a, Pair(lo.smax, hi.smax));
     }
   }
   let out = Pair(lo.p, hi.p);
   if (MASTER) {
-    store_f32_pair(master_base(g) + i, out);
+    store_f32_pair(master_base(g), a, out);
   }
   return out;
+}
+
+// The state place of the pair at work vec4 `local` (even) of `piece`.
+fn pair_state(piece: Piece, local: u32) -> PairState {
+  return PairState(piece.state_base, local / 2u, (piece.count + 7u) / 8u);
+}
+
+// The state place of a tail's pair: the last of its piece.
+fn tail_pair_state() -> PairState {
+  let pair = tail_piece.first / 8u;
+  return PairState(tail_piece.state_index, pair, pair + 1u);
 }
 
 // `main_packed`'s walk over the window's pairs with the step inputs `k`.
@@ -505,7 +536,7 @@ fn update_packed(gid: u32, groups: u32, k: StepInputs) {
       p = load_params(unit_of(piece.param_base, local), rest);
     }
     let grads = load_grads(unit_of(piece.grad_base, local), rest);
-    let updated = step_pair(h, k, g, piece.state_base + local, p, grads);
+    let updated = step_pair(h, k, g, pair_state(piece, local), p, grads);
     store_params(unit_of(piece.param_base, local), rest, updated);
   }
 }
@@ -589,7 +620,7 @@ fn update_packed_tail(k: StepInputs) {
     p = load_tail_params();
   }
   let grads = load_tail_grads();
-  store_tail(step_pair(h, k, tail_piece.state_vec4, tail_piece.state_index, p, grads));
+  store_tail(step_pair(h, k, tail_piece.state_vec4, tail_pair_state(), p, grads));
 }
 
 @compute @workgroup_size(1)
@@ -618,12 +649,12 @@ fn init_master(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
     piece = piece_holding(piece, w);
     let local = w - piece.begin;
     let p = decode_pair(param_units[unit_of(piece.param_base, local)], vec4<u32>(0u), piece.count - local * 4u);
-    store_f32_pair(at + piece.state_base + local, p);
+    store_f32_pair(at, pair_state(piece, local), p);
   }
 }
 
 // `init_master` for a tail's elements.
 @compute @workgroup_size(1)
 fn init_master_tail() {
-  store_f32_pair(master_base(tail_piece.state_vec4) + tail_piece.state_index, load_tail_params());
+  store_f32_pair(master_base(tail_piece.state_vec4), tail_pair_state(), load_tail_params());
 }

@@ -44,7 +44,7 @@ struct Control {
 struct TailPiece {
   tensor: u32,
   rest: u32,
-  state_index: u32,     // the state vec4 holding the first of them (packed: the pair's first)
+  state_index: u32,     // the state vec4 holding the first of them (packed: the piece's first)
   first: u32,           // index of the first of them in the piece (its word views start at element 0)
   state_vec4: u32,      // packed: the window's Table.state_vec4
   _pad0: u32,

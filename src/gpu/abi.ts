@@ -146,7 +146,8 @@ export const TABLE = struct('Table', [
 /**
  * The record of one tail dispatch (`tail`, `tail_packed`, `init_master_tail`, `stats_tail`): the last
  * `rest` elements of a piece (f32 path: count % 4; packed: count % 8), from element `first` of the piece's
- * word views, their state from work vec4 `state_index` (packed: of a region of `state_vec4`).
+ * word views, their state from work vec4 `state_index` (packed: the piece's first state vec4, in a region of
+ * `state_vec4`; the tail is the piece's last pair).
  */
 export const TAIL_PIECE = struct('TailPiece', [
   ['tensor', 'u32'],

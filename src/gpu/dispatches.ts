@@ -84,7 +84,7 @@ export function writeTables(
     writeTailPiece(words, tailAt.get(i)!, {
       tensor: p.tensor,
       rest,
-      stateIndex: p.stateIndex + first / 4,
+      stateIndex: p.packed ? p.stateIndex : p.stateIndex + first / 4,
       first,
       stateVec4: layout.windows[p.window]!.stateVec4,
     });

@@ -16,7 +16,8 @@
  *   an even number of work vec4s, 2 ceil(count / 8), and its state as many. Its last, partial pair is loaded
  *   whole when both buffers hold the bytes up to its 16-byte boundary; otherwise its last count % 8 elements
  *   go to a tail dispatch (`tail_packed`, through word views of the piece). Their state is one region per
- *   window (all slots, `stateGroupBytes` per vec4 of work). Windows never mix element sizes.
+ *   window (all slots, `stateGroupBytes` per vec4 of work; f32 arrays in the kernel's split order, see
+ *   state-store.ts splitIndex). Windows never mix element sizes.
  */
 
 import { BLOCK_VEC4, PIECE, PIECE_WORDS, TABLE } from './abi.js';

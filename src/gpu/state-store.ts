@@ -50,7 +50,7 @@ export class StateStore {
 
   /** Bytes of one moment (m, s or smax) per vec4 of work: 16 in f32, 8 in bf16. */
   get momentBytes(): number {
-    return this.precision.stateDtype === 'bf16' ? 8 : 16;
+    return this.bf16 ? 8 : 16;
   }
 
   /** Whether an f16 tensor's update runs on an f32 master copy. */
@@ -76,14 +76,20 @@ export class StateStore {
     const k = this.slots.findIndex((s) => s.slot === slot);
     const mb = this.momentBytes;
     const offset = w.stateOffset + k * w.stateVec4 * mb + p.stateIndex * mb;
-    return { buffer: this.packedBuffers[w.stateBuffer]!, offset, bytes: (p.count * mb) / 4 };
+    const bytes = this.bf16 ? (p.count * mb) / 4 : splitBytes(p.count);
+    return { buffer: this.packedBuffers[w.stateBuffer]!, offset, bytes };
   }
 
-  /** Where piece `p`'s f32 master copy lives (packed f16 tensors with master weights). */
+  /** Where piece `p`'s f32 master copy lives (packed f16 tensors with master weights), in split order. */
   masterRegion(layout: Layout, p: Piece): Region {
     const w = layout.windows[p.window]!;
     const offset = w.stateOffset + this.slots.length * w.stateVec4 * this.momentBytes + p.stateIndex * 16;
-    return { buffer: this.packedBuffers[w.stateBuffer]!, offset, bytes: p.count * 4 };
+    return { buffer: this.packedBuffers[w.stateBuffer]!, offset, bytes: splitBytes(p.count) };
+  }
+
+  /** bf16 moments (else f32). */
+  private get bf16(): boolean {
+    return this.precision.stateDtype === 'bf16';
   }
 
   /**
@@ -108,15 +114,24 @@ export class StateStore {
         for (const s of this.slots) st[s.name] = new Float32Array(t.size);
         return st;
       });
-      const bf16 = this.precision.stateDtype === 'bf16';
-      const values = (b: ArrayBuffer) => (bf16 ? fromBf16Array(new Uint16Array(b)) : new Float32Array(b));
+      // A piece's moment: bf16 in element order; f32 in the packed split order, or (f32 mode) in element order.
+      const values = (b: ArrayBuffer, p: Piece) =>
+        this.bf16
+          ? fromBf16Array(new Uint16Array(b))
+          : this.packed
+            ? joinPairs(new Float32Array(b), p.count)
+            : new Float32Array(b);
       this.slots.forEach((s, k) =>
-        pieces.forEach((p, j) => out[p.tensor]![s.name]!.set(values(bytes[k * pieces.length + j]!), p.start)),
+        pieces.forEach((p, j) =>
+          out[p.tensor]![s.name]!.set(values(bytes[k * pieces.length + j]!, p), p.start),
+        ),
       );
       if (masterPieces.length === 0) return { tensors: out };
       const masterParams = tensors.map((t) => (this.hasMaster(t) ? new Float32Array(t.size) : undefined));
       const at = this.slots.length * pieces.length;
-      masterPieces.forEach((p, j) => masterParams[p.tensor]!.set(new Float32Array(bytes[at + j]!), p.start));
+      masterPieces.forEach((p, j) =>
+        masterParams[p.tensor]!.set(joinPairs(new Float32Array(bytes[at + j]!), p.count), p.start),
+      );
       return { tensors: out, masterParams };
     };
     return { regions, decode };
@@ -132,23 +147,25 @@ export class StateStore {
     state: readonly Record<string, Float32Array | Float64Array>[],
     masters: readonly (Float32Array | undefined)[] | undefined,
   ): void {
-    const bf16 = this.precision.stateDtype === 'bf16';
     const write = (region: Region, data: BufferSource) =>
       device.queue.writeBuffer(region.buffer, region.offset, data);
     for (const p of layout.pieces) {
       for (const { slot, name } of this.slots) {
         const part = state[p.tensor]![name]!.subarray(p.start, p.start + p.count);
-        // bf16: rounded to nearest even, padded to whole 4-byte words (the region is padded to vec4s).
-        const data = bf16
+        // bf16: rounded to nearest even, padded to whole 4-byte words (the region is padded to vec4s);
+        // f32 packed: in split order; f32 mode: as it is.
+        const data = this.bf16
           ? toBf16Array(part.length % 2 ? [...part, 0] : part)
-          : part instanceof Float32Array
-            ? part
-            : Float32Array.from(part);
+          : this.packed
+            ? splitPairs(part)
+            : part instanceof Float32Array
+              ? part
+              : Float32Array.from(part);
         write(this.region(layout, slot, p), data as BufferSource);
       }
       const master = masters?.[p.tensor];
       if (master)
-        write(this.masterRegion(layout, p), master.subarray(p.start, p.start + p.count) as BufferSource);
+        write(this.masterRegion(layout, p), splitPairs(master.subarray(p.start, p.start + p.count)));
     }
   }
 
@@ -177,4 +194,36 @@ export class StateStore {
       return m;
     });
   }
+}
+
+/**
+ * The packed kernel's *split* order of a piece's f32 state array (moments, master copy; shaders/adabelief.wgsl
+ * PairState): of pair j (elements 8j .. 8j + 7), the first 4 elements at vec4 j and the last 4 at vec4
+ * pairs + j, pairs = ceil(count / 8). Returns where element `e` lies, in f32 words.
+ */
+export function splitIndex(e: number, pairs: number): number {
+  const pair = e >> 3;
+  const lane = e & 7;
+  return lane < 4 ? 4 * pair + lane : 4 * (pairs + pair) + lane - 4;
+}
+
+/** Bytes of a piece's split f32 array: 8 f32 per pair, the lanes past `count` included. */
+export function splitBytes(count: number): number {
+  return 32 * Math.ceil(count / 8);
+}
+
+/** `values` (a piece's elements) in split order; the lanes past values.length are 0. */
+export function splitPairs(values: ArrayLike<number>): Float32Array<ArrayBuffer> {
+  const pairs = Math.ceil(values.length / 8);
+  const out = new Float32Array(8 * pairs);
+  for (let e = 0; e < values.length; e++) out[splitIndex(e, pairs)] = values[e]!;
+  return out;
+}
+
+/** The first `count` elements of a split f32 array (the inverse of splitPairs). */
+export function joinPairs(stored: Float32Array, count: number): Float32Array {
+  const pairs = Math.ceil(count / 8);
+  const out = new Float32Array(count);
+  for (let e = 0; e < count; e++) out[e] = stored[splitIndex(e, pairs)]!;
+  return out;
 }

@@ -20,7 +20,7 @@ import { literalValue, parseWgsl, staticUses, structLayout, type WgslModule } fr
  * shader declares must be in abi.ts, so a new shared struct or constant cannot be left out of it.
  */
 export const SHADER_LOCAL = {
-  structs: ['Piece', 'Updated', 'Partial', 'StepInputs', 'Pair', 'PairWords'],
+  structs: ['Piece', 'Updated', 'Partial', 'StepInputs', 'Pair', 'PairWords', 'PairState'],
   constants: ['EXPONENT_MASK', 'NO_PIECE', 'UNGUARDED'],
 };
 

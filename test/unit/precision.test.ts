@@ -21,6 +21,7 @@ import {
 } from '../../src/internal.js';
 import { checkEntry } from '../../src/gpu/entries.js';
 import { f32Bits, f32FromBits, resolvePrecision } from '../../src/core/precision.js';
+import { joinPairs, splitBytes, splitIndex, splitPairs } from '../../src/gpu/state-store.js';
 
 const hex = (x: number) => `0x${x.toString(16).padStart(4, '0')}`;
 
@@ -332,5 +333,31 @@ describe('layout of packed tensors', () => {
     expect(layout.windows.length).toBe(3);
     expect(layout.stateBufferBytes.length).toBe(2);
     for (const w of layout.windows) expect(w.stateBytes).toBeLessThanOrEqual(128 * MiB);
+  });
+});
+
+describe("the packed kernel's split order of f32 state (moments and master copies)", () => {
+  test('pair j keeps its first 4 elements at vec4 j and its last 4 at vec4 pairs + j', () => {
+    // 19 elements: 3 pairs, the last one partial (3 elements). Stored vec4s: lo of pairs 0, 1, 2, then hi.
+    const values = Float32Array.from({ length: 19 }, (_, e) => e + 1);
+    const stored = splitPairs(values);
+    expect(stored.length).toBe(24);
+    expect(splitBytes(19)).toBe(stored.byteLength);
+    expect([...stored]).toEqual([
+      ...[1, 2, 3, 4, 9, 10, 11, 12, 17, 18, 19, 0],
+      ...[5, 6, 7, 8, 13, 14, 15, 16, 0, 0, 0, 0],
+    ]);
+    expect([...joinPairs(stored, 19)]).toEqual([...values]);
+  });
+
+  test('a permutation of the whole region for every count up to 100 (the round trip is the identity)', () => {
+    for (let count = 1; count <= 100; count++) {
+      const pairs = Math.ceil(count / 8);
+      const places = Array.from({ length: count }, (_, e) => splitIndex(e, pairs));
+      expect(new Set(places).size).toBe(count);
+      expect(Math.max(...places)).toBeLessThan(8 * pairs);
+      const values = Float32Array.from({ length: count }, (_, e) => -e - 0.5);
+      expect([...joinPairs(splitPairs(values), count)]).toEqual([...values]);
+    }
   });
 });
