@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules', 'dist', 'dist-demo', 'dist-bench', 'results', 'test/.generated'] },
+  { ignores: ['node_modules', 'dist', 'dist-demo', 'dist-bench', 'results', 'test/.generated', '.*/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
