@@ -6,19 +6,33 @@
  * wraps `finish()` of each encoder it records into (to learn the command buffer) and, once per queue,
  * `queue.submit()` (to see that command buffer go). Both wrappers call the originals unchanged.
  *
+ * An encoder dropped without a submit (never finished, or finished into a command buffer that is dropped)
+ * can never be submitted: when the garbage collector reclaims it (FinalizationRegistry; not before, so
+ * nothing still reachable is given up on) its slots are released and each of its steps' `dropped` hook runs
+ * (the optimizer then refuses further calls: that step was counted but never ran).
+ *
  * When every slot waits for a submit, `take()` throws a clear error and nothing is recorded.
  */
 
 /** Steps that `encode()` may record into encoders before their submit. */
 export const ENCODE_RING = 8;
 
-/** Per command buffer holding encoded steps: what to release when it is submitted. */
-const onSubmit = new WeakMap<GPUCommandBuffer, (() => void)[]>();
-/** Per encoder recorded into and not yet finished: what to release once its command buffer is submitted. */
-const onFinish = new WeakMap<GPUCommandEncoder, (() => void)[]>();
-const wrappedQueues = new WeakSet<GPUQueue>();
+/** What to do for each step recorded into one encoder, once its command buffer is submitted or dropped. */
+type Pending = ((submitted: boolean) => void)[];
 
-/** Wraps `queue.submit` (once per queue) to release the slots of the command buffers it submits. */
+/** Per command buffer holding encoded steps. */
+const onSubmit = new WeakMap<GPUCommandBuffer, Pending>();
+/** Per encoder recorded into and not yet finished. */
+const onFinish = new WeakMap<GPUCommandEncoder, Pending>();
+const wrappedQueues = new WeakSet<GPUQueue>();
+/**
+ * Runs the steps' hooks of an encoder, or of its command buffer, reclaimed without a submit. The unregister
+ * token is the list itself: finish() moves the registration from the encoder to its command buffer, a
+ * submit removes it; so each list runs once, at its submit or at its collection.
+ */
+const onDrop = new FinalizationRegistry<Pending>((pending) => pending.forEach((r) => r(false)));
+
+/** Wraps `queue.submit` (once per queue) to run the hooks of the command buffers it submits. */
 function watchSubmits(queue: GPUQueue): void {
   if (wrappedQueues.has(queue)) return;
   wrappedQueues.add(queue);
@@ -29,10 +43,11 @@ function watchSubmits(queue: GPUQueue): void {
     value: function (this: GPUQueue, buffers: Iterable<GPUCommandBuffer>) {
       const list = Array.from(buffers);
       for (const b of list) {
-        const release = onSubmit.get(b);
-        if (release) {
+        const pending = onSubmit.get(b);
+        if (pending) {
           onSubmit.delete(b);
-          release.forEach((r) => r());
+          onDrop.unregister(pending);
+          pending.forEach((r) => r(true));
         }
       }
       return submit.call(this, list);
@@ -40,13 +55,14 @@ function watchSubmits(queue: GPUQueue): void {
   });
 }
 
-/** Registers `release` to run when the command buffer `encoder` finishes into is submitted. */
-function releaseOnSubmit(encoder: GPUCommandEncoder, release: () => void): void {
+/** Registers `settle` to run when the command buffer `encoder` finishes into is submitted or dropped. */
+function settleOnSubmit(encoder: GPUCommandEncoder, settle: (submitted: boolean) => void): void {
   let list = onFinish.get(encoder);
   if (!list) {
-    const pending: (() => void)[] = [];
+    const pending: Pending = [];
     list = pending;
     onFinish.set(encoder, pending);
+    onDrop.register(encoder, pending, pending);
     const finish = encoder.finish;
     Object.defineProperty(encoder, 'finish', {
       configurable: true,
@@ -55,11 +71,13 @@ function releaseOnSubmit(encoder: GPUCommandEncoder, release: () => void): void 
         const buffer = finish.call(this, descriptor);
         onFinish.delete(encoder);
         onSubmit.set(buffer, pending);
+        onDrop.unregister(pending);
+        onDrop.register(buffer, pending, pending);
         return buffer;
       },
     });
   }
-  list.push(release);
+  list.push(settle);
 }
 
 export class EncodeRing {
@@ -85,13 +103,17 @@ export class EncodeRing {
     );
   }
 
-  /** Takes slot `slot` (from peek) for a step recorded into `encoder`, until that encoder is submitted. */
-  take(slot: number, encoder: GPUCommandEncoder): void {
+  /**
+   * Takes slot `slot` (from peek) for a step recorded into `encoder`, until that encoder is submitted, or
+   * collected without a submit: then `dropped` runs too.
+   */
+  take(slot: number, encoder: GPUCommandEncoder, dropped: () => void): void {
     watchSubmits(this.device.queue);
     this.busy[slot] = true;
     this.next = (slot + 1) % ENCODE_RING;
-    releaseOnSubmit(encoder, () => {
+    settleOnSubmit(encoder, (submitted) => {
       this.busy[slot] = false;
+      if (!submitted) dropped();
     });
   }
 }

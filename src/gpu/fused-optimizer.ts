@@ -463,33 +463,36 @@ export class FusedOptimizer<O extends object> {
       );
     }
     const rows = this.counter.rowsForNextStep('encode');
-    const { value: seq, errors } = inErrorScopes(
-      this.device,
-      `${this.label}: encode step ${this.stepCount + 1}`,
-      () => {
-        this.recordStep(encoder, true, rows);
-        return this.counter.tracker.push();
-      },
-    );
+    const step = this.stepCount + 1;
+    const dropped = droppedStepHook(this.health, this.rule.name, step);
+    const { value: seq, errors } = inErrorScopes(this.device, `${this.label}: encode step ${step}`, () => {
+      this.recordStep(encoder, true, rows, dropped);
+      return this.counter.tracker.push();
+    });
     void this.watchStep(errors, seq, 'encode');
   }
 
   /** Records one step into `encoder` (throws before recording anything when the encode ring is full). */
-  private recordStep(encoder: GPUCommandEncoder, staged: boolean, rows: number): void {
+  private recordStep(encoder: GPUCommandEncoder, staged: boolean, rows: number, dropped?: () => void): void {
     // No validation here: every path that changes `opts` (set, accessors, importState) validated it.
-    this.recorder.record(encoder, staged, {
-      rule: this.rule,
-      opts: this.opts,
-      tensors: this.tensors,
-      guard: this.guard,
-      firstRow: this.counter.firstRow,
-      rows,
-      lo: this.counter.lo,
-      dispatches: this.dispatches,
-      // Master weights are taken from the f16 params before the first update (after construction, an
-      // importState() without them, or syncMasterWeights()), whether or not the guard skips the step.
-      inits: this.masterPending ? this.inits : undefined,
-    });
+    this.recorder.record(
+      encoder,
+      staged,
+      {
+        rule: this.rule,
+        opts: this.opts,
+        tensors: this.tensors,
+        guard: this.guard,
+        firstRow: this.counter.firstRow,
+        rows,
+        lo: this.counter.lo,
+        dispatches: this.dispatches,
+        // Master weights are taken from the f16 params before the first update (after construction, an
+        // importState() without them, or syncMasterWeights()), whether or not the guard skips the step.
+        inits: this.masterPending ? this.inits : undefined,
+      },
+      dropped,
+    );
     this.masterPending = false;
   }
 
@@ -566,4 +569,20 @@ export class FusedOptimizer<O extends object> {
     this.health.markDestroyed();
     this.releaseBuffers();
   }
+}
+
+/**
+ * What an encoded step does when its encoder is garbage-collected without a submit: the optimizer fails (the
+ * step was counted but never ran). Made here, not inside encode(), so that the hook (held until the encoder
+ * is submitted or collected) shares no closure scope with the encoder, which would then never be collected.
+ */
+function droppedStepHook(health: Health, name: string, step: number): () => void {
+  return () =>
+    health.fail(
+      new Error(
+        `${name}.encode: step ${step} was encoded into a command encoder that was garbage-collected without ` +
+          `a submit: it was counted but never ran, so the step count no longer matches the state. Submit every ` +
+          `encoder you encode into; to go on, exportState() and importState() it into a new optimizer`,
+      ),
+    );
 }

@@ -59,9 +59,15 @@ export class StepRecorder {
 
   /**
    * Records one step into `encoder`. `staged` (encode()): the scalars go through a ring slot copied inside
-   * the encoder; throws, before anything is written, when every slot waits for a submit.
+   * the encoder; throws, before anything is written, when every slot waits for a submit; `dropped` runs if
+   * the encoder is garbage-collected without a submit (the step never ran).
    */
-  record<O extends object>(encoder: GPUCommandEncoder, staged: boolean, s: StepInputs<O>): void {
+  record<O extends object>(
+    encoder: GPUCommandEncoder,
+    staged: boolean,
+    s: StepInputs<O>,
+    dropped: () => void = () => undefined,
+  ): void {
     const slot = staged ? this.ring.peek() : -1;
     const perRow = s.tensors.length * HYPER_BYTES;
     for (let r = 0; r < s.rows; r++) this.packRow(s, s.firstRow + r, r * perRow);
@@ -76,7 +82,7 @@ export class StepRecorder {
         size: slotBytes * ENCODE_RING,
         usage: Usage.COPY_SRC | Usage.COPY_DST,
       });
-      this.ring.take(slot, encoder);
+      this.ring.take(slot, encoder, dropped);
       const offset = slot * slotBytes;
       if (guarded) {
         queue.writeBuffer(this.staging, offset, this.controlInputs.buffer);

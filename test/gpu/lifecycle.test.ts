@@ -83,6 +83,26 @@ describe('un-awaited promises never crash the process (child process: exit code 
   });
 });
 
+describe('encode() into encoders dropped without a submit (child process, --expose-gc)', () => {
+  test('once collected, the optimizer refuses further calls, saying why; held command buffers run when submitted', async () => {
+    const { result } = await child('droppedEncoders');
+    for (const name of ['unfinished', 'finished']) {
+      // Right after the drops (the collector cannot have run yet): the ring is full.
+      expect(result[`${name}Before`]).toMatch(/AdaBelief\.encode: 8 encoded steps wait/);
+      // After at most 20 collections: unusable, naming the first dropped step; its steps were counted.
+      expect(result[`${name}Collections`]).toBeGreaterThan(0);
+      expect(result[`${name}After`]).toMatch(
+        /AdaBelief\.encode: the optimizer is unusable after an earlier error: AdaBelief\.encode: step \d was encoded into a command encoder that was garbage-collected without a submit/,
+      );
+      expect(result[`${name}Step`]).toBe(8);
+    }
+    // 5 collections while the 8 command buffers are held: only the full ring refuses; once submitted, a step
+    // runs: 9 steps.
+    expect(result.heldErrors).toEqual(Array(5).fill(expect.stringMatching(/8 encoded steps wait/)));
+    expect(result.heldStep).toBe(9);
+  });
+});
+
 describe('lifecycle on one device', () => {
   test('destroy() with steps in flight: every promise settles, later calls say destroyed', async () => {
     const { opt } = await make();

@@ -99,6 +99,69 @@ const scenarios: Record<string, () => Promise<unknown>> = {
     device.destroy();
     return { created: refs.length, alive: alive.length, aliveIndices: alive };
   },
+  /**
+   * encode() into encoders dropped without a submit (never finished, or finished into a command buffer that
+   * is dropped): once the collector reclaims them the optimizer refuses further calls, saying why (those steps
+   * were counted but never ran). Command buffers still held keep their steps through any number of
+   * collections, and run when submitted.
+   */
+  async droppedEncoders() {
+    const gc = (globalThis as { gc?: () => void }).gc;
+    if (!gc) throw new Error('run with --expose-gc');
+    // What encode() throws now ('' when it recorded a step, into an encoder it then drops).
+    const encodeError = (device: GPUDevice, opt: AdaBelief) => {
+      try {
+        opt.encode(device.createCommandEncoder());
+        return '';
+      } catch (e) {
+        return (e as Error).message;
+      }
+    };
+    const result: Record<string, unknown> = {};
+    // One optimizer per case. The encoders are made in a function of its own, so no variable keeps one.
+    const drop = (device: GPUDevice, opt: AdaBelief, finish: boolean) => {
+      for (let i = 0; i < 8; i++) {
+        const e = device.createCommandEncoder();
+        opt.encode(e);
+        if (finish) e.finish();
+      }
+    };
+    for (const finish of [false, true]) {
+      const { device, opt } = await setup();
+      drop(device, opt, finish);
+      const name = finish ? 'finished' : 'unfinished';
+      result[`${name}Before`] = encodeError(device, opt);
+      let collections = -1;
+      for (let k = 1; k <= 20 && collections < 0; k++) {
+        gc();
+        await delay(20);
+        if (encodeError(device, opt) !== result[`${name}Before`]) collections = k;
+      }
+      result[`${name}Collections`] = collections;
+      result[`${name}After`] = encodeError(device, opt);
+      result[`${name}Step`] = (await opt.exportState()).step;
+      device.destroy();
+    }
+    // Held command buffers: kept through collections, their steps run when submitted.
+    const { device, opt } = await setup();
+    const held = Array.from({ length: 8 }, () => {
+      const e = device.createCommandEncoder();
+      opt.encode(e);
+      return e.finish();
+    });
+    const heldErrors: string[] = [];
+    for (let k = 0; k < 5; k++) {
+      gc();
+      await delay(20);
+      heldErrors.push(encodeError(device, opt));
+    }
+    result.heldErrors = heldErrors;
+    device.queue.submit(held);
+    await opt.step();
+    result.heldStep = (await opt.exportState()).step;
+    device.destroy();
+    return result;
+  },
 };
 
 const name = process.argv[2] ?? '';
