@@ -4,7 +4,7 @@
  * the kernel (shaders/adabelief.wgsl `f16_bits`, `bf16_bits`, `f16_value`) does, bit for bit, in JavaScript.
  *
  * Both roundings are round-to-nearest, ties to even, done with integer operations on the f32 bits (WGSL's
- * own f32 → f16 conversion may round either way and is indeterminate out of range; see docs/drafts/lowp.md):
+ * own f32 → f16 conversion may round either way and is indeterminate out of range; see docs/lowp.md):
  *   f16:  |x| ≥ 65520 → ±inf (65504 is the largest finite), below 2^-14 → subnormal steps of 2^-24,
  *         NaN → quiet NaN (0x7e00 with the sign).
  *   bf16: the top 16 bits of the f32 after adding 0x7fff + (bit 16); NaN stays NaN (quiet bit set), ±inf

@@ -5,7 +5,7 @@
  *
  * On the webgpu backend the fused kernel (`AdaBelief`) updates the variables in place on TF.js' own device;
  * on any other backend the CPU reference (`AdaBeliefCPU`) does, through dataSync() and assign(). See
- * tfjs-optimizer.ts for the step and docs/drafts/tfjs.md for the semantics.
+ * tfjs-optimizer.ts for the step and docs/tfjs.md for the semantics.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { AdaBelief, AdaBeliefCPU, DEFAULTS, resolveOptions } from '../internal.js';

@@ -50,7 +50,7 @@ for (const [group, cases] of groups)
   });
 
 describe('bytes of optimizer state per parameter', () => {
-  test('allocated buffers match the table in docs/drafts/lowp.md', async () => {
+  test('allocated buffers match the table in docs/lowp.md', async () => {
     const n = 1 << 16;
     const cases: [string, 'f32' | 'f16', Record<string, unknown>, number][] = [
       ['f32 params, f32 state', 'f32', {}, 8],

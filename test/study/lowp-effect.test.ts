@@ -2,7 +2,7 @@
  * What the lower-precision modes do to optimisation, measured with the CPU mirror (AdaBeliefCPU, which the
  * GPU kernel reproduces bit for bit on this machine: test/gpu/lowp.test.ts): the demo's toy problems (|x| + |y|,
  * Rosenbrock) and a small training run (a 2-32-32-3 tanh MLP on the demo's spirals, full batch, backprop in
- * JavaScript). Prints the tables of docs/drafts/lowp.md; checks that no mode breaks the optimisation.
+ * JavaScript). Prints the tables of docs/lowp.md; checks that no mode breaks the optimisation.
  */
 import { describe, expect, test } from 'vitest';
 import {

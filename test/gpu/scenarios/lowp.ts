@@ -373,7 +373,7 @@ export async function stateBytes(cfg: {
 
 /**
  * Wall time of one step per mode on this page's adapter (median of `reps` runs of `steps` queued steps,
- * after one warm-up run), for docs/drafts/lowp.md. Not a test: the benchmark proper is `npm start`.
+ * after one warm-up run), for docs/lowp.md. Not a test: the benchmark proper is `npm start`.
  */
 export async function timeModes(cfg: {
   size: number;
