@@ -8,6 +8,7 @@ import { openBrowser, type BrowserSession } from '../../sessions/chromium.js';
 import type { Rejection } from './scenarios/errors.js';
 import type { AdapterSummary } from './scenarios/harness.js';
 import type { ParityConfig, ParityResult, Report } from './scenarios/parity.js';
+import type { BigRun, Run } from './scenarios/scale.js';
 import { loadGolden } from '../helpers/golden.js';
 import { expectWithin } from '../helpers/expect-report.js';
 
@@ -292,7 +293,6 @@ describe('bad input', () => {
 
 describe('whole models and huge tensors', () => {
   const SCALE = '/test/gpu/scenarios/scale.ts';
-  type Run = { report: Report; elements: number; dispatches: number };
 
   test('300 tensors (1 … 300000 elements, and 1, 3, 4, 255, 256, 257) in a ParamArena: 3 steps, every element', async () => {
     const sizes = await session.call<number[]>(
@@ -326,17 +326,7 @@ describe('whole models and huge tensors', () => {
   // (usual tolerances) on the elements scale.ts sampleRanges picks: every piece's first and last 4096, 4096 on
   // each side of every power of two and of the grid-stride pass boundaries, 512 random runs of 256. Every
   // element of the tensor must hold a positive exp_avg_var (each step adds eps): none was left out.
-  type Big = Run & {
-    maxBinding: number;
-    pieces: number;
-    tails: number;
-    compared: number;
-    ranges: number;
-    lastIndex: number;
-    unwritten: number;
-    firstUnwritten: number;
-  };
-  const describeBig = (label: string, r: Big) =>
+  const describeBig = (label: string, r: BigRun) =>
     console.log(
       `${label}: maxStorageBufferBindingSize ${r.maxBinding}, ${r.pieces} piece(s), ${r.tails} tail(s), ` +
         `${r.dispatches} dispatch(es); compared ${r.compared} of ${r.elements} elements in ${r.ranges} ranges; ` +
@@ -345,7 +335,7 @@ describe('whole models and huge tensors', () => {
 
   test('default limits: a 40M-element tensor (160 MB > 128 MiB binding) is updated through several bindings, 2 steps', async () => {
     const size = 40_000_000;
-    const r = await session.call<Big>(SCALE, 'bigTensor', { size, steps: 2, limits: 'default' });
+    const r = await session.call<BigRun>(SCALE, 'bigTensor', { size, steps: 2, limits: 'default' });
     describeBig('40M tensor', r);
     expect(r.maxBinding).toBe(128 * 2 ** 20);
     expect(r.pieces).toBe(2);
@@ -358,7 +348,7 @@ describe('whole models and huge tensors', () => {
 
   test('one tensor of 2^26 + 5 elements, 65535 workgroups (past the limit: grid-stride) and a tail', async () => {
     const size = 2 ** 26 + 5;
-    const r = await session.call<Big>(SCALE, 'bigTensor', {
+    const r = await session.call<BigRun>(SCALE, 'bigTensor', {
       size,
       steps: 1,
       limits: 'adapter',

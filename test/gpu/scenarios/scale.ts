@@ -42,10 +42,24 @@ function hashArrays(seed: number, sizes: number[], scale: number): Float32Array<
   });
 }
 
-interface Run {
+/** One run compared with the CPU reference: its report, the elements stepped, the dispatches per step. */
+export interface Run {
   report: Report;
   elements: number;
   dispatches: number;
+}
+
+/** `bigTensor`'s result. */
+export interface BigRun extends Run {
+  maxBinding: number;
+  pieces: number;
+  tails: number;
+  compared: number;
+  ranges: number;
+  lastIndex: number;
+  /** Elements (of all, sampled or not) whose exp_avg_var is not positive, i.e. never updated; the first. */
+  unwritten: number;
+  firstUnwritten: number;
 }
 
 /**
@@ -221,19 +235,7 @@ export async function bigTensor(cfg: {
   steps: number;
   limits: 'adapter' | 'default';
   maxWorkgroups?: number;
-}): Promise<
-  Run & {
-    maxBinding: number;
-    pieces: number;
-    tails: number;
-    compared: number;
-    ranges: number;
-    lastIndex: number;
-    /** Elements (of all, sampled or not) whose exp_avg_var is not positive, i.e. never updated; the first. */
-    unwritten: number;
-    firstUnwritten: number;
-  }
-> {
+}): Promise<BigRun> {
   const device = await freshDevice(
     cfg.limits === 'adapter' ? ['maxBufferSize', 'maxStorageBufferBindingSize'] : [],
   );
