@@ -48,10 +48,16 @@ export function chromiumArgs(): string[] {
 }
 
 export interface BrowserSession {
-  page: Page;
+  /** The open page (a new one after `reopen()`). */
+  readonly page: Page;
   url: string;
   /** Calls `fn` exported by `module` (a path under the repo root, e.g. '/test/gpu/scenarios/cases.ts') in the page. */
   call<T>(module: string, fn: string, ...args: unknown[]): Promise<T>;
+  /**
+   * Opens `url` in a new tab (a fresh page: nothing kept from the old one) and closes the old tab without
+   * waiting for it to unload, so a page left busy cannot hold the next one up.
+   */
+  reopen(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -88,17 +94,23 @@ export async function openBrowser(
       args: [...chromiumArgs(), ...(options.extraArgs ?? [])],
       protocolTimeout: 600_000,
     });
-    const page = await browser.newPage();
     const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(String(e)));
-    page.on('console', (m) => {
-      if (log || m.type() === 'error') console.log(`[page ${m.type()}] ${m.text()}`);
-    });
-    const url = `${base}${pagePath}`;
-    await page.goto(url, { waitUntil: 'load' });
     const b = browser;
+    const url = `${base}${pagePath}`;
+    const open = async () => {
+      const page = await b.newPage();
+      page.on('pageerror', (e) => errors.push(String(e)));
+      page.on('console', (m) => {
+        if (log || m.type() === 'error') console.log(`[page ${m.type()}] ${m.text()}`);
+      });
+      await page.goto(url, { waitUntil: 'load' });
+      return page;
+    };
+    let page = await open();
     return {
-      page,
+      get page() {
+        return page;
+      },
       url,
       // The page code is a string: a function literal here would be rewritten by the test runner's transform.
       call: async <T>(module: string, fn: string, ...args: unknown[]) => {
@@ -108,6 +120,11 @@ export async function openBrowser(
         // Uncaught exceptions and unhandled rejections in the page (since the last call) fail this call.
         if (errors.length) throw new Error(`uncaught in the page: ${errors.splice(0).join(' | ')}`);
         return result as T;
+      },
+      reopen: async () => {
+        const old = page;
+        page = await open();
+        await old.close({ runBeforeUnload: false });
       },
       close: async () => {
         await b.close();

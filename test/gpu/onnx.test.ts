@@ -23,9 +23,13 @@ beforeAll(async () => {
 });
 afterAll(async () => session?.close());
 
-/** A fresh page: ORT keeps the device (and the wasm instance) of its first session for the page's life. */
+/**
+ * A fresh page (a new tab): ORT keeps the device (and the wasm instance) of its first session for the page's
+ * life. Not a navigation of the old tab: once, in a clean-clone CI run, navigating away from a page ORT's JSEP
+ * build had used waited past 30 s.
+ */
 async function freshPage(): Promise<void> {
-  await session.page.goto(session.url, { waitUntil: 'load' });
+  await session.reopen();
 }
 
 test('onnxruntime-web is the pinned version', () => {
