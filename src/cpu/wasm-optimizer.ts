@@ -48,6 +48,8 @@ export class WasmCPU<O extends object> extends CPUOptimizer<Float32Array, O> {
   private readonly records: DataView;
   private readonly views: SlotState<Float32Array>[];
   private factors: GradFactors | undefined;
+  /** Why steps are refused: a kernel run failed part-way (a worker thread trapped), so the state is partly stepped. */
+  private failure: Error | undefined;
 
   constructor(
     private readonly label: string,
@@ -111,6 +113,11 @@ export class WasmCPU<O extends object> extends CPUOptimizer<Float32Array, O> {
    * skip on inf/NaN, clipping; a skipped step changes nothing, not even the step count.
    */
   override step(grads: Float32Array[] = this.grads, guard?: CPUGuard): CPUGuardResult | undefined {
+    if (this.failure) {
+      throw new Error(
+        `${this.label}.step: the optimizer is unusable after an earlier error: ${this.failure.message}`,
+      );
+    }
     if (!Array.isArray(grads) || grads.length !== this.params.length) {
       throw new RangeError(
         `${this.label}.step: expected ${this.params.length} gradients, got ${Array.isArray(grads) ? grads.length : String(grads)}`,
@@ -134,7 +141,7 @@ export class WasmCPU<O extends object> extends CPUOptimizer<Float32Array, O> {
       checkMaxGradNorm(maxGradNorm);
       // The statistics in the kernel on every thread; the decision from them by the references' own code.
       writeInvScale(this.records, this.engine.plan, Math.fround(1 / gradScale));
-      const { sum, found } = this.engine.stats();
+      const { sum, found } = this.run(() => this.engine.stats(), false);
       const gradNorm = guard.gradNorm ?? Math.fround(Math.sqrt(sum));
       const d = guardDecision([], { scale: gradScale, maxNorm: maxGradNorm, skipNonFinite, gradNorm });
       decision = { skipped: skipNonFinite && found, foundNonFinite: found, gradNorm, clipCoef: d.clipCoef };
@@ -144,12 +151,35 @@ export class WasmCPU<O extends object> extends CPUOptimizer<Float32Array, O> {
     // The base class advances the step count and hands each parameter's scalars to stepTensor, which packs
     // them into the tensor's record; then one kernel run steps every tensor on every thread.
     super.step(this.grads);
-    this.engine.step();
+    this.run(() => this.engine.step());
     return decision;
+  }
+
+  /**
+   * Runs a kernel job. If it fails part-way (a worker thread trapped: later jobs run on this thread), throws
+   * the error, named; after a failed step (`changes`), whose state is then partly stepped, later steps are
+   * refused until importState() replaces the state.
+   */
+  private run<T>(job: () => T, changes = true): T {
+    try {
+      return job();
+    } catch (e) {
+      const failure = new Error(
+        `${this.label}.step: ${(e as Error).message}; ` +
+          (changes
+            ? 'the parameters and the state are partly stepped (exportState() reads the state as it is; to go on, ' +
+              'set saved parameters into opt.params and importState() a saved state)'
+            : 'nothing was changed'),
+        { cause: e },
+      );
+      if (changes) this.failure = failure;
+      throw failure;
+    }
   }
 
   override importState(state: OptimizerState<O, FloatArray>): void {
     super.importState(state); // validated; the state arrives in new arrays: copy it into the memory
+    this.failure = undefined; // a whole new state: steps may run again
     const fresh = this.tensors;
     this.tensors = this.views;
     fresh.forEach((st, i) => {

@@ -13,7 +13,7 @@ import { describe, expect, test } from 'vitest';
 import { AdaBeliefCPU, AdamCPU, AdamWCPU, SGDCPU } from '../../src/cpu/reference.js';
 import { AdaBeliefWasmCPU, AdamWasmCPU, AdamWWasmCPU, SGDWasmCPU } from '../../src/cpu/wasm-optimizer.js';
 import { kernelModule } from '../../src/cpu/wasm/module.js';
-import { REC } from '../../src/cpu/wasm/layout.js';
+import { CTRL, REC } from '../../src/cpu/wasm/layout.js';
 import type { CPUGuard, CPUGuardResult } from '../../src/cpu/cpu-optimizer.js';
 import { guardDecision } from '../../src/core/guard.js';
 
@@ -334,6 +334,65 @@ describe('AdaBeliefWasmCPU', () => {
     w2.step(grads(7));
     expectSame(w2, w, 'after import into a new WASM optimizer');
     expect(() => w2.importState({ ...r.exportState(), step: -1 })).toThrow(/step/);
+    w.destroy();
+  });
+
+  // Fault injection: the workers read the record table's address from the control words (the calling thread
+  // uses its own copy), so pointing that word past the memory makes each worker's part trap.
+  const poisonWorkers = (w: AdaBeliefWasmCPU) => {
+    new Int32Array(w.params[0]!.buffer, 0, CTRL.BOUNDS)[CTRL.TABLE] = 0x7ffffff0;
+  };
+
+  test('a worker thread that traps mid-step: the step throws (no hang), later steps are refused until importState()', async () => {
+    const init = values(70000, 11, 1);
+    const opts = { threads: 2, minElementsPerThread: 16, tuneThreads: false };
+    const w = new AdaBeliefWasmCPU([init.slice()], opts);
+    const r = new AdaBeliefCPU([init.slice()]);
+    await w.ready;
+    const g = (t: number) => values(70000, 12 + t, 0.1);
+    w.step([g(0)]);
+    r.step([g(0)]);
+    expect(w.lastStepThreads).toBe(2);
+    const saved = { params: r.params.map((p) => p.slice()), state: r.exportState() };
+    poisonWorkers(w);
+    expect(() => w.step([g(1)])).toThrow(
+      /^AdaBeliefWasmCPU\.step: the step job failed on worker thread 1 of 2 \(a trap in its part; the other parts ran\); the parameters and the state are partly stepped/,
+    );
+    expect(w.singleThreadReason).toBe('worker thread 1 failed during a step job');
+    expect(() => w.step([g(1)])).toThrow(
+      /^AdaBeliefWasmCPU\.step: the optimizer is unusable after an earlier error: AdaBeliefWasmCPU\.step: the step job failed/,
+    );
+    // The caller's way on: saved params and state back in; steps then run on this thread, exact again.
+    w.params[0]!.set(saved.params[0]!);
+    w.importState(saved.state);
+    for (let t = 1; t < 4; t++) {
+      w.step([g(t)]);
+      r.step([g(t)]);
+      expect(w.lastStepThreads).toBe(1);
+    }
+    expectSame(w, r, 'after the failure and importState()');
+    w.destroy();
+  });
+
+  test('a worker thread that traps in the guard statistics: the step throws, nothing changed, later steps run on one thread', async () => {
+    const init = values(70000, 21, 1);
+    const w = new AdaBeliefWasmCPU([init.slice()], {
+      threads: 2,
+      minElementsPerThread: 16,
+      tuneThreads: false,
+    });
+    const r = new AdaBeliefCPU([init.slice()]);
+    await w.ready;
+    const g = values(70000, 22, 0.1);
+    poisonWorkers(w);
+    expect(() => w.step([g], { skipNonFinite: true })).toThrow(
+      /^AdaBeliefWasmCPU\.step: the stats job failed on worker thread 1 of 2 .*; nothing was changed$/,
+    );
+    expectSame(w, r, 'after the failed statistics');
+    expect(w.step([g], { skipNonFinite: true })?.skipped).toBe(false);
+    r.step([g], { skipNonFinite: true });
+    expect(w.lastStepThreads).toBe(1);
+    expectSame(w, r, 'after the next step');
     w.destroy();
   });
 

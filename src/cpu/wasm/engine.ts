@@ -343,11 +343,23 @@ export class WasmEngine {
     c[CTRL.PENDING] = this.threads - 1;
     Atomics.add(c, CTRL.GEN, 1);
     Atomics.notify(c, CTRL.GEN);
-    fn(table, count, c[CTRL.BOUNDS]!, c[CTRL.BOUNDS + 1]!);
-    for (let spins = 0; ; spins++) {
-      const left = Atomics.load(c, CTRL.PENDING);
-      if (left === 0) return;
-      if (this.blocking && spins >= SPINS) Atomics.wait(c, CTRL.PENDING, left);
+    try {
+      fn(table, count, c[CTRL.BOUNDS]!, c[CTRL.BOUNDS + 1]!);
+    } finally {
+      // Even when this thread's part threw: the workers are done with the job's words before anything reuses them.
+      for (let spins = 0; ; spins++) {
+        const left = Atomics.load(c, CTRL.PENDING);
+        if (left === 0) break;
+        if (this.blocking && spins >= SPINS) Atomics.wait(c, CTRL.PENDING, left);
+      }
+    }
+    const failed = Atomics.load(c, CTRL.FAILED);
+    if (failed !== 0) {
+      // That worker has stopped: from now on every job runs on this thread.
+      this.crew.failure ??= `worker thread ${failed} failed during a ${job} job`;
+      throw new Error(
+        `the ${job} job failed on worker thread ${failed} of ${this.threads} (a trap in its part; the other parts ran)`,
+      );
     }
   }
 

@@ -55,6 +55,8 @@ export const CTRL = {
   TABLE: 4,
   /** Number of records. */
   COUNT: 5,
+  /** The index of the first worker whose job threw (it then stops serving jobs); 0 while none has. */
+  FAILED: 6,
   /** Thread k takes global elements [BOUNDS + k, BOUNDS + k + 1). */
   BOUNDS: 16,
 } as const;

@@ -8,7 +8,9 @@
  * Protocol (control words, layout.ts CTRL): the worker instantiates the kernel on the shared memory, counts
  * itself in READY, then waits for GEN to change. On each change it runs JOB over its bounds [BOUNDS + index,
  * BOUNDS + index + 1) — possibly empty; the statistics job writes its slot even then — and decrements PENDING, notifying the caller when it reaches 0. The
- * caller never changes the job's words before PENDING is 0, so every worker sees every generation once.
+ * caller never changes the job's words before PENDING is 0, so every worker sees every generation once. A
+ * worker whose job throws (a trap) writes its index into FAILED before it decrements PENDING, so the caller
+ * never waits for it forever, and then stops.
  */
 
 /** What a worker gets at start. */
@@ -25,6 +27,7 @@ export interface WorkerInit {
     READY: number;
     TABLE: number;
     COUNT: number;
+    FAILED: number;
     BOUNDS: number;
     COPY: number;
     EXIT: number;
@@ -56,10 +59,21 @@ export function workerMain(init: WorkerInit, post: (message: string) => void): v
     if (job === w.EXIT) return;
     const lo = c[w.BOUNDS + index]!;
     const hi = c[w.BOUNDS + index + 1]!;
-    if (job === w.STATS) kernel.statsRange(c[w.TABLE]!, c[w.COUNT]!, lo, hi, w.STATS_OUT + 16 * index);
-    else if (lo < hi)
-      (job === w.COPY ? kernel.copyRange : kernel.stepRange)(c[w.TABLE]!, c[w.COUNT]!, lo, hi);
+    let failure: unknown;
+    try {
+      if (job === w.STATS) kernel.statsRange(c[w.TABLE]!, c[w.COUNT]!, lo, hi, w.STATS_OUT + 16 * index);
+      else if (lo < hi)
+        (job === w.COPY ? kernel.copyRange : kernel.stepRange)(c[w.TABLE]!, c[w.COUNT]!, lo, hi);
+    } catch (e) {
+      // Say so before counting this job done (the caller checks FAILED once PENDING is 0), then stop.
+      failure = e;
+      Atomics.compareExchange(c, w.FAILED, 0, index);
+    }
     if (Atomics.sub(c, w.PENDING, 1) === 1) Atomics.notify(c, w.PENDING);
+    if (failure !== undefined) {
+      post(`failed: ${String(failure)}`);
+      return;
+    }
   }
 }
 
