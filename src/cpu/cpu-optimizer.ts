@@ -8,6 +8,7 @@ import type { StepScalars } from '../core/step-scalars.js';
 import { mergeFixed, type Overrides, type Rule, type Slot } from '../core/rules.js';
 import { checkImportedState, type FloatArray, type OptimizerState } from '../core/state.js';
 import { checkGradScale, checkMaxGradNorm, guardDecision } from '../core/guard.js';
+import { describeValue } from '../core/options.js';
 import {
   checkDtype,
   resolvePrecision,
@@ -76,8 +77,11 @@ export abstract class CPUOptimizer<T extends FloatArray, O extends object> {
     this.precision = resolvePrecision({ stateDtype, masterWeights });
     this.opts = rule.resolve(hyper as Partial<O>);
     this.slots = rule.slots(this.opts);
-    if (!Array.isArray(params) || params.length === 0)
-      throw new RangeError(`${name}: the parameter list is empty`);
+    if (!Array.isArray(params))
+      throw new TypeError(
+        `${name}: expected an array of parameters (typed arrays or { param, … } entries), got ${describeValue(params)}`,
+      );
+    if (params.length === 0) throw new RangeError(`${name}: the parameter list is empty`);
     params.forEach((entry, i) => {
       const { param, dtype, ...overrides } = (ArrayBuffer.isView(entry) ? { param: entry } : entry) as {
         param: T;

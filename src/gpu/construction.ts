@@ -74,10 +74,11 @@ export function checkConstruction<O extends object>(
   const name = rule.name;
   if (!device || typeof device !== 'object' || typeof device.createBuffer !== 'function')
     throw new TypeError(`${name}: expected a GPUDevice, got ${describeValue(device)}`);
-  if (!Array.isArray(params) || params.length === 0)
-    throw new RangeError(
-      `${name}: the parameter list is empty${Array.isArray(params) ? '' : ` (got ${describeValue(params)})`}`,
+  if (!Array.isArray(params))
+    throw new TypeError(
+      `${name}: expected an array of parameter entries ({ param, grad, size }), got ${describeValue(params)}`,
     );
+  if (params.length === 0) throw new RangeError(`${name}: the parameter list is empty`);
   const given = definedOptions<O & GPUExtras>(options, `${name} options`);
   const { dispatch, label = name.toLowerCase(), skipNonFinite, gradScale, maxGradNorm } = given;
   const { stateDtype, masterWeights } = given;

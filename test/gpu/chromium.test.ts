@@ -241,7 +241,12 @@ describe('bad input', () => {
     ['grad is the param buffer', /params\[0\]: grad is in the same GPUBuffer as param/, true],
     ['overlapping params', /params\[\d\]\.param overlaps params\[\d\]\.param/, true],
     ['zero size', /params\[0\]: size must be a positive integer, got 0/, true],
-    ['empty parameter list', /the parameter list is empty/, true],
+    ['empty parameter list', /^AdaBelief: the parameter list is empty$/, true],
+    [
+      'parameter list not an array',
+      /^AdaBelief: expected an array of parameter entries \(\{ param, grad, size \}\), got /,
+      true,
+    ],
     ['mapped buffer', /params\[0\]\.param: buffer 'mapped' is mapped; unmap it first/, true],
     ['invalid lr at construction', /^Invalid learning rate: -0\.1$/, true],
     ['invalid per-param eps', /^Invalid epsilon value: -1$/, true],

@@ -55,7 +55,10 @@ describe('AdaBeliefCPU', () => {
     expect(() => new AdaBeliefCPU([{ param: p, betas: [0.9, 1] }])).toThrow(
       /^Invalid beta parameter at index 1: 1$/,
     );
-    expect(() => new AdaBeliefCPU([])).toThrow(/empty/);
+    expect(() => new AdaBeliefCPU([])).toThrow(/^AdaBeliefCPU: the parameter list is empty$/);
+    expect(() => new AdaBeliefCPU(p as never)).toThrow(
+      /^AdaBeliefCPU: expected an array of parameters \(typed arrays or \{ param, … \} entries\), got a Float32Array$/,
+    );
     expect(() => new AdaBeliefCPU([p, new Float64Array(2)] as never)).toThrow(
       /must all be Float32Array .* or all Float64Array/,
     );

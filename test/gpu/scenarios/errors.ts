@@ -63,6 +63,8 @@ const scenarios: Record<string, Scenario> = {
   },
   'zero size': ({ gpu, param, grad }) => new AdaBelief(gpu.device, [{ param, grad, size: 0 }]),
   'empty parameter list': ({ gpu }) => new AdaBelief(gpu.device, []),
+  'parameter list not an array': ({ gpu, param, grad }) =>
+    new AdaBelief(gpu.device, { param, grad, size: N } as never),
   'mapped buffer': ({ gpu, grad }) => {
     const b = gpu.track(
       gpu.device.createBuffer({ label: 'mapped', size: N * 4, usage: STORAGE_RW, mappedAtCreation: true }),
