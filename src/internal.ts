@@ -6,7 +6,7 @@
 export * from './index.js';
 
 // Options: resolution and validation (the constructors call these).
-export { ADABELIEF_SETTABLE_OPTIONS } from './gpu/adabelief.js';
+export { ADABELIEF_SETTABLE_OPTIONS } from './core/option-accessors.js';
 export { FusedOptimizer } from './gpu/fused-optimizer.js';
 export { resolveOptions, validateHyper } from './core/options.js';
 export { adamScalars, sgdScalars } from './core/torch-options.js';

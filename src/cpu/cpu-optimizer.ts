@@ -8,7 +8,7 @@ import type { StepScalars } from '../core/step-scalars.js';
 import { mergeFixed, type Overrides, type Rule, type Slot } from '../core/rules.js';
 import { checkImportedState, type FloatArray, type OptimizerState } from '../core/state.js';
 import { checkGradScale, checkMaxGradNorm, guardDecision } from '../core/guard.js';
-import { describeValue } from '../core/options.js';
+import { definedOptions, describeValue, rejectUnknownKeys } from '../core/options.js';
 import {
   checkDtype,
   resolvePrecision,
@@ -28,6 +28,25 @@ export interface CPUGuard {
   skipNonFinite?: boolean;
   /** Use this norm instead of computing it (e.g. the GPU's, to compare the clipped update exactly). */
   gradNorm?: number;
+}
+
+/** `guard` checked — an object of CPUGuard's keys with valid values — and its defaults filled in. */
+export function resolveCPUGuard(
+  guard: unknown,
+  where: string,
+): { gradScale: number; maxGradNorm: number; skipNonFinite: boolean; gradNorm: number | undefined } {
+  const given = definedOptions<CPUGuard>(guard, `${where}: the guard`);
+  rejectUnknownKeys(given, ['gradScale', 'maxGradNorm', 'skipNonFinite', 'gradNorm'], `${where} guard`);
+  const { gradScale = 1, maxGradNorm = Infinity, skipNonFinite = given.gradScale !== undefined } = given;
+  checkGradScale(gradScale);
+  checkMaxGradNorm(maxGradNorm);
+  if (typeof skipNonFinite !== 'boolean') {
+    throw new TypeError(`${where}: skipNonFinite must be a boolean, got ${describeValue(skipNonFinite)}`);
+  }
+  if (given.gradNorm !== undefined && typeof given.gradNorm !== 'number') {
+    throw new TypeError(`${where}: gradNorm must be a number, got ${describeValue(given.gradNorm)}`);
+  }
+  return { gradScale, maxGradNorm, skipNonFinite, gradNorm: given.gradNorm };
 }
 
 /** What a guarded CPU step decided. */
@@ -64,7 +83,8 @@ export abstract class CPUOptimizer<T extends FloatArray, O extends object> {
 
   /** `lowPrecision`: whether this optimizer takes `dtype: 'f16'` entries and `stateDtype` / `masterWeights`. */
   constructor(
-    private readonly name: string,
+    /** The class's name, for messages ('AdaBeliefCPU'). */
+    protected readonly name: string,
     protected readonly rule: Rule<O>,
     params: CPUParamEntry<T>[],
     options: Partial<O> & PrecisionOptions,
@@ -115,6 +135,11 @@ export abstract class CPUOptimizer<T extends FloatArray, O extends object> {
     return this.t;
   }
 
+  /** The rule's defaults. */
+  get defaults(): Readonly<O> {
+    return this.rule.defaults;
+  }
+
   /** A copy of the optimizer-wide options. */
   get options(): O {
     return this.rule.resolve(this.opts);
@@ -152,16 +177,9 @@ export abstract class CPUOptimizer<T extends FloatArray, O extends object> {
     // f16 gradients: the values an f16 buffer would hold (the guard and the update see those).
     grads = grads.map((g, i) => (this.dtypes[i] === 'f16' ? (g.map(roundF16) as T) : g));
     let decision: CPUGuardResult | undefined;
-    if (guard) {
-      const { gradScale = 1, maxGradNorm = Infinity, skipNonFinite = guard.gradScale !== undefined } = guard;
-      checkGradScale(gradScale);
-      checkMaxGradNorm(maxGradNorm);
-      const d = guardDecision(grads, {
-        scale: gradScale,
-        maxNorm: maxGradNorm,
-        skipNonFinite,
-        gradNorm: guard.gradNorm,
-      });
+    if (guard !== undefined) {
+      const { gradScale, maxGradNorm, skipNonFinite, gradNorm } = resolveCPUGuard(guard, `${this.name}.step`);
+      const d = guardDecision(grads, { scale: gradScale, maxNorm: maxGradNorm, skipNonFinite, gradNorm });
       decision = {
         skipped: d.skipped,
         foundNonFinite: d.foundNonFinite,

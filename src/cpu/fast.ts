@@ -22,6 +22,7 @@ import { Amsgrad, Update, type StepScalars } from '../core/step-scalars.js';
 import type { AdaBeliefOptions } from '../core/options.js';
 import { adabeliefRule } from '../core/rules.js';
 import type { AdaBeliefState, FloatArray, OptimizerState } from '../core/state.js';
+import { defineOptionAccessors, type AdaBeliefAccessors } from '../core/option-accessors.js';
 
 const f32 = Math.fround;
 
@@ -106,7 +107,12 @@ export function adabeliefStepFast(
   }
 }
 
-/** The fast CPU optimizer: constructor, `step`, `set`, `exportState`, `importState` as AdaBeliefCPU's. */
+// Declaration merging: the option accessors (`opt.lr = …`) defined at the end of this file.
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type, @typescript-eslint/no-unsafe-declaration-merging
+export interface AdaBeliefFastCPU extends AdaBeliefAccessors {}
+
+/** The fast CPU optimizer: constructor, `step`, `set`, accessors, `exportState`, `importState` as AdaBeliefCPU's. */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class AdaBeliefFastCPU extends CPUOptimizer<Float32Array, AdaBeliefOptions> {
   constructor(params: CPUParamEntry<Float32Array>[], options: Partial<AdaBeliefOptions> = {}) {
     super('AdaBeliefFastCPU', adabeliefRule, params, options);
@@ -138,3 +144,5 @@ export class AdaBeliefFastCPU extends CPUOptimizer<Float32Array, AdaBeliefOption
     adabeliefStepFast(h, p, grad, st.exp_avg!, st.exp_avg_var!, st.max_exp_avg_var);
   }
 }
+
+defineOptionAccessors(AdaBeliefFastCPU, adabeliefRule);

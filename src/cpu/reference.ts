@@ -21,6 +21,12 @@ import {
   type MasterWeightsState,
   type PrecisionOptions,
 } from '../core/precision.js';
+import {
+  defineOptionAccessors,
+  type AdaBeliefAccessors,
+  type AdamAccessors,
+  type SGDAccessors,
+} from '../core/option-accessors.js';
 
 export type { CPUParamEntry } from './cpu-optimizer.js';
 
@@ -185,6 +191,13 @@ export class ReferenceCPU<T extends FloatArray, O extends object> extends CPUOpt
   }
 }
 
+/* eslint-disable @typescript-eslint/no-empty-object-type, @typescript-eslint/no-unsafe-declaration-merging, @typescript-eslint/no-unused-vars */
+// Declaration merging: the option accessors (`cpu.lr = …`) defined at the end of this file (T: as the classes').
+export interface AdaBeliefCPU<T extends FloatArray = Float32Array> extends AdaBeliefAccessors {}
+export interface AdamCPU<T extends FloatArray = Float32Array> extends AdamAccessors {}
+export interface AdamWCPU<T extends FloatArray = Float32Array> extends AdamAccessors {}
+export interface SGDCPU<T extends FloatArray = Float32Array> extends SGDAccessors {}
+
 /** The AdaBelief CPU reference (see the file comment). */
 export class AdaBeliefCPU<T extends FloatArray = Float32Array> extends ReferenceCPU<T, AdaBeliefOptions> {
   constructor(params: CPUParamEntry<T>[], options: Partial<AdaBeliefOptions> & PrecisionOptions = {}) {
@@ -222,3 +235,9 @@ export class SGDCPU<T extends FloatArray = Float32Array> extends ReferenceCPU<T,
     super('SGDCPU', sgdRule, params, options);
   }
 }
+/* eslint-enable @typescript-eslint/no-empty-object-type, @typescript-eslint/no-unsafe-declaration-merging, @typescript-eslint/no-unused-vars */
+
+defineOptionAccessors(AdaBeliefCPU, adabeliefRule);
+defineOptionAccessors(AdamCPU, adamRuleTorch);
+defineOptionAccessors(AdamWCPU, adamwRuleTorch);
+defineOptionAccessors(SGDCPU, sgdRule);

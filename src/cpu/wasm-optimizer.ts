@@ -25,6 +25,7 @@
 import {
   CPUOptimizer,
   type CPUGuard,
+  resolveCPUGuard,
   type CPUGuardResult,
   type CPUParamEntry,
   type SlotState,
@@ -36,7 +37,13 @@ import type { AdaBeliefOptions } from '../core/options.js';
 import { adabeliefRule, adamRuleTorch, adamwRuleTorch, sgdRule, type Rule } from '../core/rules.js';
 import type { AdaBeliefState, FloatArray, OptimizerState } from '../core/state.js';
 import type { AdamOptions, SGDOptions } from '../core/torch-options.js';
-import { checkGradScale, checkMaxGradNorm, guardDecision } from '../core/guard.js';
+import { guardDecision } from '../core/guard.js';
+import {
+  defineOptionAccessors,
+  type AdaBeliefAccessors,
+  type AdamAccessors,
+  type SGDAccessors,
+} from '../core/option-accessors.js';
 
 export type { ThreadOptions } from './wasm/engine.js';
 
@@ -52,20 +59,22 @@ export class WasmCPU<O extends object> extends CPUOptimizer<Float32Array, O> {
   private failure: Error | undefined;
 
   constructor(
-    private readonly label: string,
+    name: string,
     rule: Rule<O>,
     params: CPUParamEntry<Float32Array>[],
     options: Partial<O> & ThreadOptions,
   ) {
     const { threads, minElementsPerThread, tuneThreads, ...hyper } = options ?? {};
-    super(label, rule, params, hyper as Partial<O>);
+    super(name, rule, params, hyper as Partial<O>);
     const sizes = this.params.map((p) => p.length);
     const keeps = (slot: string) => this.slots.some((s) => s.slot === slot);
-    this.engine = new WasmEngine(sizes, keeps('exp_avg_var'), keeps('max_exp_avg_var'), {
-      threads,
-      minElementsPerThread,
-      tuneThreads,
-    });
+    this.engine = new WasmEngine(
+      sizes,
+      keeps('exp_avg_var'),
+      keeps('max_exp_avg_var'),
+      { threads, minElementsPerThread, tuneThreads },
+      name,
+    );
     const { regions, starts } = this.engine.plan;
     const at = (region: number, i: number) => this.engine.view(region + starts[i]! * 4, sizes[i]!);
     this.params.forEach((p, i) => {
@@ -115,34 +124,33 @@ export class WasmCPU<O extends object> extends CPUOptimizer<Float32Array, O> {
   override step(grads: Float32Array[] = this.grads, guard?: CPUGuard): CPUGuardResult | undefined {
     if (this.failure) {
       throw new Error(
-        `${this.label}.step: the optimizer is unusable after an earlier error: ${this.failure.message}`,
+        `${this.name}.step: the optimizer is unusable after an earlier error: ${this.failure.message}`,
       );
     }
     if (!Array.isArray(grads) || grads.length !== this.params.length) {
       throw new RangeError(
-        `${this.label}.step: expected ${this.params.length} gradients, got ${Array.isArray(grads) ? grads.length : String(grads)}`,
+        `${this.name}.step: expected ${this.params.length} gradients, got ${Array.isArray(grads) ? grads.length : String(grads)}`,
       );
     }
     grads.forEach((g, i) => {
       if (!(g instanceof Float32Array))
-        throw new TypeError(`${this.label}: grads[${i}] must be a Float32Array`);
+        throw new TypeError(`${this.name}: grads[${i}] must be a Float32Array`);
       if (g.length !== this.params[i]!.length) {
         throw new RangeError(
-          `${this.label}.step: grads[${i}] has ${g.length} elements, params[${i}] has ${this.params[i]!.length}`,
+          `${this.name}.step: grads[${i}] has ${g.length} elements, params[${i}] has ${this.params[i]!.length}`,
         );
       }
     });
+    const checked = guard === undefined ? undefined : resolveCPUGuard(guard, `${this.name}.step`);
     grads.forEach((g, i) => g !== this.grads[i] && this.grads[i]!.set(g));
     let decision: CPUGuardResult | undefined;
     this.factors = undefined;
-    if (guard) {
-      const { gradScale = 1, maxGradNorm = Infinity, skipNonFinite = guard.gradScale !== undefined } = guard;
-      checkGradScale(gradScale);
-      checkMaxGradNorm(maxGradNorm);
+    if (checked) {
+      const { gradScale, maxGradNorm, skipNonFinite } = checked;
       // The statistics in the kernel on every thread; the decision from them by the references' own code.
       writeInvScale(this.records, this.engine.plan, Math.fround(1 / gradScale));
       const { sum, found } = this.run(() => this.engine.stats(), false);
-      const gradNorm = guard.gradNorm ?? Math.fround(Math.sqrt(sum));
+      const gradNorm = checked.gradNorm ?? Math.fround(Math.sqrt(sum));
       const d = guardDecision([], { scale: gradScale, maxNorm: maxGradNorm, skipNonFinite, gradNorm });
       decision = { skipped: skipNonFinite && found, foundNonFinite: found, gradNorm, clipCoef: d.clipCoef };
       if (decision.skipped) return decision;
@@ -165,7 +173,7 @@ export class WasmCPU<O extends object> extends CPUOptimizer<Float32Array, O> {
       return job();
     } catch (e) {
       const failure = new Error(
-        `${this.label}.step: ${(e as Error).message}; ` +
+        `${this.name}.step: ${(e as Error).message}; ` +
           (changes
             ? 'the parameters and the state are partly stepped (exportState() reads the state as it is; to go on, ' +
               'set saved parameters into opt.params and importState() a saved state)'
@@ -195,7 +203,7 @@ export class WasmCPU<O extends object> extends CPUOptimizer<Float32Array, O> {
   protected checkArrays(arrays: Float32Array[], what: string): void {
     arrays.forEach((a, i) => {
       if (!(a instanceof Float32Array))
-        throw new TypeError(`${this.label}: ${what}[${i}] must be a Float32Array`);
+        throw new TypeError(`${this.name}: ${what}[${i}] must be a Float32Array`);
     });
   }
 
@@ -209,6 +217,13 @@ export class WasmCPU<O extends object> extends CPUOptimizer<Float32Array, O> {
     writeStep(this.records, this.engine.plan, index, h, this.factors);
   }
 }
+
+/* eslint-disable @typescript-eslint/no-empty-object-type, @typescript-eslint/no-unsafe-declaration-merging */
+// Declaration merging: the option accessors (`opt.lr = …`) defined at the end of this file.
+export interface AdaBeliefWasmCPU extends AdaBeliefAccessors {}
+export interface AdamWasmCPU extends AdamAccessors {}
+export interface AdamWWasmCPU extends AdamAccessors {}
+export interface SGDWasmCPU extends SGDAccessors {}
 
 /** AdaBelief in WebAssembly SIMD on all cores (see the file comment). */
 export class AdaBeliefWasmCPU extends WasmCPU<AdaBeliefOptions> {
@@ -250,3 +265,9 @@ export class SGDWasmCPU extends WasmCPU<SGDOptions> {
     super('SGDWasmCPU', sgdRule, params, options);
   }
 }
+/* eslint-enable @typescript-eslint/no-empty-object-type, @typescript-eslint/no-unsafe-declaration-merging */
+
+defineOptionAccessors(AdaBeliefWasmCPU, adabeliefRule);
+defineOptionAccessors(AdamWasmCPU, adamRuleTorch);
+defineOptionAccessors(AdamWWasmCPU, adamwRuleTorch);
+defineOptionAccessors(SGDWasmCPU, sgdRule);

@@ -9,7 +9,8 @@
  * `semantics: 'torch-optimizer'`). The machinery (layout, dispatch, errors, export/import) is
  * fused-optimizer.ts.
  */
-import { defineOptionAccessors, FusedOptimizer, type GPUExtras } from './fused-optimizer.js';
+import { FusedOptimizer, type GPUExtras } from './fused-optimizer.js';
+import { defineOptionAccessors, type AdaBeliefAccessors } from '../core/option-accessors.js';
 import type { AdaBeliefOptions } from '../core/options.js';
 import { adabeliefRule } from '../core/rules.js';
 import type { AdaBeliefState, FloatArray, OptimizerState } from '../core/state.js';
@@ -19,24 +20,9 @@ export type { DispatchOptions } from './fused-optimizer.js';
 
 export interface AdaBeliefGPUOptions extends Partial<AdaBeliefOptions>, GPUExtras {}
 
-/** The options that may change between steps (all but `amsgrad`): the accessors of `AdaBelief`. */
-export const ADABELIEF_SETTABLE_OPTIONS = [
-  'lr',
-  'betas',
-  'eps',
-  'weightDecay',
-  'weightDecouple',
-  'fixedDecay',
-  'rectify',
-  'degeneratedToSgd',
-  'semantics',
-] as const satisfies readonly (keyof AdaBeliefOptions)[];
-
-type SettableOptions = { -readonly [K in (typeof ADABELIEF_SETTABLE_OPTIONS)[number]]: AdaBeliefOptions[K] };
-
 // Declaration merging: the accessors defined by defineOptionAccessors below.
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type, @typescript-eslint/no-unsafe-declaration-merging
-export interface AdaBelief extends SettableOptions {}
+export interface AdaBelief extends AdaBeliefAccessors {}
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class AdaBelief extends FusedOptimizer<AdaBeliefOptions> {
@@ -55,10 +41,6 @@ export class AdaBelief extends FusedOptimizer<AdaBeliefOptions> {
     return opt;
   }
 
-  get amsgrad(): boolean {
-    return this.options.amsgrad;
-  }
-
   /** Reads the state back: `{ step, options, tensors: [{ exp_avg, exp_avg_var, max_exp_avg_var? }] }`. */
   override exportState(): Promise<AdaBeliefState> {
     return super.exportState() as Promise<AdaBeliefState>;
@@ -75,4 +57,4 @@ export class AdaBelief extends FusedOptimizer<AdaBeliefOptions> {
   }
 }
 
-defineOptionAccessors(AdaBelief, ADABELIEF_SETTABLE_OPTIONS);
+defineOptionAccessors(AdaBelief, adabeliefRule);

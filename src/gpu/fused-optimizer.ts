@@ -44,33 +44,6 @@ import { checkState, readState, type StateHolder } from './state-transfer.js';
 
 export type { DispatchOptions, GPUExtras } from './construction.js';
 
-/**
- * Defines a get/set accessor on `cls.prototype` for each option in `keys` (`opt.lr = 5e-4`): each may
- * change between steps, validated like the constructor's options; the next step picks it up through the
- * per-step scalars, nothing is rebuilt. Assigning `undefined` is an error (an assignment has no key to
- * leave out; see docs/errors.md).
- */
-export function defineOptionAccessors<O extends object>(
-  cls: { prototype: FusedOptimizer<O> },
-  keys: readonly (keyof O & string)[],
-): void {
-  for (const key of keys) {
-    Object.defineProperty(cls.prototype, key, {
-      get(this: FusedOptimizer<O>) {
-        return this.options[key];
-      },
-      set(this: FusedOptimizer<O>, value: unknown) {
-        if (value === undefined) {
-          throw new TypeError(
-            `${this.constructor.name}.${key} cannot be set to undefined (assign a value; the default is ${describeValue(this.defaults[key])})`,
-          );
-        }
-        this.set({ [key]: value } as Partial<O>);
-      },
-    });
-  }
-}
-
 export class FusedOptimizer<O extends object> {
   readonly device: GPUDevice;
   /** Resolves when construction passed the GPU's own checks; rejects (and the optimizer refuses to run) otherwise. */

@@ -9,7 +9,8 @@
  * State names follow PyTorch's state_dict: Adam/AdamW `exp_avg`, `exp_avg_sq`, `max_exp_avg_sq`;
  * SGD `momentum_buffer` (kept also when momentum is 0).
  */
-import { defineOptionAccessors, FusedOptimizer, type GPUExtras } from './fused-optimizer.js';
+import { FusedOptimizer, type GPUExtras } from './fused-optimizer.js';
+import { defineOptionAccessors, type AdamAccessors, type SGDAccessors } from '../core/option-accessors.js';
 import { adamRuleTorch, adamwRuleTorch, sgdRule } from '../core/rules.js';
 import type { AdamOptions, SGDOptions } from '../core/torch-options.js';
 import type { ParamEntry } from './entries.js';
@@ -17,21 +18,10 @@ import type { ParamEntry } from './entries.js';
 export interface AdamGPUOptions extends Partial<AdamOptions>, GPUExtras {}
 export interface SGDGPUOptions extends Partial<SGDOptions>, GPUExtras {}
 
-const ADAM_SETTABLE = ['lr', 'betas', 'eps', 'weightDecay'] as const satisfies readonly (keyof AdamOptions)[];
-const SGD_SETTABLE = [
-  'lr',
-  'momentum',
-  'dampening',
-  'weightDecay',
-  'nesterov',
-] as const satisfies readonly (keyof SGDOptions)[];
-
-type Mutable<O, K extends keyof O> = { -readonly [P in K]: O[P] };
-
 /* eslint-disable @typescript-eslint/no-empty-object-type, @typescript-eslint/no-unsafe-declaration-merging */
-export interface Adam extends Mutable<AdamOptions, (typeof ADAM_SETTABLE)[number]> {}
-export interface AdamW extends Mutable<AdamOptions, (typeof ADAM_SETTABLE)[number]> {}
-export interface SGD extends Mutable<SGDOptions, (typeof SGD_SETTABLE)[number]> {}
+export interface Adam extends AdamAccessors {}
+export interface AdamW extends AdamAccessors {}
+export interface SGD extends SGDAccessors {}
 
 /** torch.optim.Adam: L2 weight decay added to the gradient. */
 export class Adam extends FusedOptimizer<AdamOptions> {
@@ -76,6 +66,6 @@ export class SGD extends FusedOptimizer<SGDOptions> {
 }
 /* eslint-enable @typescript-eslint/no-empty-object-type, @typescript-eslint/no-unsafe-declaration-merging */
 
-defineOptionAccessors(Adam, ADAM_SETTABLE);
-defineOptionAccessors(AdamW, ADAM_SETTABLE);
-defineOptionAccessors(SGD, SGD_SETTABLE);
+defineOptionAccessors(Adam, adamRuleTorch);
+defineOptionAccessors(AdamW, adamwRuleTorch);
+defineOptionAccessors(SGD, sgdRule);

@@ -279,8 +279,18 @@ function crossOption(
   checked++;
   if (key in EXTRAS) return checked;
 
-  // Accessor (AdaBelief, Adam, AdamW, SGD define one per settable option).
-  if (!spec.fixed) {
+  // Accessor (every class defines one per option; a fixed option's refuses any value but its own).
+  if (spec.fixed) {
+    const current = (b.opt.options as unknown as Record<string, unknown>)[key];
+    const a = attempt(() => {
+      (b.opt as unknown as Record<string, unknown>)[key] = value;
+    });
+    if (value === current) expect(a.error, where('accessor (fixed, its own value)')).toBeUndefined();
+    else
+      expectRefused(a, value === undefined ? new RegExp(key) : /amsgrad/, value, where('accessor (fixed)'));
+    expectUnchanged(b, where('accessor (fixed)'));
+    checked++;
+  } else {
     const a = attempt(() => {
       (b.opt as unknown as Record<string, unknown>)[key] = value;
     });

@@ -22,6 +22,7 @@ import {
   type MemoryPlan,
 } from './layout.js';
 import { instantiateKernel, kernelModule, type KernelExports } from './module.js';
+import { describeValue } from '../../core/options.js';
 import { workerSource, type WorkerInit } from './worker.js';
 
 export interface ThreadOptions {
@@ -203,17 +204,29 @@ export class WasmEngine {
   /** The workers' side: what their listeners and the finalizer may touch (never the engine itself). */
   private readonly crew: Crew;
 
-  constructor(sizes: readonly number[], variance: boolean, amsgrad: boolean, options: ThreadOptions = {}) {
+  /** `name`: who is asking, for messages (the optimizer's class). */
+  constructor(
+    sizes: readonly number[],
+    variance: boolean,
+    amsgrad: boolean,
+    options: ThreadOptions = {},
+    name = 'WasmEngine',
+  ) {
     const { threads, minElementsPerThread = MIN_ELEMENTS_PER_THREAD, tuneThreads = true } = options;
-    this.tune = tuneThreads;
     if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1 && threads <= MAX_THREADS)) {
-      throw new RangeError(`threads must be an integer in [1, ${MAX_THREADS}], got ${String(threads)}`);
+      throw new RangeError(
+        `${name}: threads must be an integer in [1, ${MAX_THREADS}], got ${describeValue(threads)}`,
+      );
     }
     if (!(Number.isInteger(minElementsPerThread) && minElementsPerThread >= 1)) {
       throw new RangeError(
-        `minElementsPerThread must be an integer >= 1, got ${String(minElementsPerThread)}`,
+        `${name}: minElementsPerThread must be an integer >= 1, got ${describeValue(minElementsPerThread)}`,
       );
     }
+    if (typeof tuneThreads !== 'boolean') {
+      throw new TypeError(`${name}: tuneThreads must be a boolean, got ${describeValue(tuneThreads)}`);
+    }
+    this.tune = tuneThreads;
     this.minElementsPerThread = minElementsPerThread;
     this.plan = planMemory(sizes, variance, amsgrad);
     const host = detectHost();
