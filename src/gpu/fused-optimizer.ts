@@ -35,7 +35,7 @@ import type { FloatArray, OptimizerState } from '../core/state.js';
 import { checkEntry, checkOverlaps, type ParamEntry, type Tensor } from './entries.js';
 import { Usage, toRef, inErrorScopes, type BufferLike } from './device.js';
 import { kernelPipelines, packedPipelines, type KernelPipelines, type PackedPipelines } from './pipelines.js';
-import type { MasterWeightsState } from '../core/precision.js';
+import type { MasterWeightsState, Precision, StateDtype } from '../core/precision.js';
 import { checkConstruction, type GPUExtras } from './construction.js';
 import { StepRecorder } from './step-recorder.js';
 import { StepCounter } from './step-count.js';
@@ -71,6 +71,8 @@ export class FusedOptimizer<O extends object> {
   /** Master-weight initialisation dispatches, run before the next step's update while `masterPending`. */
   private inits: Dispatch[];
   private masterPending: boolean;
+  /** The precision options, fixed at construction. */
+  private readonly precision: Precision;
 
   protected constructor(
     rule: Rule<O>,
@@ -86,6 +88,7 @@ export class FusedOptimizer<O extends object> {
     this.opts = c.opts;
     this.tensors = c.tensors;
     this.health = new Health(device, rule.name);
+    this.precision = precision;
     this.store = new StateStore(rule.slots(this.opts), precision, packed);
     this.layout = this.plan(this.tensors);
     const grid = (vec4s: number) => workgroupsFor(vec4s, workgroupSize, maxWorkgroups);
@@ -321,6 +324,41 @@ export class FusedOptimizer<O extends object> {
   set maxGradNorm(max: number) {
     this.health.check('maxGradNorm');
     this.guard.maxGradNorm = max;
+  }
+
+  /** Whether a step with an inf or NaN gradient is skipped. Fixed at construction (see `fixedAtConstruction`). */
+  get skipNonFinite(): boolean {
+    return this.guard.skipNonFinite;
+  }
+
+  set skipNonFinite(_: boolean) {
+    this.fixedAtConstruction('skipNonFinite', 'whether the guard passes run');
+  }
+
+  /** How the moments are stored ('f32' or 'bf16'). Fixed at construction. */
+  get stateDtype(): StateDtype {
+    return this.precision.stateDtype;
+  }
+
+  set stateDtype(_: StateDtype) {
+    this.fixedAtConstruction('stateDtype', 'the state buffers and the kernel');
+  }
+
+  /** Whether f16 parameters are updated through f32 master copies. Fixed at construction. */
+  get masterWeights(): boolean {
+    return this.precision.masterWeights;
+  }
+
+  set masterWeights(_: boolean) {
+    this.fixedAtConstruction('masterWeights', 'the state buffers and the kernel');
+  }
+
+  /** Throws: `key`, a construction option that decides `what`, cannot change (a clear error, not a new property). */
+  private fixedAtConstruction(key: string, what: string): never {
+    throw new TypeError(
+      `${this.rule.name}.${key} is fixed at construction (it decides ${what}): create a new optimizer with it ` +
+        `and importState() this one's exportState()`,
+    );
   }
 
   /**

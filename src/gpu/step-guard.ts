@@ -74,7 +74,8 @@ export class StepGuard {
   readonly control: GPUBuffer | undefined;
   private scale: number | { buffer: GPUBuffer; offset: number };
   private maxNorm: number;
-  private readonly skipNonFinite: boolean;
+  /** Whether a step with an inf/NaN gradient is skipped (fixed at construction). */
+  readonly skipNonFinite: boolean;
   private partials: GPUBuffer | undefined;
   private dispatches: Dispatch[] = [];
 

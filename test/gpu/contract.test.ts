@@ -509,6 +509,37 @@ describe('the other doors', () => {
     noCopy.destroy();
   });
 
+  test('construction-only options (skipNonFinite, stateDtype, masterWeights): readable; a write is a clear error', async () => {
+    const e = () => [
+      { param: buffer(new Float32Array(N), 'p'), grad: buffer(new Float32Array(N), 'g'), size: N },
+    ];
+    const plain = new AdaBelief(device, e());
+    const guarded = new AdaBelief(device, e(), { skipNonFinite: true, stateDtype: 'bf16' });
+    await Promise.all([plain.ready, guarded.ready]);
+    expect([plain.skipNonFinite, plain.stateDtype, plain.masterWeights]).toEqual([false, 'f32', true]);
+    expect([guarded.skipNonFinite, guarded.stateDtype]).toEqual([true, 'bf16']);
+    const writes: [string, unknown][] = [
+      ['skipNonFinite', false],
+      ['stateDtype', 'f32'],
+      ['masterWeights', false],
+    ];
+    for (const [key, value] of writes) {
+      const r = attempt(() => {
+        (guarded as unknown as Record<string, unknown>)[key] = value;
+      });
+      expect(r.error?.message, key).toMatch(
+        new RegExp(
+          `^AdaBelief\\.${key} is fixed at construction \\(it decides .*\\): create a new optimizer`,
+        ),
+      );
+      expect(r.calls, key).toBe(0);
+      expect(Object.hasOwn(guarded, key), `${key}: no own property`).toBe(false);
+    }
+    expect([guarded.skipNonFinite, guarded.stateDtype]).toEqual([true, 'bf16']);
+    plain.destroy();
+    guarded.destroy();
+  });
+
   test('importState fields and rebind entries: clear errors, nothing changed', async () => {
     const b = await baseline(AdaBelief as unknown as Ctor);
     for (const step of ['3', 3n, -1, 1.5, NaN, Infinity, null, undefined, 2 ** 53]) {
