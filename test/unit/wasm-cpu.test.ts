@@ -343,12 +343,20 @@ describe('AdaBeliefWasmCPU', () => {
     new Int32Array(w.params[0]!.buffer, 0, CTRL.BOUNDS)[CTRL.TABLE] = 0x7ffffff0;
   };
 
-  test('a worker thread that traps mid-step: the step throws (no hang), later steps are refused until importState()', async () => {
-    const init = values(70000, 11, 1);
-    const opts = { threads: 2, minElementsPerThread: 16, tuneThreads: false };
-    const w = new AdaBeliefWasmCPU([init.slice()], opts);
-    const r = new AdaBeliefCPU([init.slice()]);
+  /** A 70000-element WASM optimizer on 2 threads (started) and its f32 reference, from the same seeded params. */
+  async function twoThreads(seed: number): Promise<{ w: AdaBeliefWasmCPU; r: AdaBeliefCPU }> {
+    const init = values(70000, seed, 1);
+    const w = new AdaBeliefWasmCPU([init.slice()], {
+      threads: 2,
+      minElementsPerThread: 16,
+      tuneThreads: false,
+    });
     await w.ready;
+    return { w, r: new AdaBeliefCPU([init.slice()]) };
+  }
+
+  test('a worker thread that traps mid-step: the step throws (no hang), later steps are refused until importState()', async () => {
+    const { w, r } = await twoThreads(11);
     const g = (t: number) => values(70000, 12 + t, 0.1);
     w.step([g(0)]);
     r.step([g(0)]);
@@ -375,14 +383,7 @@ describe('AdaBeliefWasmCPU', () => {
   });
 
   test('a worker thread that traps in the guard statistics: the step throws, nothing changed, later steps run on one thread', async () => {
-    const init = values(70000, 21, 1);
-    const w = new AdaBeliefWasmCPU([init.slice()], {
-      threads: 2,
-      minElementsPerThread: 16,
-      tuneThreads: false,
-    });
-    const r = new AdaBeliefCPU([init.slice()]);
-    await w.ready;
+    const { w, r } = await twoThreads(21);
     const g = values(70000, 22, 0.1);
     poisonWorkers(w);
     expect(() => w.step([g], { skipNonFinite: true })).toThrow(
@@ -397,14 +398,7 @@ describe('AdaBeliefWasmCPU', () => {
   });
 
   test('destroy(): later steps run on the calling thread, still exact', async () => {
-    const init = values(70000, 9, 1);
-    const w = new AdaBeliefWasmCPU([init.slice()], {
-      threads: 2,
-      minElementsPerThread: 16,
-      tuneThreads: false,
-    });
-    const r = new AdaBeliefCPU([init.slice()]);
-    await w.ready;
+    const { w, r } = await twoThreads(9);
     expect(w.threads).toBe(2);
     expect(w.singleThreadReason).toBeUndefined();
     const g = values(70000, 10, 0.1);
