@@ -13,6 +13,7 @@
 import type { ParamEntry } from './entries.js';
 import { BINDING_ALIGNMENT, alignUp } from './layout.js';
 import { Usage } from './device.js';
+import { definedOptions, describeValue, rejectUnknownKeys } from '../core/options.js';
 
 /** A tensor of the arena: its shape (or element count), and an optional name for labels. */
 export type ArenaTensor = number | readonly number[] | { shape: readonly number[] | number; name?: string };
@@ -51,16 +52,31 @@ export class ParamArena {
   readonly gradBuffers: GPUBuffer[] = [];
 
   constructor(device: GPUDevice, tensors: readonly ArenaTensor[], options: ArenaOptions = {}) {
-    const { label = 'arena', usage = 0 } = options;
+    if (!device || typeof device !== 'object' || typeof device.createBuffer !== 'function')
+      throw new TypeError(`ParamArena: expected a GPUDevice, got ${describeValue(device)}`);
+    if (!Array.isArray(tensors)) {
+      throw new TypeError(
+        `ParamArena: expected an array of tensors (element counts, shapes or { shape, name }), got ${describeValue(tensors)}`,
+      );
+    }
+    const given = definedOptions<ArenaOptions>(options, 'ParamArena options');
+    rejectUnknownKeys(given, ['label', 'usage', 'bufferBytes'], 'ParamArena');
+    const { label = 'arena', usage = 0 } = given;
+    if (typeof label !== 'string')
+      throw new TypeError(`ParamArena: label must be a string, got ${describeValue(label)}`);
+    if (!(Number.isSafeInteger(usage) && usage >= 0))
+      throw new TypeError(
+        `ParamArena: usage must be GPUBufferUsage flags (an integer >= 0), got ${describeValue(usage)}`,
+      );
     const { maxStorageBufferBindingSize, maxBufferSize } = device.limits;
-    const bufferBytes = options.bufferBytes ?? Math.min(maxStorageBufferBindingSize, maxBufferSize);
+    const bufferBytes = given.bufferBytes ?? Math.min(maxStorageBufferBindingSize, maxBufferSize);
     if (
       !Number.isSafeInteger(bufferBytes) ||
       bufferBytes < BINDING_ALIGNMENT ||
       bufferBytes > maxBufferSize
     ) {
       throw new RangeError(
-        `ParamArena: bufferBytes must be in [256, maxBufferSize=${maxBufferSize}], got ${bufferBytes}`,
+        `ParamArena: bufferBytes must be an integer in [256, maxBufferSize=${maxBufferSize}], got ${describeValue(bufferBytes)}`,
       );
     }
     if (tensors.length === 0) throw new RangeError('ParamArena: the tensor list is empty');

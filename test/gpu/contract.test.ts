@@ -13,6 +13,7 @@ import {
   AdaBelief,
   Adam,
   AdamW,
+  ParamArena,
   GradScaler,
   SGD,
   loadCheckpoint,
@@ -507,6 +508,48 @@ describe('the other doors', () => {
       'gradScale buffer usage',
     );
     noCopy.destroy();
+  });
+
+  test('ParamArena: bad tensors and options refused, naming them, before any GPU object', () => {
+    const cases: [string, () => unknown, RegExp][] = [
+      ['device', () => new ParamArena(null as never, [4]), /^ParamArena: expected a GPUDevice, got null$/],
+      [
+        'tensors not an array',
+        () => new ParamArena(device, 5 as never),
+        /^ParamArena: expected an array of tensors \(element counts, shapes or \{ shape, name \}\), got 5$/,
+      ],
+      ['empty', () => new ParamArena(device, []), /^ParamArena: the tensor list is empty$/],
+      [
+        'shape',
+        () => new ParamArena(device, [[-1, 3]]),
+        /^ParamArena: tensor 0 has an invalid shape \[-1,3\]$/,
+      ],
+      [
+        'unknown option',
+        () => new ParamArena(device, [4], { labl: 'x' } as never),
+        /^Unknown ParamArena option: 'labl' \(ParamArena takes label, usage, bufferBytes\)$/,
+      ],
+      [
+        'label',
+        () => new ParamArena(device, [4], { label: 3 as never }),
+        /^ParamArena: label must be a string, got 3$/,
+      ],
+      [
+        'usage',
+        () => new ParamArena(device, [4], { usage: -1 }),
+        /^ParamArena: usage must be GPUBufferUsage flags .*, got -1$/,
+      ],
+      [
+        'bufferBytes',
+        () => new ParamArena(device, [4], { bufferBytes: 100 }),
+        /^ParamArena: bufferBytes must be an integer in \[256, maxBufferSize=\d+\], got 100$/,
+      ],
+    ];
+    for (const [what, make, message] of cases) {
+      const r = attempt(make);
+      expect(r.error?.message, what).toMatch(message);
+      expect(r.calls, `${what}: GPU calls made before refusing`).toBe(0);
+    }
   });
 
   test('construction-only options (skipNonFinite, stateDtype, masterWeights): readable; a write is a clear error', async () => {

@@ -733,6 +733,15 @@ describe('bad files are rejected and change nothing', () => {
         /tensors\[0\].exp_avg is a Float64Array: checkpoints hold F32 values/,
       ],
       [
+        'plain Array state',
+        () =>
+          saveCheckpoint({
+            ...state,
+            tensors: state.tensors.map((t) => ({ ...t, exp_avg: Array.from(t.exp_avg) })),
+          } as never),
+        /tensors\[0\].exp_avg is an Array: checkpoints hold F32 values/,
+      ],
+      [
         'missing AMSGrad tensor',
         () =>
           saveCheckpoint({
