@@ -27,7 +27,7 @@ import type {
   FusedState,
   StateTensorName,
 } from './family.js';
-import { configFromOptions } from './config.js';
+import { configFromOptions, show } from './config.js';
 import { parseSavedWeights, type NamedTensor, type SavedVariableState } from './saved-weights.js';
 import {
   dropCpuCopy,
@@ -115,9 +115,19 @@ export abstract class FusedTfjsOptimizer<O extends object> extends tf.Optimizer 
   /** The call's variables and gradients, checked (names, dtypes, sizes). */
   private collect(variableGradients: VariableGradients): Update[] {
     const who = `${this.family.name}.applyGradients`;
+    if (variableGradients === null || typeof variableGradients !== 'object') {
+      throw new TypeError(
+        `${who}: expected { [variableName]: gradient } or [{ name, tensor }], got ${show(variableGradients)}`,
+      );
+    }
     const list: { name: string; tensor: tf.Tensor | null | undefined }[] = Array.isArray(variableGradients)
       ? variableGradients
       : Object.entries(variableGradients).map(([name, tensor]) => ({ name, tensor }));
+    list.forEach((entry, i) => {
+      if (entry === null || typeof entry !== 'object' || typeof entry.name !== 'string') {
+        throw new TypeError(`${who}: entry ${i} must be { name, tensor }, got ${show(entry)}`);
+      }
+    });
     const registered = tf.engine().registeredVariables;
     return list.map(({ name, tensor }, index) => {
       const variable = registered[name];

@@ -3,7 +3,7 @@
  * on TF.js' cpu backend in Node (the adapters run their CPU mirror there; the webgpu path is in
  * test/gpu/tfjs.test.ts): `optimizer.learningRate` read and written as on `tf.train.adam(...)`, getConfig()
  * with TF.js' config keys, fromConfig() reading them, save → load keeping a changed learning rate, and the
- * messages of bad values.
+ * messages of bad values (options, learning rates, applyGradients arguments).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
@@ -393,5 +393,23 @@ describe("getConfig() / fromConfig() with TF.js' config keys", () => {
     for (const r of Object.values(loaded)) expect(r.learningRate).toBe(0.0125);
     expect(loaded.AdaBeliefOptimizer!.className).toBe('AdaBeliefOptimizer');
     expect(loaded.SGDOptimizer!.className).toBe('FusedSGDOptimizer');
+  });
+});
+
+describe('applyGradients: malformed arguments refused, naming the method, nothing stepped', () => {
+  test('null, a number, list entries that are not { name, tensor }', () => {
+    const v = tf.variable(tf.ones([3]), true, 'applyGradients-shape-check');
+    const opt = new AdaBeliefOptimizer({ lr: 0.1 });
+    expect(caught(() => opt.applyGradients(null as never))).toBe(
+      'TypeError: AdaBeliefOptimizer.applyGradients: expected { [variableName]: gradient } or [{ name, tensor }], got null',
+    );
+    expect(caught(() => opt.applyGradients(5 as never))).toMatch(/applyGradients: expected .*, got 5$/);
+    expect(caught(() => opt.applyGradients([7] as never))).toBe(
+      'TypeError: AdaBeliefOptimizer.applyGradients: entry 0 must be { name, tensor }, got 7',
+    );
+    expect(Array.from(v.dataSync())).toEqual([1, 1, 1]);
+    expect(opt.iterations).toBe(0);
+    v.dispose();
+    opt.dispose();
   });
 });
