@@ -94,6 +94,23 @@ export class Health {
   }
 
   /**
+   * What encoded step `step` does if its encoder is garbage-collected without a submit (encode-ring.ts): the
+   * optimizer fails, since that step was counted but never ran. The hook is made here, apart from encode(),
+   * so that it (held until the encoder is submitted or collected) shares no closure scope with the encoder,
+   * which would then never be collected.
+   */
+  droppedStepHook(step: number): () => void {
+    return () =>
+      this.fail(
+        new Error(
+          `${this.name}.encode: step ${step} was encoded into a command encoder that was garbage-collected without ` +
+            `a submit: it was counted but never ran, so the step count no longer matches the state. Submit every ` +
+            `encoder you encode into; to go on, exportState() and importState() it into a new optimizer`,
+        ),
+      );
+  }
+
+  /**
    * The errors of a call (from its error scopes), checked against a loss of the device meanwhile: rejects
    * with the clear message and records the failure. Handled (see `settle`).
    */

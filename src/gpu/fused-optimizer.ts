@@ -475,7 +475,7 @@ export class FusedOptimizer<O extends object> {
     }
     const rows = this.counter.rowsForNextStep('encode');
     const step = this.stepCount + 1;
-    const dropped = droppedStepHook(this.health, this.rule.name, step);
+    const dropped = this.health.droppedStepHook(step);
     const { value: seq, errors } = inErrorScopes(this.device, `${this.label}: encode step ${step}`, () => {
       this.recordStep(encoder, true, rows, dropped);
       return this.counter.tracker.push();
@@ -580,20 +580,4 @@ export class FusedOptimizer<O extends object> {
     this.health.markDestroyed();
     this.releaseBuffers();
   }
-}
-
-/**
- * What an encoded step does when its encoder is garbage-collected without a submit: the optimizer fails (the
- * step was counted but never ran). Made here, not inside encode(), so that the hook (held until the encoder
- * is submitted or collected) shares no closure scope with the encoder, which would then never be collected.
- */
-function droppedStepHook(health: Health, name: string, step: number): () => void {
-  return () =>
-    health.fail(
-      new Error(
-        `${name}.encode: step ${step} was encoded into a command encoder that was garbage-collected without ` +
-          `a submit: it was counted but never ran, so the step count no longer matches the state. Submit every ` +
-          `encoder you encode into; to go on, exportState() and importState() it into a new optimizer`,
-      ),
-    );
 }
