@@ -7,7 +7,7 @@
  */
 import { resolve } from 'node:path';
 import { installDawnNavigator } from '../sessions/dawn.js';
-import { PAGE, parseArgs, runBenchmark, type GpuSession, type Host } from './main.js';
+import { PAGE, exitOnFailure, parseArgs, runBenchmark, type GpuSession, type Host } from './main.js';
 
 const HOST: Host = {
   command: 'node bench.mjs',
@@ -42,8 +42,5 @@ async function main(): Promise<void> {
 
 main().then(
   () => process.exit(0),
-  (e: unknown) => {
-    console.error(e instanceof Error ? (e.stack ?? e.message) : e);
-    process.exit(1);
-  },
+  (e: unknown) => exitOnFailure(e, HOST),
 );

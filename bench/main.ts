@@ -129,10 +129,24 @@ export interface Config {
   repsGiven: boolean;
 }
 
+/** A bad command line: printed as one line (no stack) by `exitOnFailure`, exit status 2. */
+export class UsageError extends Error {}
+
+/** Ends the process after `main` failed: a usage error as one line naming the command, anything else with its stack. */
+export function exitOnFailure(e: unknown, host: Host): never {
+  if (e instanceof UsageError) {
+    console.error(`${host.command.replace(/ --$/, '')}: ${e.message}`);
+    process.exit(2);
+  }
+  console.error(e instanceof Error ? (e.stack ?? e.message) : e);
+  process.exit(1);
+}
+
 function parseSize(s: string): number {
   const m = /^2\^(\d+)$/.exec(s.trim());
   const n = m ? 2 ** Number(m[1]) : Number(s);
-  if (!Number.isSafeInteger(n) || n < 4) throw new Error(`bad size '${s}': expected an integer >= 4 or 2^k`);
+  if (!Number.isSafeInteger(n) || n < 4)
+    throw new UsageError(`bad size '${s}': expected an integer from 4 to 2^53 - 1, or 2^k (k from 2 to 52)`);
   return n;
 }
 
@@ -145,7 +159,7 @@ function parseSizes(text: string): number[] {
   return text.split(',').map(parseSize);
 }
 
-/** The flags as a Config; null after --help (printed). Throws on a bad flag, with the help text. */
+/** The flags as a Config; null after --help (printed). Throws a UsageError on a bad flag. */
 export function parseArgs(argv: string[], host: Host): Config | null {
   const quick = argv.includes('--quick');
   const cfg: Config = {
@@ -179,12 +193,12 @@ export function parseArgs(argv: string[], host: Host): Config | null {
     const flag = argv[i]!;
     const value = () => {
       const v = argv[++i];
-      if (v === undefined) throw new Error(`${flag} needs a value`);
+      if (v === undefined) throw new UsageError(`${flag} needs a value`);
       return v;
     };
     const int = () => {
       const n = Number(value());
-      if (!Number.isSafeInteger(n) || n < 1) throw new Error(`${flag} needs a positive integer`);
+      if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`${flag} needs a positive integer`);
       return n;
     };
     switch (flag) {
@@ -193,7 +207,7 @@ export function parseArgs(argv: string[], host: Host): Config | null {
       case '--runtime': {
         const runtime = value();
         if (!(host.runtimes as string[]).includes(runtime))
-          throw new Error(
+          throw new UsageError(
             `--runtime must be ${host.runtimes.map((r) => `'${r}'`).join(' or ')}, got '${runtime}'`,
           );
         cfg.runtime = runtime as Runtime;
@@ -207,7 +221,7 @@ export function parseArgs(argv: string[], host: Host): Config | null {
           .split(',')
           .map((v) => {
             if (!(v in VARIANTS))
-              throw new Error(`unknown variant '${v}' (have ${Object.keys(VARIANTS).join(', ')})`);
+              throw new UsageError(`unknown variant '${v}' (have ${Object.keys(VARIANTS).join(', ')})`);
             return v as Variant;
           });
         break;
@@ -266,7 +280,7 @@ export function parseArgs(argv: string[], host: Host): Config | null {
         console.log(help(host));
         return null;
       default:
-        throw new Error(`unknown flag '${flag}'\n${help(host)}`);
+        throw new UsageError(`unknown flag '${flag}'\n${help(host)}`);
     }
   }
   cfg.modeSizes = modeSizes ?? (quick ? [2 ** 20] : cfg.sizes);

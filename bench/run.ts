@@ -16,7 +16,15 @@ import {
   REPO_ROOT,
   type BrowserSession,
 } from '../sessions/chromium.js';
-import { parseArgs, runBenchmark, type Config, type GpuSession, type Host, type Hooks } from './main.js';
+import {
+  exitOnFailure,
+  parseArgs,
+  runBenchmark,
+  type Config,
+  type GpuSession,
+  type Host,
+  type Hooks,
+} from './main.js';
 import { openDawnSession } from './node.js';
 
 const TFJS_DEPS = ['@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-webgpu'];
@@ -130,7 +138,4 @@ async function main(): Promise<void> {
   await runBenchmark(cfg, session, hooks);
 }
 
-main().catch((e: unknown) => {
-  console.error(e instanceof Error ? (e.stack ?? e.message) : e);
-  process.exit(1);
-});
+main().catch((e: unknown) => exitOnFailure(e, HOST));
