@@ -83,6 +83,11 @@ export function pyRepr(x: unknown): string {
   return String(x); // positional, with the same shortest round-trip digits
 }
 
+/** `word` (a type's name) with its indefinite article: 'an Array', 'an Int8Array', 'a Uint8Array', 'a Float32Array'. */
+export function withArticle(word: string): string {
+  return `${/^(?:[aeio]|u(?!int))/i.test(word) ? 'an' : 'a'} ${word}`;
+}
+
 /**
  * Any value as an error message shows it, so that values of different types never read alike: strings
  * quoted (`'3'`), bigints with their `n` (`3n`), numbers as Python prints them, arrays and plain objects
@@ -100,12 +105,12 @@ export function describeValue(x: unknown, depth = 0): string {
     const shown = x.slice(0, 4).map((v) => describeValue(v, depth + 1));
     return `[${shown.join(', ')}${x.length > 4 ? `, … (${x.length} items)` : ''}]`;
   }
-  if (ArrayBuffer.isView(x)) return `a ${x.constructor.name}`;
+  if (ArrayBuffer.isView(x)) return withArticle(x.constructor.name);
   const proto = Object.getPrototypeOf(x) as object | null;
   if (proto !== null && proto !== Object.prototype) {
     const label = (x as { label?: unknown }).label;
     const kind = (proto.constructor as { name?: string } | undefined)?.name || 'object';
-    return typeof label === 'string' ? `${kind} '${label}'` : `a ${kind}`;
+    return typeof label === 'string' ? `${kind} '${label}'` : withArticle(kind);
   }
   const keys = Object.keys(x);
   const shown = keys

@@ -24,6 +24,7 @@ import {
   validateOverrides,
   type AdaBeliefOptions,
   type GroupOverrides,
+  withArticle,
 } from '../core/options.js';
 import {
   decodeSafetensors,
@@ -211,9 +212,7 @@ function tensorsToWrite(
         fail(`tensors[${i}] has no ${name} (${optimizer} here keeps ${names.join(', ')})`);
       if (!(data instanceof Float32Array)) {
         const kind = (data as object)?.constructor?.name ?? typeof data;
-        fail(
-          `tensors[${i}].${name} is ${/^[AEIOU]/i.test(kind) ? 'an' : 'a'} ${kind}: checkpoints hold F32 values (a Float32Array)`,
-        );
+        fail(`tensors[${i}].${name} is ${withArticle(kind)}: checkpoints hold F32 values (a Float32Array)`);
       }
       const shape = shapes?.[i] ?? [data.length];
       if (!shape.every((d) => Number.isSafeInteger(d) && d >= 0) || elementCount(shape) !== data.length) {

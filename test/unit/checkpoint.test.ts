@@ -742,6 +742,24 @@ describe('bad files are rejected and change nothing', () => {
         /tensors\[0\].exp_avg is an Array: checkpoints hold F32 values/,
       ],
       [
+        'Uint16Array state (f16 bits)',
+        () =>
+          saveCheckpoint({
+            ...state,
+            tensors: state.tensors.map((t) => ({ ...t, exp_avg: new Uint16Array(t.exp_avg.length) })),
+          } as never),
+        /tensors\[0\].exp_avg is a Uint16Array: checkpoints hold F32 values/,
+      ],
+      [
+        'Int32Array state',
+        () =>
+          saveCheckpoint({
+            ...state,
+            tensors: state.tensors.map((t) => ({ ...t, exp_avg: new Int32Array(t.exp_avg.length) })),
+          } as never),
+        /tensors\[0\].exp_avg is an Int32Array: checkpoints hold F32 values/,
+      ],
+      [
         'missing AMSGrad tensor',
         () =>
           saveCheckpoint({
