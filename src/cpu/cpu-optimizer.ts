@@ -8,7 +8,7 @@ import type { StepScalars } from '../core/step-scalars.js';
 import { mergeFixed, type Overrides, type Rule, type Slot } from '../core/rules.js';
 import { checkImportedState, type FloatArray, type OptimizerState } from '../core/state.js';
 import { checkGradScale, checkMaxGradNorm, guardDecision } from '../core/guard.js';
-import { definedOptions, describeValue, rejectUnknownKeys } from '../core/options.js';
+import { checkFlag, definedOptions, describeValue, rejectUnknownKeys } from '../core/options.js';
 import {
   checkDtype,
   resolvePrecision,
@@ -40,9 +40,7 @@ export function resolveCPUGuard(
   const { gradScale = 1, maxGradNorm = Infinity, skipNonFinite = given.gradScale !== undefined } = given;
   checkGradScale(gradScale);
   checkMaxGradNorm(maxGradNorm);
-  if (typeof skipNonFinite !== 'boolean') {
-    throw new TypeError(`${where}: skipNonFinite must be a boolean, got ${describeValue(skipNonFinite)}`);
-  }
+  checkFlag('skipNonFinite', skipNonFinite);
   if (given.gradNorm !== undefined && typeof given.gradNorm !== 'number') {
     throw new TypeError(`${where}: gradNorm must be a number, got ${describeValue(given.gradNorm)}`);
   }

@@ -128,7 +128,7 @@ describe('CPU step guard: bad values refused before anything changes', () => {
     const cases: [unknown, RegExp][] = [
       [null, new RegExp(`^${name}\\.step: the guard must be an object, got null$`)],
       [{ foo: 1 }, new RegExp(`^Unknown ${name}\\.step guard option: 'foo' \\(`)],
-      [{ skipNonFinite: 'yes' }, new RegExp(`^${name}\\.step: skipNonFinite must be a boolean, got 'yes'$`)],
+      [{ skipNonFinite: 'yes' }, /^Option 'skipNonFinite' must be a boolean, got 'yes'$/],
       [{ gradScale: -1 }, /^gradScale must be a finite number > 0, got -1$/],
       [{ maxGradNorm: 0 }, /^maxGradNorm must be a number > 0/],
       [{ gradNorm: '1' }, new RegExp(`^${name}\\.step: gradNorm must be a number, got '1'$`)],

@@ -59,21 +59,18 @@ export function workerMain(init: WorkerInit, post: (message: string) => void): v
     if (job === w.EXIT) return;
     const lo = c[w.BOUNDS + index]!;
     const hi = c[w.BOUNDS + index + 1]!;
-    let failure: unknown;
+    let failed = false;
     try {
       if (job === w.STATS) kernel.statsRange(c[w.TABLE]!, c[w.COUNT]!, lo, hi, w.STATS_OUT + 16 * index);
       else if (lo < hi)
         (job === w.COPY ? kernel.copyRange : kernel.stepRange)(c[w.TABLE]!, c[w.COUNT]!, lo, hi);
-    } catch (e) {
+    } catch {
       // Say so before counting this job done (the caller checks FAILED once PENDING is 0), then stop.
-      failure = e;
+      failed = true;
       Atomics.compareExchange(c, w.FAILED, 0, index);
     }
     if (Atomics.sub(c, w.PENDING, 1) === 1) Atomics.notify(c, w.PENDING);
-    if (failure !== undefined) {
-      post(`failed: ${String(failure)}`);
-      return;
-    }
+    if (failed) return;
   }
 }
 
