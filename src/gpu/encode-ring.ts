@@ -8,7 +8,7 @@
  *
  * An encoder dropped without a submit (never finished, or finished into a command buffer that is dropped)
  * can never be submitted: when the garbage collector reclaims it (FinalizationRegistry; not before, so
- * nothing still reachable is given up on) its slots are released and each of its steps' `dropped` hook runs
+ * nothing still reachable is given up on) its slots are released and `onDropped` runs for each of its steps
  * (the optimizer then refuses further calls: that step was counted but never ran).
  *
  * When every slot waits for a submit, `take()` throws a clear error and nothing is recorded.
@@ -89,6 +89,8 @@ export class EncodeRing {
     private readonly device: GPUDevice,
     /** The optimizer's name, for the message. */
     private readonly name: string,
+    /** Called with a step's number when its encoder was collected without a submit. */
+    private readonly onDropped: (step: number) => void,
   ) {}
 
   /** A free slot's index, or throws (before anything is written) when all wait for a submit. */
@@ -104,16 +106,16 @@ export class EncodeRing {
   }
 
   /**
-   * Takes slot `slot` (from peek) for a step recorded into `encoder`, until that encoder is submitted, or
-   * collected without a submit: then `dropped` runs too.
+   * Takes slot `slot` (from peek) for step `step`, recorded into `encoder`, until that encoder is submitted,
+   * or collected without a submit (then `onDropped(step)` runs too).
    */
-  take(slot: number, encoder: GPUCommandEncoder, dropped: () => void): void {
+  take(slot: number, encoder: GPUCommandEncoder, step: number): void {
     watchSubmits(this.device.queue);
     this.busy[slot] = true;
     this.next = (slot + 1) % ENCODE_RING;
     settleOnSubmit(encoder, (submitted) => {
       this.busy[slot] = false;
-      if (!submitted) dropped();
+      if (!submitted) this.onDropped(step);
     });
   }
 }

@@ -94,21 +94,17 @@ export class Health {
   }
 
   /**
-   * What encoded step `step` does if its encoder is garbage-collected without a submit (encode-ring.ts): the
-   * optimizer fails, since that step was counted but never ran. The hook is made here, apart from encode(),
-   * so that it (held until the encoder is submitted or collected) shares no closure scope with the encoder,
-   * which would then never be collected.
+   * Encoded step `step` was never submitted: its encoder was garbage-collected first (encode-ring.ts). The
+   * optimizer fails, since that step was counted but never ran. (A field, made once: the encode ring holds it.)
    */
-  droppedStepHook(step: number): () => void {
-    return () =>
-      this.fail(
-        new Error(
-          `${this.name}.encode: step ${step} was encoded into a command encoder that was garbage-collected without ` +
-            `a submit: it was counted but never ran, so the step count no longer matches the state. Submit every ` +
-            `encoder you encode into; to go on, exportState() and importState() it into a new optimizer`,
-        ),
-      );
-  }
+  readonly failDroppedStep = (step: number): void =>
+    this.fail(
+      new Error(
+        `${this.name}.encode: step ${step} was encoded into a command encoder that was garbage-collected without ` +
+          `a submit: it was counted but never ran, so the step count no longer matches the state. Submit every ` +
+          `encoder you encode into; to go on, exportState() and importState() it into a new optimizer`,
+      ),
+    );
 
   /**
    * The errors of a call (from its error scopes), checked against a loss of the device meanwhile: rejects

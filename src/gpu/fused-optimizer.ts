@@ -144,7 +144,14 @@ export class FusedOptimizer<O extends object> {
     const { kernel, packedKernels, hyper, tables, unused, guard } = created.value;
     this.guard = guard;
     this.bindings = { kernel, packedKernels, tables, unused, grid };
-    this.recorder = new StepRecorder(device, label, rule.name, hyper, (d) => this.own(d));
+    this.recorder = new StepRecorder(
+      device,
+      label,
+      rule.name,
+      hyper,
+      (d) => this.own(d),
+      this.health.failDroppedStep,
+    );
     this.counter = new StepCounter(
       device,
       label,
@@ -450,7 +457,7 @@ export class FusedOptimizer<O extends object> {
     const rows = this.counter.rowsForNextStep('step');
     const { value, errors } = inErrorScopes(this.device, `${this.label}: step ${this.stepCount + 1}`, () => {
       const encoder = this.device.createCommandEncoder({ label: `${this.label}/step` });
-      this.recordStep(encoder, false, rows);
+      this.recordStep(encoder, rows);
       const seq = this.counter.tracker.push();
       const confirm = this.counter.afterStep(encoder, seq);
       this.device.queue.submit([encoder.finish()]);
@@ -475,20 +482,21 @@ export class FusedOptimizer<O extends object> {
     }
     const rows = this.counter.rowsForNextStep('encode');
     const step = this.stepCount + 1;
-    const dropped = this.health.droppedStepHook(step);
     const { value: seq, errors } = inErrorScopes(this.device, `${this.label}: encode step ${step}`, () => {
-      this.recordStep(encoder, true, rows, dropped);
+      this.recordStep(encoder, rows, step);
       return this.counter.tracker.push();
     });
     void this.watchStep(errors, seq, 'encode');
   }
 
-  /** Records one step into `encoder` (throws before recording anything when the encode ring is full). */
-  private recordStep(encoder: GPUCommandEncoder, staged: boolean, rows: number, dropped?: () => void): void {
+  /**
+   * Records one step into `encoder`; `encoded`: its number, for encode() (throws before recording anything
+   * when the encode ring is full).
+   */
+  private recordStep(encoder: GPUCommandEncoder, rows: number, encoded?: number): void {
     // No validation here: every path that changes `opts` (set, accessors, importState) validated it.
     this.recorder.record(
       encoder,
-      staged,
       {
         rule: this.rule,
         opts: this.opts,
@@ -502,7 +510,7 @@ export class FusedOptimizer<O extends object> {
         // importState() without them, or syncMasterWeights()), whether or not the guard skips the step.
         inits: this.masterPending ? this.inits : undefined,
       },
-      dropped,
+      encoded,
     );
     this.masterPending = false;
   }

@@ -45,11 +45,13 @@ export class StepRecorder {
     /** The buffer the kernel reads its records from (rows × tensors × HYPER_BYTES). */
     readonly hyper: GPUBuffer,
     private readonly own: (d: GPUBufferDescriptor) => GPUBuffer,
+    /** Called with an encoded step's number when its encoder was collected without a submit. */
+    onDropped: (step: number) => void,
   ) {
     this.hyperData = new ArrayBuffer(hyper.size);
     this.hyperView = new DataView(this.hyperData);
     this.hyperBytes = new Uint8Array(this.hyperData);
-    this.ring = new EncodeRing(device, name);
+    this.ring = new EncodeRing(device, name, onDropped);
   }
 
   /** Bytes of the `hyper` buffer for `rows` rows of `tensors` tensors. */
@@ -58,16 +60,11 @@ export class StepRecorder {
   }
 
   /**
-   * Records one step into `encoder`. `staged` (encode()): the scalars go through a ring slot copied inside
-   * the encoder; throws, before anything is written, when every slot waits for a submit; `dropped` runs if
-   * the encoder is garbage-collected without a submit (the step never ran).
+   * Records one step into `encoder`. `encoded` (encode(): the step's number): the scalars go through a ring
+   * slot copied inside the encoder; throws, before anything is written, when every slot waits for a submit.
    */
-  record<O extends object>(
-    encoder: GPUCommandEncoder,
-    staged: boolean,
-    s: StepInputs<O>,
-    dropped: () => void = () => undefined,
-  ): void {
+  record<O extends object>(encoder: GPUCommandEncoder, s: StepInputs<O>, encoded?: number): void {
+    const staged = encoded !== undefined;
     const slot = staged ? this.ring.peek() : -1;
     const perRow = s.tensors.length * HYPER_BYTES;
     for (let r = 0; r < s.rows; r++) this.packRow(s, s.firstRow + r, r * perRow);
@@ -82,7 +79,7 @@ export class StepRecorder {
         size: slotBytes * ENCODE_RING,
         usage: Usage.COPY_SRC | Usage.COPY_DST,
       });
-      this.ring.take(slot, encoder, dropped);
+      this.ring.take(slot, encoder, encoded);
       const offset = slot * slotBytes;
       if (guarded) {
         queue.writeBuffer(this.staging, offset, this.controlInputs.buffer);
