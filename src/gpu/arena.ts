@@ -12,7 +12,7 @@
  */
 import type { ParamEntry } from './entries.js';
 import { BINDING_ALIGNMENT, alignUp } from './layout.js';
-import { Usage } from './device.js';
+import { Usage, checkDevice } from './device.js';
 import { definedOptions, describeValue, rejectUnknownKeys } from '../core/options.js';
 
 /** A tensor of the arena: its shape (or element count), and an optional name for labels. */
@@ -52,8 +52,7 @@ export class ParamArena {
   readonly gradBuffers: GPUBuffer[] = [];
 
   constructor(device: GPUDevice, tensors: readonly ArenaTensor[], options: ArenaOptions = {}) {
-    if (!device || typeof device !== 'object' || typeof device.createBuffer !== 'function')
-      throw new TypeError(`ParamArena: expected a GPUDevice, got ${describeValue(device)}`);
+    checkDevice(device, 'ParamArena');
     if (!Array.isArray(tensors)) {
       throw new TypeError(
         `ParamArena: expected an array of tensors (element counts, shapes or { shape, name }), got ${describeValue(tensors)}`,

@@ -8,7 +8,7 @@ import { checkGradScale, checkMaxGradNorm, type GuardOptions } from '../core/gua
 import { resolvePrecision, type Precision, type PrecisionOptions } from '../core/precision.js';
 import type { Rule } from '../core/rules.js';
 import { checkEntry, checkOverlaps, type ParamEntry, type Tensor } from './entries.js';
-import { isFallbackDevice, toRef, Usage } from './device.js';
+import { checkDevice, isFallbackDevice, toRef, Usage } from './device.js';
 import { defaultWorkgroupSize } from './pipelines.js';
 
 /** How the kernel is dispatched (a tuning knob; the defaults suit the adapter). */
@@ -72,8 +72,7 @@ export function checkConstruction<O extends object>(
   options: unknown,
 ): Construction<O> {
   const name = rule.name;
-  if (!device || typeof device !== 'object' || typeof device.createBuffer !== 'function')
-    throw new TypeError(`${name}: expected a GPUDevice, got ${describeValue(device)}`);
+  checkDevice(device, name);
   if (!Array.isArray(params))
     throw new TypeError(
       `${name}: expected an array of parameter entries ({ param, grad, size }), got ${describeValue(params)}`,

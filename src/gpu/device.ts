@@ -2,6 +2,7 @@
  * GPU plumbing shared by the optimizer: buffer references, usage flags, fallback-adapter detection, error
  * scopes and readback (pipelines: pipelines.ts). Nothing here knows the optimizer's math.
  */
+import { describeValue } from '../core/options.js';
 
 /** A buffer, or a region of one starting `offset` bytes in. */
 export interface BufferRef {
@@ -18,6 +19,12 @@ export function toRef(b: BufferLike): Required<BufferRef> {
 
 // GPUBufferUsage / GPUShaderStage values, spelled out so the module also loads where the globals are absent.
 export const Usage = { MAP_READ: 0x1, COPY_SRC: 0x4, COPY_DST: 0x8, STORAGE: 0x80 } as const;
+
+/** Throws unless `device` looks like a GPUDevice, naming `who` and what was given. */
+export function checkDevice(device: unknown, who: string): asserts device is GPUDevice {
+  if (!device || typeof device !== 'object' || typeof (device as GPUDevice).createBuffer !== 'function')
+    throw new TypeError(`${who}: expected a GPUDevice, got ${describeValue(device)}`);
+}
 
 /** True when the device runs on a CPU fallback adapter (SwiftShader and the like). */
 export function isFallbackDevice(device: GPUDevice): boolean {
