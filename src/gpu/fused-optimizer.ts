@@ -35,7 +35,7 @@ import type { FloatArray, OptimizerState } from '../core/state.js';
 import { checkEntry, checkOverlaps, type ParamEntry, type Tensor } from './entries.js';
 import { Usage, toRef, inErrorScopes, type BufferLike } from './device.js';
 import { kernelPipelines, packedPipelines, type KernelPipelines, type PackedPipelines } from './pipelines.js';
-import type { MasterWeightsState, Precision, StateDtype } from '../core/precision.js';
+import type { MasterWeightsState, StateDtype } from '../core/precision.js';
 import { checkConstruction, type GPUExtras } from './construction.js';
 import { StepRecorder } from './step-recorder.js';
 import { StepCounter } from './step-count.js';
@@ -71,8 +71,6 @@ export class FusedOptimizer<O extends object> {
   /** Master-weight initialisation dispatches, run before the next step's update while `masterPending`. */
   private inits: Dispatch[];
   private masterPending: boolean;
-  /** The precision options, fixed at construction. */
-  private readonly precision: Precision;
 
   protected constructor(
     rule: Rule<O>,
@@ -88,7 +86,6 @@ export class FusedOptimizer<O extends object> {
     this.opts = c.opts;
     this.tensors = c.tensors;
     this.health = new Health(device, rule.name);
-    this.precision = precision;
     this.store = new StateStore(rule.slots(this.opts), precision, packed);
     this.layout = this.plan(this.tensors);
     const grid = (vec4s: number) => workgroupsFor(vec4s, workgroupSize, maxWorkgroups);
@@ -344,7 +341,7 @@ export class FusedOptimizer<O extends object> {
 
   /** How the moments are stored ('f32' or 'bf16'). Fixed at construction. */
   get stateDtype(): StateDtype {
-    return this.precision.stateDtype;
+    return this.store.precision.stateDtype;
   }
 
   set stateDtype(_: StateDtype) {
@@ -353,7 +350,7 @@ export class FusedOptimizer<O extends object> {
 
   /** Whether f16 parameters are updated through f32 master copies. Fixed at construction. */
   get masterWeights(): boolean {
-    return this.precision.masterWeights;
+    return this.store.precision.masterWeights;
   }
 
   set masterWeights(_: boolean) {
