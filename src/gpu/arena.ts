@@ -44,12 +44,22 @@ function elementsOf(t: ArenaTensor, i: number): { size: number; name: string } {
   return { size: dims.reduce((a, b) => a * b, 1), name };
 }
 
+/** `data` in a message: a typed array with its length (a DataView with its bytes), else describeValue. */
+function describeData(data: unknown): string {
+  if (data instanceof DataView) return `a DataView of ${data.byteLength} bytes`;
+  if (ArrayBuffer.isView(data)) {
+    return `${describeValue(data)} of ${(data as unknown as ArrayLike<number>).length} elements`;
+  }
+  return describeValue(data);
+}
+
 export class ParamArena {
   readonly device: GPUDevice;
   /** One entry per tensor, ready for `new AdaBelief(device, arena.entries)`. */
   readonly entries: (ParamEntry & { size: number; name: string })[];
   readonly paramBuffers: GPUBuffer[] = [];
   readonly gradBuffers: GPUBuffer[] = [];
+  private isDestroyed = false;
 
   constructor(device: GPUDevice, tensors: readonly ArenaTensor[], options: ArenaOptions = {}) {
     checkDevice(device, 'ParamArena');
@@ -119,41 +129,70 @@ export class ParamArena {
 
   /** Tensor `i`'s parameter region. */
   param(i: number): ArenaView {
-    const e = this.entry(i);
+    const e = this.entry(i, 'param');
     return { ...(e.param as { buffer: GPUBuffer; offset: number }), size: e.size };
   }
 
   /** Tensor `i`'s gradient region. */
   grad(i: number): ArenaView {
-    const e = this.entry(i);
+    const e = this.entry(i, 'grad');
     return { ...(e.grad as { buffer: GPUBuffer; offset: number }), size: e.size };
   }
 
-  /** Writes tensor `i`'s parameters (queued with `writeBuffer`). */
+  /**
+   * Writes tensor `i`'s parameters (queued with `writeBuffer`): `data` must be a Float32Array of exactly the
+   * tensor's element count (the arena holds f32 tensors only); anything else is refused before any write.
+   */
   writeParam(i: number, data: Float32Array): void {
-    this.write(this.param(i), data, i);
+    this.write('writeParam', 'param', i, data);
   }
 
-  /** Writes tensor `i`'s gradient (queued with `writeBuffer`). */
+  /** Writes tensor `i`'s gradient (queued with `writeBuffer`), on writeParam's terms. */
   writeGrad(i: number, data: Float32Array): void {
-    this.write(this.grad(i), data, i);
+    this.write('writeGrad', 'grad', i, data);
   }
 
-  /** Destroys the arena's buffers. */
+  /** Whether destroy() was called: then param(), grad(), writeParam() and writeGrad() throw. */
+  get destroyed(): boolean {
+    return this.isDestroyed;
+  }
+
+  /** Destroys the arena's buffers (a second call does nothing). */
   destroy(): void {
+    if (this.isDestroyed) return;
+    this.isDestroyed = true;
     for (const b of [...this.paramBuffers, ...this.gradBuffers]) b.destroy();
   }
 
-  private entry(i: number) {
-    const e = this.entries[i];
-    if (!e) throw new RangeError(`ParamArena: no tensor ${i} (have ${this.entries.length})`);
-    return e;
+  /** Tensor `i`'s entry; `method` names the call in messages. */
+  private entry(i: number, method: string) {
+    if (this.isDestroyed) {
+      throw new Error(`ParamArena.${method}: the arena was destroyed (its buffers are freed)`);
+    }
+    const n = this.entries.length;
+    if (!(Number.isInteger(i) && i >= 0 && i < n)) {
+      throw new RangeError(
+        `ParamArena.${method}: no tensor ${describeValue(i)} (the arena has ${n}: indices 0 to ${n - 1})`,
+      );
+    }
+    return this.entries[i]!;
   }
 
-  private write(view: ArenaView, data: Float32Array, i: number): void {
-    if (data.length !== view.size) {
-      throw new RangeError(`ParamArena: tensor ${i} has ${view.size} elements, got ${data.length}`);
+  private write(method: 'writeParam' | 'writeGrad', role: 'param' | 'grad', i: number, data: unknown): void {
+    const e = this.entry(i, method);
+    const { buffer, offset } = e[role] as { buffer: GPUBuffer; offset: number };
+    const tensor = `tensor ${i} ('${e.name}')`;
+    const wanted = `a Float32Array of ${e.size} elements`;
+    if (!(data instanceof Float32Array)) {
+      throw new TypeError(
+        `ParamArena.${method}: ${tensor} takes ${wanted} (the arena holds f32 tensors), got ${describeData(data)}`,
+      );
     }
-    this.device.queue.writeBuffer(view.buffer, view.offset, data as Float32Array<ArrayBuffer>);
+    if (data.length !== e.size) {
+      throw new RangeError(
+        `ParamArena.${method}: ${tensor} takes ${wanted}, got a Float32Array of ${data.length} elements`,
+      );
+    }
+    this.device.queue.writeBuffer(buffer, offset, data as Float32Array<ArrayBuffer>);
   }
 }

@@ -552,6 +552,88 @@ describe('the other doors', () => {
     }
   });
 
+  test('ParamArena.writeParam / writeGrad: exactly a Float32Array of the tensor size, else refused, naming the method, the tensor and the value; nothing written; refused after destroy()', async () => {
+    const arena = new ParamArena(device, [
+      { shape: [5], name: 'w' },
+      { shape: [7], name: 'b' },
+    ]);
+    const fill = (n: number, base: number) => Float32Array.from({ length: n }, (_, k) => base + k);
+    for (const method of ['writeParam', 'writeGrad'] as const) {
+      arena[method](0, fill(5, 1));
+      arena[method](1, fill(7, 100));
+    }
+    const snapshot = async () =>
+      Promise.all(
+        [...arena.paramBuffers, ...arena.gradBuffers].map((b) => read(b).then((x) => Array.from(x))),
+      );
+    const before = await snapshot();
+    // Same length, other element type: a Float64Array would write 40 bytes over the next tensor, a Uint8Array 5.
+    const wrongType: unknown[] = [
+      new Float64Array(5),
+      new Uint8Array(5),
+      new Uint16Array(5),
+      new Int32Array(5),
+      new Uint8Array(20),
+      new DataView(new ArrayBuffer(20)),
+      new ArrayBuffer(20),
+      [1, 2, 3, 4, 5],
+      null,
+      undefined,
+      'abc',
+      5,
+    ];
+    const typeWords: Record<string, string> = {
+      Float64Array: 'a Float64Array of 5 elements',
+      Uint8Array: 'a Uint8Array of ',
+      DataView: 'a DataView of 20 bytes',
+    };
+    for (const method of ['writeParam', 'writeGrad'] as const) {
+      for (const value of wrongType) {
+        const where = `${method}(0, ${describeValue(value)})`;
+        const r = attempt(() => arena[method](0, value as Float32Array));
+        expect(r.error, where).toBeInstanceOf(TypeError);
+        expect(r.error!.message, where).toMatch(
+          new RegExp(`^ParamArena\\.${method}: tensor 0 \\('w'\\) takes a Float32Array of 5 elements`),
+        );
+        const name = (value as object | null)?.constructor?.name ?? '';
+        expect(r.error!.message, where).toContain(typeWords[name] ?? describeValue(value));
+        expect(r.calls, `${where}: GPU calls`).toBe(0);
+      }
+      for (const n of [0, 4, 6, 7]) {
+        const r = attempt(() => arena[method](0, new Float32Array(n)));
+        expect(r.error, `${method} length ${n}`).toBeInstanceOf(RangeError);
+        expect(r.error!.message).toBe(
+          `ParamArena.${method}: tensor 0 ('w') takes a Float32Array of 5 elements, got a Float32Array of ${n} elements`,
+        );
+        expect(r.calls).toBe(0);
+      }
+      for (const i of [-1, 2, 1.5, '0', NaN, null]) {
+        const r = attempt(() => arena[method](i as number, fill(5, 0)));
+        expect(r.error, `${method}(${describeValue(i)})`).toBeInstanceOf(RangeError);
+        expect(r.error!.message).toBe(
+          `ParamArena.${method}: no tensor ${describeValue(i)} (the arena has 2: indices 0 to 1)`,
+        );
+        expect(r.calls).toBe(0);
+      }
+    }
+    expect(await snapshot(), 'nothing written by the refused calls').toEqual(before);
+    arena.destroy();
+    expect(arena.destroyed).toBe(true);
+    for (const call of [
+      ['writeParam', () => arena.writeParam(0, fill(5, 0))],
+      ['writeGrad', () => arena.writeGrad(1, fill(7, 0))],
+      ['param', () => arena.param(0)],
+      ['grad', () => arena.grad(1)],
+    ] as const) {
+      const r = attempt(call[1]);
+      expect(r.error?.message, `${call[0]} after destroy()`).toBe(
+        `ParamArena.${call[0]}: the arena was destroyed (its buffers are freed)`,
+      );
+      expect(r.calls).toBe(0);
+    }
+    arena.destroy(); // a second destroy() does nothing
+  });
+
   test('construction-only options (skipNonFinite, stateDtype, masterWeights): readable; a write is a clear error', async () => {
     const e = () => [
       { param: buffer(new Float32Array(N), 'p'), grad: buffer(new Float32Array(N), 'g'), size: N },
