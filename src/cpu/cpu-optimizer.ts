@@ -9,6 +9,7 @@ import { mergeFixed, type Overrides, type Rule, type Slot } from '../core/rules.
 import { checkImportedState, type FloatArray, type OptimizerState } from '../core/state.js';
 import { checkGradScale, checkMaxGradNorm, guardDecision } from '../core/guard.js';
 import { checkFlag, definedOptions, describeValue, rejectUnknownKeys } from '../core/options.js';
+import { checkNoOverlap } from './overlap.js';
 import {
   checkDtype,
   resolvePrecision,
@@ -117,6 +118,11 @@ export abstract class CPUOptimizer<T extends FloatArray, O extends object> {
       this.overrides.push(overrides);
     });
     this.checkArrays(this.params, 'params');
+    // The same array twice, or overlapping views of one ArrayBuffer, would be stepped twice per step.
+    checkNoOverlap(
+      name,
+      this.params.map((view, i) => ({ what: `params[${i}]`, role: 'param', view })),
+    );
     this.tensors = this.params.map((p) =>
       this.newState(() => new (p.constructor as new (n: number) => T)(p.length)),
     );
@@ -172,6 +178,11 @@ export abstract class CPUOptimizer<T extends FloatArray, O extends object> {
         );
       }
     });
+    // A gradient sharing memory with a parameter would change while the step writes that parameter.
+    checkNoOverlap(`${this.name}.step`, [
+      ...this.params.map((view, i) => ({ what: `params[${i}]`, role: 'param' as const, view })),
+      ...grads.map((view, i) => ({ what: `grads[${i}]`, role: 'grad' as const, view })),
+    ]);
     // f16 gradients: the values an f16 buffer would hold (the guard and the update see those).
     grads = grads.map((g, i) => (this.dtypes[i] === 'f16' ? (g.map(roundF16) as T) : g));
     let decision: CPUGuardResult | undefined;
