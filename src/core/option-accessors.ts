@@ -38,12 +38,20 @@ export interface OptionHolder<O extends object> {
   set(changes: Partial<O>): void;
 }
 
-/** Defines on `cls.prototype` a getter and a setter for each option of `rule` (see the file comment). */
+/**
+ * Defines on `cls.prototype` a getter and a setter for each option of `rule` (see the file comment); returns the
+ * option names. Called from a private static field of each class, never as a top-level statement, so that bundlers
+ * can drop a class nobody imports (the package says `"sideEffects": false`): `static readonly #accessors =
+ * defineOptionAccessors(MyClass, myRule)`, the call annotated `@__PURE__` (the only thing it changes is the class it
+ * is given, unused when the class is), the class named rather than `this` (rolldown keeps a class whose static
+ * initializer reads `this`). test/package/ checks that `import { AdaBelief }` bundles without the other classes.
+ */
 export function defineOptionAccessors<O extends object>(
   cls: { prototype: OptionHolder<O> },
   rule: Rule<O>,
-): void {
-  for (const key of Object.keys(rule.defaults) as (keyof O & string)[]) {
+): readonly (keyof O & string)[] {
+  const keys = Object.keys(rule.defaults) as (keyof O & string)[];
+  for (const key of keys) {
     Object.defineProperty(cls.prototype, key, {
       configurable: true,
       get(this: OptionHolder<O>) {
@@ -59,4 +67,5 @@ export function defineOptionAccessors<O extends object>(
       },
     });
   }
+  return keys;
 }

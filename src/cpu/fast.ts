@@ -107,13 +107,16 @@ export function adabeliefStepFast(
   }
 }
 
-// Declaration merging: the option accessors (`opt.lr = …`) defined at the end of this file.
+// Declaration merging: the option accessors (`opt.lr = …`) defined by each class's static #accessors.
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type, @typescript-eslint/no-unsafe-declaration-merging
 export interface AdaBeliefFastCPU extends AdaBeliefAccessors {}
 
 /** The fast CPU optimizer: constructor, `step`, `set`, accessors, `exportState`, `importState` as AdaBeliefCPU's. */
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class AdaBeliefFastCPU extends CPUOptimizer<Float32Array, AdaBeliefOptions> {
+  // eslint-disable-next-line no-unused-private-class-members -- it defines the option accessors
+  static readonly #accessors = /* @__PURE__ */ defineOptionAccessors(AdaBeliefFastCPU, adabeliefRule);
+
   constructor(params: CPUParamEntry<Float32Array>[], options: Partial<AdaBeliefOptions> = {}) {
     super('AdaBeliefFastCPU', adabeliefRule, params, options);
   }
@@ -144,5 +147,3 @@ export class AdaBeliefFastCPU extends CPUOptimizer<Float32Array, AdaBeliefOption
     adabeliefStepFast(h, p, grad, st.exp_avg!, st.exp_avg_var!, st.max_exp_avg_var);
   }
 }
-
-defineOptionAccessors(AdaBeliefFastCPU, adabeliefRule);

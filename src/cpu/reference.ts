@@ -192,7 +192,7 @@ export class ReferenceCPU<T extends FloatArray, O extends object> extends CPUOpt
 }
 
 /* eslint-disable @typescript-eslint/no-empty-object-type, @typescript-eslint/no-unsafe-declaration-merging, @typescript-eslint/no-unused-vars */
-// Declaration merging: the option accessors (`cpu.lr = …`) defined at the end of this file (T: as the classes').
+// Declaration merging: the option accessors (`cpu.lr = …`) defined by each class's static #accessors (T: as the classes').
 export interface AdaBeliefCPU<T extends FloatArray = Float32Array> extends AdaBeliefAccessors {}
 export interface AdamCPU<T extends FloatArray = Float32Array> extends AdamAccessors {}
 export interface AdamWCPU<T extends FloatArray = Float32Array> extends AdamAccessors {}
@@ -200,6 +200,9 @@ export interface SGDCPU<T extends FloatArray = Float32Array> extends SGDAccessor
 
 /** The AdaBelief CPU reference (see the file comment). */
 export class AdaBeliefCPU<T extends FloatArray = Float32Array> extends ReferenceCPU<T, AdaBeliefOptions> {
+  // eslint-disable-next-line no-unused-private-class-members -- it defines the option accessors
+  static readonly #accessors = /* @__PURE__ */ defineOptionAccessors(AdaBeliefCPU, adabeliefRule);
+
   constructor(params: CPUParamEntry<T>[], options: Partial<AdaBeliefOptions> & PrecisionOptions = {}) {
     super('AdaBeliefCPU', adabeliefRule, params, options);
   }
@@ -217,6 +220,9 @@ export class AdaBeliefCPU<T extends FloatArray = Float32Array> extends Reference
 
 /** torch.optim.Adam as the kernel runs it (the CPU mirror of `Adam`). */
 export class AdamCPU<T extends FloatArray = Float32Array> extends ReferenceCPU<T, AdamOptions> {
+  // eslint-disable-next-line no-unused-private-class-members -- it defines the option accessors
+  static readonly #accessors = /* @__PURE__ */ defineOptionAccessors(AdamCPU, adamRuleTorch);
+
   constructor(params: CPUParamEntry<T>[], options: Partial<AdamOptions> & PrecisionOptions = {}) {
     super('AdamCPU', adamRuleTorch, params, options);
   }
@@ -224,6 +230,9 @@ export class AdamCPU<T extends FloatArray = Float32Array> extends ReferenceCPU<T
 
 /** torch.optim.AdamW as the kernel runs it (the CPU mirror of `AdamW`). */
 export class AdamWCPU<T extends FloatArray = Float32Array> extends ReferenceCPU<T, AdamOptions> {
+  // eslint-disable-next-line no-unused-private-class-members -- it defines the option accessors
+  static readonly #accessors = /* @__PURE__ */ defineOptionAccessors(AdamWCPU, adamwRuleTorch);
+
   constructor(params: CPUParamEntry<T>[], options: Partial<AdamOptions> & PrecisionOptions = {}) {
     super('AdamWCPU', adamwRuleTorch, params, options);
   }
@@ -231,13 +240,11 @@ export class AdamWCPU<T extends FloatArray = Float32Array> extends ReferenceCPU<
 
 /** torch.optim.SGD as the kernel runs it (the CPU mirror of `SGD`). */
 export class SGDCPU<T extends FloatArray = Float32Array> extends ReferenceCPU<T, SGDOptions> {
+  // eslint-disable-next-line no-unused-private-class-members -- it defines the option accessors
+  static readonly #accessors = /* @__PURE__ */ defineOptionAccessors(SGDCPU, sgdRule);
+
   constructor(params: CPUParamEntry<T>[], options: Partial<SGDOptions> & PrecisionOptions = {}) {
     super('SGDCPU', sgdRule, params, options);
   }
 }
 /* eslint-enable @typescript-eslint/no-empty-object-type, @typescript-eslint/no-unsafe-declaration-merging, @typescript-eslint/no-unused-vars */
-
-defineOptionAccessors(AdaBeliefCPU, adabeliefRule);
-defineOptionAccessors(AdamCPU, adamRuleTorch);
-defineOptionAccessors(AdamWCPU, adamwRuleTorch);
-defineOptionAccessors(SGDCPU, sgdRule);

@@ -219,7 +219,7 @@ export class WasmCPU<O extends object> extends CPUOptimizer<Float32Array, O> {
 }
 
 /* eslint-disable @typescript-eslint/no-empty-object-type, @typescript-eslint/no-unsafe-declaration-merging */
-// Declaration merging: the option accessors (`opt.lr = …`) defined at the end of this file.
+// Declaration merging: the option accessors (`opt.lr = …`) defined by each class's static #accessors.
 export interface AdaBeliefWasmCPU extends AdaBeliefAccessors {}
 export interface AdamWasmCPU extends AdamAccessors {}
 export interface AdamWWasmCPU extends AdamAccessors {}
@@ -227,6 +227,9 @@ export interface SGDWasmCPU extends SGDAccessors {}
 
 /** AdaBelief in WebAssembly SIMD on all cores (see the file comment). */
 export class AdaBeliefWasmCPU extends WasmCPU<AdaBeliefOptions> {
+  // eslint-disable-next-line no-unused-private-class-members -- it defines the option accessors
+  static readonly #accessors = /* @__PURE__ */ defineOptionAccessors(AdaBeliefWasmCPU, adabeliefRule);
+
   constructor(
     params: CPUParamEntry<Float32Array>[],
     options: Partial<AdaBeliefOptions> & ThreadOptions = {},
@@ -247,6 +250,9 @@ export class AdaBeliefWasmCPU extends WasmCPU<AdaBeliefOptions> {
 
 /** torch.optim.Adam in WebAssembly SIMD on all cores, bit-exact with AdamCPU. */
 export class AdamWasmCPU extends WasmCPU<AdamOptions> {
+  // eslint-disable-next-line no-unused-private-class-members -- it defines the option accessors
+  static readonly #accessors = /* @__PURE__ */ defineOptionAccessors(AdamWasmCPU, adamRuleTorch);
+
   constructor(params: CPUParamEntry<Float32Array>[], options: Partial<AdamOptions> & ThreadOptions = {}) {
     super('AdamWasmCPU', adamRuleTorch, params, options);
   }
@@ -254,6 +260,9 @@ export class AdamWasmCPU extends WasmCPU<AdamOptions> {
 
 /** torch.optim.AdamW in WebAssembly SIMD on all cores, bit-exact with AdamWCPU. */
 export class AdamWWasmCPU extends WasmCPU<AdamOptions> {
+  // eslint-disable-next-line no-unused-private-class-members -- it defines the option accessors
+  static readonly #accessors = /* @__PURE__ */ defineOptionAccessors(AdamWWasmCPU, adamwRuleTorch);
+
   constructor(params: CPUParamEntry<Float32Array>[], options: Partial<AdamOptions> & ThreadOptions = {}) {
     super('AdamWWasmCPU', adamwRuleTorch, params, options);
   }
@@ -261,13 +270,11 @@ export class AdamWWasmCPU extends WasmCPU<AdamOptions> {
 
 /** torch.optim.SGD in WebAssembly SIMD on all cores, bit-exact with SGDCPU. */
 export class SGDWasmCPU extends WasmCPU<SGDOptions> {
+  // eslint-disable-next-line no-unused-private-class-members -- it defines the option accessors
+  static readonly #accessors = /* @__PURE__ */ defineOptionAccessors(SGDWasmCPU, sgdRule);
+
   constructor(params: CPUParamEntry<Float32Array>[], options: Partial<SGDOptions> & ThreadOptions = {}) {
     super('SGDWasmCPU', sgdRule, params, options);
   }
 }
 /* eslint-enable @typescript-eslint/no-empty-object-type, @typescript-eslint/no-unsafe-declaration-merging */
-
-defineOptionAccessors(AdaBeliefWasmCPU, adabeliefRule);
-defineOptionAccessors(AdamWasmCPU, adamRuleTorch);
-defineOptionAccessors(AdamWWasmCPU, adamwRuleTorch);
-defineOptionAccessors(SGDWasmCPU, sgdRule);

@@ -20,12 +20,15 @@ export type { DispatchOptions } from './fused-optimizer.js';
 
 export interface AdaBeliefGPUOptions extends Partial<AdaBeliefOptions>, GPUExtras {}
 
-// Declaration merging: the accessors defined by defineOptionAccessors below.
+// Declaration merging: the accessors defined by the class's static #accessors.
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type, @typescript-eslint/no-unsafe-declaration-merging
 export interface AdaBelief extends AdaBeliefAccessors {}
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class AdaBelief extends FusedOptimizer<AdaBeliefOptions> {
+  // eslint-disable-next-line no-unused-private-class-members -- it defines the option accessors
+  static readonly #accessors = /* @__PURE__ */ defineOptionAccessors(AdaBelief, adabeliefRule);
+
   constructor(device: GPUDevice, params: ParamEntry[], options: AdaBeliefGPUOptions = {}) {
     super(adabeliefRule, device, params, options);
   }
@@ -56,5 +59,3 @@ export class AdaBelief extends FusedOptimizer<AdaBeliefOptions> {
     super.importState(state as OptimizerState<AdaBeliefOptions, FloatArray>);
   }
 }
-
-defineOptionAccessors(AdaBelief, adabeliefRule);

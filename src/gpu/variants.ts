@@ -25,6 +25,9 @@ export interface SGD extends SGDAccessors {}
 
 /** torch.optim.Adam: L2 weight decay added to the gradient. */
 export class Adam extends FusedOptimizer<AdamOptions> {
+  // eslint-disable-next-line no-unused-private-class-members -- it defines the option accessors
+  static readonly #accessors = /* @__PURE__ */ defineOptionAccessors(Adam, adamRuleTorch);
+
   constructor(device: GPUDevice, params: ParamEntry[], options: AdamGPUOptions = {}) {
     super(adamRuleTorch, device, params, options);
   }
@@ -39,6 +42,9 @@ export class Adam extends FusedOptimizer<AdamOptions> {
 
 /** torch.optim.AdamW: decoupled weight decay `p *= 1 - lr * weightDecay` (default weightDecay 1e-2). */
 export class AdamW extends FusedOptimizer<AdamOptions> {
+  // eslint-disable-next-line no-unused-private-class-members -- it defines the option accessors
+  static readonly #accessors = /* @__PURE__ */ defineOptionAccessors(AdamW, adamwRuleTorch);
+
   constructor(device: GPUDevice, params: ParamEntry[], options: AdamGPUOptions = {}) {
     super(adamwRuleTorch, device, params, options);
   }
@@ -53,6 +59,9 @@ export class AdamW extends FusedOptimizer<AdamOptions> {
 
 /** torch.optim.SGD with momentum, dampening, Nesterov and L2 weight decay. */
 export class SGD extends FusedOptimizer<SGDOptions> {
+  // eslint-disable-next-line no-unused-private-class-members -- it defines the option accessors
+  static readonly #accessors = /* @__PURE__ */ defineOptionAccessors(SGD, sgdRule);
+
   constructor(device: GPUDevice, params: ParamEntry[], options: SGDGPUOptions = {}) {
     super(sgdRule, device, params, options);
   }
@@ -65,7 +74,3 @@ export class SGD extends FusedOptimizer<SGDOptions> {
   }
 }
 /* eslint-enable @typescript-eslint/no-empty-object-type, @typescript-eslint/no-unsafe-declaration-merging */
-
-defineOptionAccessors(Adam, adamRuleTorch);
-defineOptionAccessors(AdamW, adamwRuleTorch);
-defineOptionAccessors(SGD, sgdRule);
