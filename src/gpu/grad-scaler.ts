@@ -75,14 +75,40 @@ export class GradScaler {
     return skipped;
   }
 
-  /** The scale update itself (torch's _amp_update_scale_), for a skip flag obtained elsewhere. */
+  /**
+   * The scale update itself (torch's _amp_update_scale_), for a skip flag obtained elsewhere. `skipped` must be
+   * a boolean: a Promise (`record(opt.lastStepSkipped())`, the await forgotten) or any other value is refused
+   * with a TypeError, changing nothing. Growth stops where the grown scale would leave the range the GPU can
+   * use: its f32 rounding must be finite (torch's rule) and the f32 rounding of its inverse, which multiplies
+   * the gradients, a normal number (WGSL may flush a subnormal to zero: the step would apply zero gradients).
+   * So from the default 2^16 with factor 2 the scale stops at 2^126; a growth refused that way keeps the scale
+   * and restarts the interval, as torch does when the grown scale is not finite.
+   */
   record(skipped: boolean): void {
+    if (typeof skipped !== 'boolean') {
+      const hint =
+        typeof (skipped as { then?: unknown } | null)?.then === 'function'
+          ? ': await it first (`scaler.record(await opt.lastStepSkipped())`, or `await scaler.update(opt)`)'
+          : '';
+      throw new TypeError(
+        `GradScaler.record: skipped must be a boolean (whether the step was skipped), got ${describeValue(skipped)}${hint}`,
+      );
+    }
     if (skipped) {
       this.scale *= this.backoffFactor;
       this.growthTracker = 0;
     } else if (++this.growthTracker === this.growthInterval) {
-      this.scale *= this.growthFactor;
+      const grown = this.scale * this.growthFactor;
+      if (usableScale(grown)) this.scale = grown;
       this.growthTracker = 0;
     }
   }
+}
+
+/** Smallest normal f32. */
+const MIN_NORMAL_F32 = 2 ** -126;
+
+/** Whether `scale` rounds to a finite f32 whose f32 inverse is a normal number (see GradScaler.record). */
+function usableScale(scale: number): boolean {
+  return Number.isFinite(Math.fround(scale)) && Math.fround(1 / scale) >= MIN_NORMAL_F32;
 }
