@@ -26,10 +26,14 @@ const CLASSES: [string, Make, 'f32' | 'f64'][] = [
   ['AdamCPU', (p) => new AdamCPU(p as Float32Array[]), 'f32'],
   ['AdamWCPU', (p) => new AdamWCPU(p as Float64Array[]) as unknown as Stepper, 'f64'],
   ['SGDCPU', (p) => new SGDCPU(p as Float32Array[], { momentum: 0.9 }), 'f32'],
-  ['AdaBeliefWasmCPU', (p) => new AdaBeliefWasmCPU(p as Float32Array[], { threads: 1 }), 'f32'],
-  ['AdamWasmCPU', (p) => new AdamWasmCPU(p as Float32Array[], { threads: 1 }), 'f32'],
-  ['AdamWWasmCPU', (p) => new AdamWWasmCPU(p as Float32Array[], { threads: 1 }), 'f32'],
-  ['SGDWasmCPU', (p) => new SGDWasmCPU(p as Float32Array[], { threads: 1 }), 'f32'],
+  [
+    'AdaBeliefWasmCPU',
+    (p) => new AdaBeliefWasmCPU(p as Float32Array[], { threads: 1 }) as unknown as Stepper,
+    'f32',
+  ],
+  ['AdamWasmCPU', (p) => new AdamWasmCPU(p as Float32Array[], { threads: 1 }) as unknown as Stepper, 'f32'],
+  ['AdamWWasmCPU', (p) => new AdamWWasmCPU(p as Float32Array[], { threads: 1 }) as unknown as Stepper, 'f32'],
+  ['SGDWasmCPU', (p) => new SGDWasmCPU(p as Float32Array[], { threads: 1 }) as unknown as Stepper, 'f32'],
 ];
 
 function caught(f: () => unknown): Error | undefined {
@@ -44,7 +48,11 @@ function caught(f: () => unknown): Error | undefined {
 describe.each(CLASSES)('%s (%s): aliased parameters are refused, naming both', (name, make, kind) => {
   const Arr = kind === 'f32' ? Float32Array : Float64Array;
   const B = Arr.BYTES_PER_ELEMENT;
-  const values = (n: number, base: number) => Arr.from({ length: n }, (_, k) => base + 0.25 * k);
+  const values = (n: number, base: number): Float32Array | Float64Array => {
+    const out = new Arr(n);
+    for (let k = 0; k < n; k++) out[k] = base + 0.25 * k;
+    return out;
+  };
 
   test('the same array twice (also as { param } entries): refused, the array unchanged', () => {
     const p = values(6, 1);
@@ -73,7 +81,7 @@ describe.each(CLASSES)('%s (%s): aliased parameters are refused, naming both', (
       `${name}: params[2] overlaps params[0] in one ArrayBuffer (bytes [0, ${6 * B}) and [${4 * B}, ${10 * B})): that memory would be stepped twice per step; pass each parameter once, in memory of its own`,
     );
     // A view made from the buffer itself, one element shared at the end.
-    const c = new Arr(flat.buffer, 9 * B, 3);
+    const c = new Arr(flat.buffer as ArrayBuffer, 9 * B, 3);
     expect(caught(() => make([flat.subarray(0, 10), c]))?.message).toMatch(
       new RegExp(`^${name}: params\\[1\\] overlaps params\\[0\\] in one ArrayBuffer`),
     );
