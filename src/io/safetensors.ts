@@ -13,6 +13,7 @@
  * header at most 100 MB, no duplicate keys) and names what is wrong. Values go through DataView with
  * explicit little-endian order, so files are the same on any host.
  */
+import { describeValue } from '../core/options.js';
 
 /** Every dtype the reference implementation knows, with its size in bits. */
 const DTYPE_BITS = {
@@ -268,7 +269,17 @@ function isPlainObject(x: unknown): x is Record<string, unknown> {
 
 /** Parses and validates a whole safetensors file. Tensors' `bytes` are views into `file`. */
 export function decodeSafetensors(file: Uint8Array): SafetensorsFile {
-  if (!(file instanceof Uint8Array)) fail(`expected the file's bytes as a Uint8Array, got ${typeof file}`);
+  if (!(file instanceof Uint8Array)) {
+    const other = file as unknown;
+    const hint =
+      other instanceof ArrayBuffer ||
+      (typeof SharedArrayBuffer !== 'undefined' && other instanceof SharedArrayBuffer)
+        ? ' (wrap it: new Uint8Array(buffer))'
+        : ArrayBuffer.isView(other)
+          ? ' (its bytes: new Uint8Array(view.buffer, view.byteOffset, view.byteLength))'
+          : '';
+    fail(`expected the file's bytes as a Uint8Array, got ${describeValue(other)}${hint}`);
+  }
   if (file.length < 8) {
     fail(`file is ${file.length} bytes, shorter than the 8-byte header length: truncated or not safetensors`);
   }

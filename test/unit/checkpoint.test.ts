@@ -20,7 +20,7 @@ import {
   saveCheckpoint,
   type CheckpointSpec,
 } from '../../src/io/checkpoint.js';
-import { presets, type AdaBeliefOptions } from '../../src/core/options.js';
+import { describeValue, presets, type AdaBeliefOptions } from '../../src/core/options.js';
 import { AdaBeliefCPU, AdamCPU, AdamWCPU, SGDCPU } from '../../src/cpu/reference.js';
 import { decodeSafetensors, encodeSafetensors } from '../../src/io/safetensors.js';
 import type { AdaBeliefState } from '../../src/core/state.js';
@@ -695,6 +695,35 @@ describe('bad files are rejected and change nothing', () => {
       `random damage: ${outcomes.rejected} files rejected with a safetensors:/checkpoint: message, ${outcomes.loaded} loaded (the change left a valid file: in tensor data, padding or a value that is still valid)`,
     );
     expect(outcomes.rejected).toBeGreaterThan(0);
+  });
+
+  test('not a Uint8Array (an ArrayBuffer from fetch/readFile, other views, anything): the message names what was given', () => {
+    const cases: [unknown, string][] = [
+      [good.buffer, 'got an ArrayBuffer (wrap it: new Uint8Array(buffer))'],
+      [
+        new Float32Array(4),
+        'got a Float32Array (its bytes: new Uint8Array(view.buffer, view.byteOffset, view.byteLength))',
+      ],
+      [
+        new DataView(good.buffer),
+        'got a DataView (its bytes: new Uint8Array(view.buffer, view.byteOffset, view.byteLength))',
+      ],
+      [Array.from(good.subarray(0, 3)), `got ${describeValue(Array.from(good.subarray(0, 3)))}`],
+      ['abc', "got 'abc'"],
+      [null, 'got null'],
+      [undefined, 'got undefined'],
+      [42, 'got 42'],
+    ];
+    for (const [given, words] of cases) {
+      for (const [name, read] of [
+        ['loadCheckpoint', () => loadCheckpoint(given as Uint8Array)],
+        ['readCheckpoint', () => readCheckpoint(given as Uint8Array)],
+        ['decodeSafetensors', () => decodeSafetensors(given as Uint8Array)],
+      ] as const) {
+        const where = `${name}(${describeValue(given)})`;
+        expect(read, where).toThrow(`safetensors: expected the file's bytes as a Uint8Array, ${words}`);
+      }
+    }
   });
 
   test('importState refuses a checkpoint of another shape (loaded without expect) and changes nothing', () => {
