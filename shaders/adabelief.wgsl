@@ -4,7 +4,7 @@
 //
 // Per element (f32, in this order; every choice below is made on the host from the options and the step
 // count, see src/core/step-scalars.ts, and applied with select(), not branches: the math is cheap, divergence is not):
-//   g  = (g * inv_scale) * clip_coef        guarded entry points only: the guard's decision (grad-stats.wgsl)
+//   g  = (g * inv_scale) * clip_coef        the step's decision (step-decision.wgsl; both 1 without guard options)
 //   p  = p * decay_mul                      decoupled / fixed weight decay (decay_mul is exactly 1 otherwise)
 //   g  = g + l2 * p                         L2 weight decay, only when FLAG_L2 is set
 //   m  = m * beta1 + one_minus_beta1 * g
@@ -28,10 +28,11 @@
 //           one dispatch may not bind overlapping writable ranges.
 //   `main_packed`, `tail_packed`, `init_master`, `init_master_tail`: the same for the lower-precision modes
 //           (f16 params, bf16 state, f32 master weights), at the end of this file.
-// Every update entry point has a `_guarded` twin for optimizers with guard options: it alone binds `control`,
-// returns at once when the guard skips the step (a non-finite gradient), takes its `hyper` row from
-// `control.row` (one row per candidate step count, see src/core/guard.ts) and scales the gradients. An
-// unguarded optimizer's pipelines bind no `Control` and use row 0 with the gradients as they are.
+// Every update entry point reads the step's decision from `steps` (common.wgsl; written by step-decision.wgsl,
+// dispatched before it in the same pass): when `skip` is set (a step the guard skipped, or one with no scalars
+// for its count) it returns at once; otherwise it takes each tensor's `Hyper` record from the step's entry (the
+// record of the tensor's group) and multiplies the gradients by `inv_scale` and `clip_coef` (both exactly 1
+// without guard options: x * 1.0 is x).
 // All entry points share the update math, `adabelief()`. State (m, s, smax) is padded to whole vec4s. A slot
 // the rule does not keep is bound to a 16-byte placeholder and never touched.
 
@@ -70,7 +71,7 @@ struct Hyper {
   _pad2: u32,
 }
 
-@group(0) @binding(0) var<storage, read> hyper: array<Hyper>;
+@group(0) @binding(0) var<storage, read> steps: Steps;
 @group(0) @binding(2) var<storage, read_write> param: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> grad: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read_write> exp_avg: array<vec4<f32>>;
@@ -80,21 +81,33 @@ struct Hyper {
 // A tail's piece, as u32 words: f32 bits, or two f16 (element 2k in the low half of word k).
 @group(0) @binding(8) var<storage, read_write> param_tail: array<u32>;
 @group(0) @binding(9) var<storage, read> grad_tail: array<u32>;
-@group(0) @binding(10) var<storage, read> control: Control;
 
-// What a step's update takes from the guard: the first `hyper` record of its row and the gradients' factors.
+// What a step's update takes from the guard: the gradients' factors.
 struct StepInputs {
-  row_base: u32,
   inv_scale: f32,
   clip_coef: f32,
 }
 
-// An unguarded step: row 0, the gradients as they are (x * 1.0 is x, exactly).
-const UNGUARDED = StepInputs(0u, 1.0, 1.0);
+// The step's decision: its gradient factors (read by entry points that found `steps.skip` unset).
+fn step_inputs() -> StepInputs {
+  return StepInputs(steps.inv_scale, steps.clip_coef);
+}
 
-// A guarded step: what `finalize` decided (read only by the `_guarded` entry points).
-fn guarded() -> StepInputs {
-  return StepInputs(control.row * control.tensor_count, control.inv_scale, control.clip_coef);
+// The `Hyper` record of `tensor` for this step: its group's record in the step's entry (common.wgsl `Steps`).
+fn hyper_of(tensor: u32) -> Hyper {
+  let at = steps.entry + HYPER_WORDS * steps.words[tensor];
+  let w = array<u32, 16>(
+    steps.words[at], steps.words[at + 1u], steps.words[at + 2u], steps.words[at + 3u],
+    steps.words[at + 4u], steps.words[at + 5u], steps.words[at + 6u], steps.words[at + 7u],
+    steps.words[at + 8u], steps.words[at + 9u], steps.words[at + 10u], steps.words[at + 11u],
+    steps.words[at + 12u], steps.words[at + 13u], steps.words[at + 14u], steps.words[at + 15u],
+  );
+  return Hyper(
+    w[0], w[1], w[2], w[3],
+    bitcast<f32>(w[4]), bitcast<f32>(w[5]), bitcast<f32>(w[6]), bitcast<f32>(w[7]),
+    bitcast<f32>(w[8]), bitcast<f32>(w[9]), bitcast<f32>(w[10]), bitcast<f32>(w[11]),
+    bitcast<f32>(w[12]), bitcast<f32>(w[13]), bitcast<f32>(w[14]), w[15],
+  );
 }
 
 // max() that returns NaN when either operand is NaN (torch.maximum; JS Math.max). WGSL's max() may return
@@ -184,7 +197,7 @@ fn update_f32(gid: u32, groups: u32, k: StepInputs) {
   for (var w = gid; w < table.total_vec4; w = w + stride) {
     if (w < piece.begin || w >= piece.end) {
       piece = find_piece(w);
-      h = hyper[k.row_base + piece.tensor];
+      h = hyper_of(piece.tensor);
     }
     let local = w - piece.begin;
     let pi = piece.param_base + local;
@@ -202,15 +215,10 @@ fn update_f32(gid: u32, groups: u32, k: StepInputs) {
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  update_f32(gid.x, groups.x, UNGUARDED);
-}
-
-@compute @workgroup_size(WORKGROUP_SIZE)
-fn main_guarded(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  if (control.skip != 0u) {
+  if (steps.skip != 0u) {
     return;
   }
-  update_f32(gid.x, groups.x, guarded());
+  update_f32(gid.x, groups.x, step_inputs());
 }
 
 // `tail`'s step of the last `rest` elements of its piece.
@@ -221,7 +229,7 @@ fn update_f32_tail(k: StepInputs) {
     p[e] = bitcast<f32>(param_tail[tail_piece.first + e]);
     g[e] = bitcast<f32>(grad_tail[tail_piece.first + e]);
   }
-  let h = hyper[k.row_base + tail_piece.tensor];
+  let h = hyper_of(tail_piece.tensor);
   let updated = bitcast<vec4<u32>>(step_f32_state(h, k, tail_piece.state_index, p, g));
   for (var e = 0u; e < tail_piece.rest; e = e + 1u) {
     param_tail[tail_piece.first + e] = updated[e];
@@ -230,15 +238,10 @@ fn update_f32_tail(k: StepInputs) {
 
 @compute @workgroup_size(1)
 fn tail() {
-  update_f32_tail(UNGUARDED);
-}
-
-@compute @workgroup_size(1)
-fn tail_guarded() {
-  if (control.skip != 0u) {
+  if (steps.skip != 0u) {
     return;
   }
-  update_f32_tail(guarded());
+  update_f32_tail(step_inputs());
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -527,7 +530,7 @@ fn update_packed(gid: u32, groups: u32, k: StepInputs) {
     let w = 2u * q;
     if (w < piece.begin || w >= piece.end) {
       piece = find_piece(w);
-      h = hyper[k.row_base + piece.tensor];
+      h = hyper_of(piece.tensor);
     }
     let local = w - piece.begin;
     let rest = piece.count - local * 4u;
@@ -543,18 +546,10 @@ fn update_packed(gid: u32, groups: u32, k: StepInputs) {
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main_packed(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  update_packed(gid.x, groups.x, UNGUARDED);
-}
-
-@compute @workgroup_size(WORKGROUP_SIZE)
-fn main_packed_guarded(
-  @builtin(global_invocation_id) gid: vec3<u32>,
-  @builtin(num_workgroups) groups: vec3<u32>,
-) {
-  if (control.skip != 0u) {
+  if (steps.skip != 0u) {
     return;
   }
-  update_packed(gid.x, groups.x, guarded());
+  update_packed(gid.x, groups.x, step_inputs());
 }
 
 // Element e (from tail_piece.first) of a tail's word view `words` as an f32 value (f16 or f32 bits).
@@ -614,7 +609,7 @@ fn store_tail(p: Pair) {
 }
 
 fn update_packed_tail(k: StepInputs) {
-  let h = hyper[k.row_base + tail_piece.tensor];
+  let h = hyper_of(tail_piece.tensor);
   var p = Pair(vec4<f32>(0.0), vec4<f32>(0.0));
   if (!MASTER) {
     p = load_tail_params();
@@ -625,15 +620,10 @@ fn update_packed_tail(k: StepInputs) {
 
 @compute @workgroup_size(1)
 fn tail_packed() {
-  update_packed_tail(UNGUARDED);
-}
-
-@compute @workgroup_size(1)
-fn tail_packed_guarded() {
-  if (control.skip != 0u) {
+  if (steps.skip != 0u) {
     return;
   }
-  update_packed_tail(guarded());
+  update_packed_tail(step_inputs());
 }
 
 // Copies the f16 params of the window into their f32 master copies (exactly). Dispatched before the first

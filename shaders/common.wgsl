@@ -1,6 +1,6 @@
 // common.wgsl — what both shader modules share, written once: src/gpu/pipelines.ts builds each module as this
-// file followed by adabelief.wgsl or grad-stats.wgsl (WGSL has no include). The window table and its piece
-// lookup, the guard's `Control` record, the tail-piece record, f16 decoding. Every struct, constant and
+// file followed by adabelief.wgsl or step-decision.wgsl (WGSL has no include). The window table and its piece
+// lookup, the step record `Steps`, the tail-piece record, f16 decoding. Every struct, constant and
 // binding here is declared in src/gpu/abi.ts too, and test/unit/abi.test.ts checks that they agree.
 
 const BLOCK_VEC4: u32 = 256u;       // work vec4s per block-map entry of a window table
@@ -11,7 +11,7 @@ const PIECE_COUNT: u32 = 1u;        // elements
 const PIECE_PARAM_INDEX: u32 = 2u;  // 16-byte index of element 0 in the window's param binding
 const PIECE_GRAD_INDEX: u32 = 3u;   // the same in the grad binding
 const PIECE_STATE_INDEX: u32 = 4u;  // first state vec4 in the window's state slot (or region)
-const PIECE_TENSOR: u32 = 5u;       // the tensor: its `Hyper` record within a row
+const PIECE_TENSOR: u32 = 5u;       // the tensor (Steps.words[tensor]: its group)
 
 // A window's pieces: piece j's record is words[j * PIECE_WORDS ..]; the block map (for each run of BLOCK_VEC4
 // work vec4s, the piece holding its first) starts at words[blocks_at].
@@ -24,21 +24,35 @@ struct Table {
   words: array<u32>,
 }
 
-// The guard's record: the host writes scale .. tensor_count before a step, grad-stats.wgsl `finalize` the rest.
-struct Control {
-  scale: f32,
-  max_norm: f32,
-  skip_nonfinite: u32,
-  lo: u32,
-  tensor_count: u32,
-  inv_scale: f32,
-  clip_coef: f32,
-  skip: u32,
-  norm: f32,
-  applied: u32,
-  row: u32,
-  found_nonfinite: u32,
+// The optimizer's step record: the step count (the one count there is, advanced on the GPU by the step that is
+// applied), what was decided for the latest step, the guard's inputs, and the scalars of every step count a
+// step may run at. Words 0-5 are written by the host (src/gpu/step-record.ts), the count by the host only on
+// importState(), the rest by step-decision.wgsl (`advance`, or the guard's `finalize`).
+struct Steps {
+  scale: f32,             // loss scale: gradients are multiplied by f32(1 / scale) (guarded optimizers)
+  max_norm: f32,          // clip to this global norm; 0: no clipping
+  skip_nonfinite: u32,    // skip a step whose unscaled gradients hold inf or NaN
+  ring_mask: u32,         // entries in the ring, minus 1 (a power of two)
+  entry_words: u32,       // words per entry: ENTRY_HEAD_WORDS, then HYPER_WORDS per group
+  ring_at: u32,           // word of `words` where the ring starts (after the group map)
+  count_lo: u32,          // the step count: steps applied (a u64, low word first)
+  count_hi: u32,
+  runs: u32,              // steps run, applied or not (mod 2^32)
+  missing: u32,           // steps that found no scalars for their count (skipped; the host reports them)
+  skip: u32,              // the latest step applied nothing
+  entry: u32,             // the latest applied step: word of `words` where its entry's Hyper records start
+  inv_scale: f32,         // f32(1 / scale) as the latest step applied it
+  clip_coef: f32,         // the latest step's clipping coefficient (1: none)
+  norm: f32,              // the latest step's global L2 norm of the unscaled gradients (guarded)
+  found_nonfinite: u32,   // the latest step's unscaled gradients held inf or NaN (guarded)
+  // words[t] for each tensor t: its group (the Hyper record of an entry it takes); from ring_at, the ring:
+  // entry e at ring_at + e * entry_words holds the scalars of step count t (e = t mod entries), tagged with t:
+  // its first ENTRY_HEAD_WORDS words are t's low and high word and two zeros, then one Hyper per group.
+  words: array<u32>,
 }
+
+const HYPER_WORDS: u32 = 16u;       // u32 words of a Hyper record
+const ENTRY_HEAD_WORDS: u32 = 4u;   // u32 words before an entry's Hyper records (its tag)
 
 // The piece a tail dispatch finishes: its last `rest` elements (f32 path: 1 to 3; packed: 1 to 7).
 struct TailPiece {

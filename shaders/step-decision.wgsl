@@ -1,29 +1,37 @@
-// grad-stats.wgsl — the guard passes that run before the fused update when loss scaling, skipping of
-// non-finite gradients or clipping by global norm is on (src/gpu/step-guard.ts; only guarded optimizers run them).
+// step-decision.wgsl — the passes that decide a step, dispatched before the update in the same compute pass
+// (src/gpu/step-recorder.ts): they find the step's scalars by the step count, advance the count when the step is
+// applied, and (guarded optimizers) run the guard.
 //
+// `advance` (one invocation; optimizers without guard options): decide(false) below.
+//
+// The guard passes (optimizers with gradScale, skipNonFinite or maxGradNorm; src/gpu/guard.ts):
 // `stats` (f32 gradients) and `stats_f16` (f16 gradients, 8 per 16-byte load) run one dispatch per window,
 // grid-stride over the window's work vec4s (pairs of them for f16) like adabelief.wgsl's `main`, with as many
-// workgroups as the host gives them (src/gpu/step-guard.ts statsGroups: as many as the update dispatch uses,
-// up to a cap, so a large GPU's memory is kept busy); `stats_tail` runs one invocation per tail piece. Each
-// reads every gradient element g of its part once and writes one partial per workgroup into its slot of
-// `partials`: (sum of (g * inv_scale)^2 in f32, 1.0 if any g is inf or NaN else 0.0). Non-finite values are
-// found from the bits (exponent all ones), not with comparisons a compiler may fold under finite-math
-// assumptions. Lanes past a piece's last element are masked out.
+// workgroups as the host gives them (src/gpu/guard.ts statsPlan: as many as the update dispatch uses, up to a
+// cap, so a large GPU's memory is kept busy); `stats_tail` runs one invocation per tail piece. Each reads every
+// gradient element g of its part once, unscales it (u = g * inv_scale, the value the update applies, as torch's
+// _amp_foreach_non_finite_check_and_unscale_ checks it) and writes one partial per workgroup into its slot of
+// `partials`: (sum of u^2 in f32, 1.0 if any u is inf or NaN else 0.0). Non-finite values are found from the
+// bits (exponent all ones), not with comparisons a compiler may fold under finite-math assumptions. Lanes past a
+// piece's last element are masked out.
 //
 // `finalize` (one workgroup) sums the partials (per-invocation strided sums, then a tree in workgroup
-// memory: pairwise, so the rounding error grows with log2 of the count, not the count) and writes the
-// step's decision into `control`:
+// memory: pairwise, so the rounding error grows with log2 of the count, not the count) and decides:
 //   norm      = sqrt(total)                                   the global L2 norm of the unscaled gradients
 //   clip_coef = min(1, max_norm / (norm + 1e-6))  if max_norm > 0, else 1 (torch clip_grad_norm_; NaN stays NaN)
-//   skip      = skip_nonfinite and any non-finite gradient
-//   applied  += 1 unless skip;  row = applied - 1 - lo      (which host record row holds step `applied`)
-// The guarded update entry points (adabelief.wgsl) then multiply g by inv_scale and clip_coef, or do nothing
-// at all when skip is set.
+//   skip      = skip_nonfinite and any non-finite unscaled gradient
+// then decide(skip).
+//
+// decide(skip): the step runs at count t - 1 and takes the ring entry of step count t (t = count + 1, a u64);
+// an entry not tagged t (the host keeps entries for every count a step can run at, so this means a step ran
+// far from where the host expected it) is a missing entry: the step applies nothing and `missing` counts it.
+// Unless skipped or missing, count = t and `entry` points at the entry's Hyper records; the update entry points
+// (adabelief.wgsl) then apply it, or do nothing at all when `skip` is set. `runs` counts every step that ran.
 
 const STATS_WG: u32 = 256u;
 const EXPONENT_MASK: u32 = 0x7f800000u;
 
-@group(0) @binding(0) var<storage, read_write> control: Control;
+@group(0) @binding(0) var<storage, read_write> steps: Steps;
 @group(0) @binding(2) var<storage, read> grad: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> partials: array<vec2<f32>>;
 @group(0) @binding(4) var<storage, read> tail_piece: TailPiece;
@@ -71,10 +79,12 @@ struct Partial {
   flag: u32,
 }
 
-// `part` plus one vec4 of gradients g (masked by lanes; `bad`: a kept lane is inf or NaN).
-fn add(part: Partial, g: vec4<f32>, lanes: vec4<bool>, inv_scale: f32, bad: bool) -> Partial {
-  let v = select(vec4<f32>(0.0), g * inv_scale, lanes);
-  return Partial(part.sum + dot(v, v), part.flag | u32(bad));
+// `part` plus one vec4 of gradients g, unscaled (masked by lanes; a kept lane of g * inv_scale that is inf or NaN
+// sets the flag).
+fn add(part: Partial, g: vec4<f32>, lanes: vec4<bool>, inv_scale: f32) -> Partial {
+  let u = g * inv_scale;
+  let v = select(vec4<f32>(0.0), u, lanes);
+  return Partial(part.sum + dot(v, v), part.flag | u32(non_finite(u, lanes)));
 }
 
 // Reduces the invocations' partials over the workgroup into its slot of `partials`.
@@ -92,14 +102,14 @@ fn stats(
   @builtin(workgroup_id) group: vec3<u32>,
   @builtin(num_workgroups) groups: vec3<u32>,
 ) {
-  let inv_scale = 1.0 / control.scale;
+  let inv_scale = 1.0 / steps.scale;
   var part = Partial(0.0, 0u);
   var piece = NO_PIECE;
   for (var w = gid.x; w < table.total_vec4; w = w + groups.x * STATS_WG) {
     piece = piece_holding(piece, w);
     let lanes = lanes_of(piece, w, 0u);
     let g = grad[piece.grad_base + (w - piece.begin)];
-    part = add(part, g, lanes, inv_scale, non_finite(g, lanes));
+    part = add(part, g, lanes, inv_scale);
   }
   write_partial(local, group.x, part);
 }
@@ -108,10 +118,7 @@ fn stats(
 fn add_f16(part: Partial, u: vec4<u32>, lo: vec4<bool>, hi: vec4<bool>, inv_scale: f32) -> Partial {
   let a = vec4<u32>(u.x & 0xffffu, u.x >> 16u, u.y & 0xffffu, u.y >> 16u);
   let b = vec4<u32>(u.z & 0xffffu, u.z >> 16u, u.w & 0xffffu, u.w >> 16u);
-  let exp = vec4<u32>(0x7c00u);
-  let bad = any(((a & exp) == exp) & lo) || any(((b & exp) == exp) & hi);
-  let first = add(part, f16_value(a), lo, inv_scale, bad);
-  return add(first, f16_value(b), hi, inv_scale, false);
+  return add(add(part, f16_value(a), lo, inv_scale), f16_value(b), hi, inv_scale);
 }
 
 // `stats` over f16 gradients: a pair of work vec4s (one 16-byte unit) per iteration.
@@ -122,7 +129,7 @@ fn stats_f16(
   @builtin(workgroup_id) group: vec3<u32>,
   @builtin(num_workgroups) groups: vec3<u32>,
 ) {
-  let inv_scale = 1.0 / control.scale;
+  let inv_scale = 1.0 / steps.scale;
   var part = Partial(0.0, 0u);
   var piece = NO_PIECE;
   for (var q = gid.x; q < table.total_vec4 / 2u; q = q + groups.x * STATS_WG) {
@@ -137,7 +144,7 @@ fn stats_f16(
 // One tail piece's last tail_piece.rest elements (1 to 7), from its word view; its partial in partials[0].
 @compute @workgroup_size(1)
 fn stats_tail() {
-  let inv_scale = 1.0 / control.scale;
+  let inv_scale = 1.0 / steps.scale;
   var sum = 0.0;
   var flag = 0u;
   for (var e = 0u; e < tail_piece.rest; e = e + 1u) {
@@ -148,9 +155,9 @@ fn stats_tail() {
     } else {
       g = bitcast<f32>(grad_tail[i]);
     }
-    let v = g * inv_scale;
-    sum = sum + v * v;
-    flag = flag | u32(non_finite(vec4<f32>(g), vec4<bool>(true, false, false, false)));
+    let u = g * inv_scale;
+    sum = sum + u * u;
+    flag = flag | u32(non_finite(vec4<f32>(u), vec4<bool>(true, false, false, false)));
   }
   partials[0] = vec2<f32>(sum, f32(flag));
 }
@@ -168,18 +175,35 @@ fn finalize(@builtin(local_invocation_index) local: u32) {
   if (local == 0u) {
     let norm = sqrt(total.x);
     let found = total.y != 0.0;
-    let skip = control.skip_nonfinite != 0u && found;
-    control.inv_scale = 1.0 / control.scale;
+    steps.inv_scale = 1.0 / steps.scale;
     // Not min(): with a NaN norm the coefficient must stay NaN (grads become NaN, as in PyTorch), and
     // WGSL's min() may return either operand for NaN.
-    let coef = control.max_norm / (norm + 1e-6);
-    control.clip_coef = select(1.0, select(coef, 1.0, coef > 1.0), control.max_norm > 0.0);
-    control.norm = norm;
-    control.found_nonfinite = u32(found);
-    control.skip = u32(skip);
-    if (!skip) {
-      control.applied = control.applied + 1u;
-      control.row = control.applied - 1u - control.lo;
-    }
+    let coef = steps.max_norm / (norm + 1e-6);
+    steps.clip_coef = select(1.0, select(coef, 1.0, coef > 1.0), steps.max_norm > 0.0);
+    steps.norm = norm;
+    steps.found_nonfinite = u32(found);
+    decide(steps.skip_nonfinite != 0u && found);
   }
+}
+
+// Runs the step at the current count, or not (`skip`: the guard's decision); see the header.
+fn decide(skip: bool) {
+  steps.runs = steps.runs + 1u;
+  let t_lo = steps.count_lo + 1u;
+  let t_hi = steps.count_hi + select(0u, 1u, t_lo == 0u);
+  let at = steps.ring_at + (t_lo & steps.ring_mask) * steps.entry_words;
+  let found = steps.words[at] == t_lo && steps.words[at + 1u] == t_hi;
+  steps.missing = steps.missing + u32(!skip && !found);
+  steps.skip = u32(skip || !found);
+  if (!skip && found) {
+    steps.count_lo = t_lo;
+    steps.count_hi = t_hi;
+    steps.entry = at + ENTRY_HEAD_WORDS;
+  }
+}
+
+// The decision of an optimizer without guard options: every step runs (inv_scale and clip_coef stay 1).
+@compute @workgroup_size(1)
+fn advance() {
+  decide(false);
 }

@@ -1,19 +1,15 @@
 /**
  * The guard of a step — loss-scale division, skipping on non-finite gradients, clipping by global norm —
- * as pure host code: the options' checks, what the host puts into the GPU's `Control` record and what it
- * reads back (the record's layout: src/gpu/abi.ts) and the CPU reference's version of the decision. The
- * bookkeeping that keeps the host's step count exact while the GPU alone decides whether a step is applied is
- * src/core/step-count.ts.
+ * as pure host code: the options' checks, what the GPU reports of a step, and the CPU reference's version of the
+ * decision (shaders/step-decision.wgsl makes it on the GPU; a skipped step leaves the step count, which lives on
+ * the GPU, unchanged: src/core/step-count.ts).
  *
- * Why rows: a skipped step does not advance the step count, and the host only learns of it later (an
- * asynchronous readback; `step()` never waits). So each guarded step uploads one record row per step count
- * it may turn out to be — from `applied + 1` (every unconfirmed guarded step was skipped) to `count + 1`
- * (none was) — and the GPU picks its row from its own counter. Confirmed readbacks shrink the range again.
+ * The rule, the same on both (torch.amp's GradScaler): each gradient element is unscaled first, u = g * f32(1 /
+ * scale), and the step is skipped (with skipNonFinite) when any u is inf or NaN — so a gradient that overflows
+ * only once unscaled (a scale below 1) is caught too. The norm is the L2 norm of the u; clipping multiplies by
+ * min(1, maxGradNorm / (norm + 1e-6)).
  */
 import { pyRepr } from './options.js';
-
-/** Rows of step records a guarded optimizer can hold: at most this many guarded steps in flight unconfirmed. */
-export const MAX_ROWS = 32;
 
 /** The guard options of a GPU optimizer (fixed at construction: they decide whether the guard passes run). */
 export interface GuardOptions {
@@ -32,18 +28,7 @@ export interface GuardOptions {
   maxGradNorm?: number;
 }
 
-/** What the host writes into `Control` before each guarded step (src/gpu/records.ts writeControlInputs). */
-export interface ControlInputs {
-  scale: number;
-  /** 0: no clipping. */
-  maxNorm: number;
-  skipNonFinite: boolean;
-  /** Step count of row 0, minus 1. */
-  lo: number;
-  tensorCount: number;
-}
-
-/** What the GPU decided for a step (the rest of `Control`, read back). */
+/** What the GPU decided for the latest step that ran (read back from the step record). */
 export interface GuardReport {
   /** The step was skipped (non-finite gradient with skipping on). */
   skipped: boolean;
@@ -53,7 +38,7 @@ export interface GuardReport {
   gradNorm: number;
   /** The clipping coefficient applied (1: none). */
   clipCoef: number;
-  /** Steps applied so far (the GPU's step count). */
+  /** Steps applied so far: the GPU's step count after the work queued before the readback. */
   applied: number;
 }
 
@@ -64,17 +49,26 @@ export function checkGradScale(scale: unknown): asserts scale is number {
   }
 }
 
-/** Throws unless `max` is a usable clipping norm (Infinity allowed: no clipping). */
+/**
+ * Throws unless `max` is a usable clipping norm (Infinity allowed: no clipping). The GPU applies it in f32: a
+ * norm that rounds to 0 there (below about 7e-46) is refused rather than read as "no clipping".
+ */
 export function checkMaxGradNorm(max: unknown): asserts max is number {
   if (!(typeof max === 'number' && max > 0)) {
     throw new RangeError(`maxGradNorm must be a number > 0 (Infinity: no clipping), got ${pyRepr(max)}`);
   }
+  if (Math.fround(max) === 0) {
+    throw new RangeError(
+      `maxGradNorm must be a number > 0 in f32 (the GPU clips in f32), got ${pyRepr(max)}, which rounds to 0`,
+    );
+  }
 }
 
 /**
- * The CPU reference's guard decision, mirroring grad-stats.wgsl: invScale = f32(1 / scale), the norm of the
- * unscaled gradients (f64 sum of the f32 products, or `gradNorm` when given, e.g. the GPU's own), the clip
- * coefficient f32(maxNorm / f32(norm + 1e-6)) clamped to 1, and skip = skipNonFinite && any non-finite.
+ * The CPU reference's guard decision, mirroring step-decision.wgsl: invScale = f32(1 / scale), each gradient
+ * unscaled u = f32(g * invScale), the norm of the u (f64 sum of their f32 squares, or `gradNorm` when given,
+ * e.g. the GPU's own), the clip coefficient f32(maxNorm / f32(norm + 1e-6)) clamped to 1, and
+ * skip = skipNonFinite && any u is inf or NaN.
  */
 export function guardDecision(
   grads: ArrayLike<number>[],
@@ -86,10 +80,9 @@ export function guardDecision(
   let found = false;
   for (const g of grads) {
     for (let i = 0; i < g.length; i++) {
-      const x = g[i]!;
-      if (!Number.isFinite(x)) found = true;
-      const v = f(x * invScale);
-      sum += v * v;
+      const u = f(g[i]! * invScale);
+      if (!Number.isFinite(u)) found = true;
+      sum += u * u;
     }
   }
   const gradNorm = o.gradNorm ?? f(Math.sqrt(sum));

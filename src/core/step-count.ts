@@ -1,100 +1,112 @@
 /**
- * The step count as the host knows it, exact and authoritative (a JS number: every integer up to 2^53 - 1).
+ * What the host knows of a GPU optimizer's step count, which lives on the GPU (shaders/common.wgsl `Steps`): the
+ * step kernel advances it when, and only when, a step is applied. The host never holds a second copy; it keeps
+ * the range of counts the GPU may be at once the queue has run everything issued so far, to know which step
+ * counts' scalars the GPU may need (src/gpu/step-record.ts writes them, tagged with their count).
  *
- * Unguarded steps count when called and are taken back if WebGPU rejects them (`fail`). Guarded steps may
- * be skipped on the GPU, and the host learns of that later: each is "unsure" until a readback of the GPU's
- * own counter confirms it (see guard.ts "Why rows"). The GPU's counter is a u32 relative to `origin` (the
- * count at construction or at the last importState), so counts past 2^32 stay exact on the host.
+ * Why a range: a step recorded with `encode()` runs when the caller submits its encoder (later, or never); a
+ * guarded step may be skipped on the GPU. Only the GPU knows. A readback of the GPU's record (the count and
+ * `runs`, the steps run so far) at a point in queue order narrows the range again:
+ *   lo = count at the reference point + steps issued since that surely apply (unguarded `step()` calls)
+ *   hi = count at the reference point + every issued step not known to have run there
+ * The reference point is the latest readback, or the latest importState() (which sets the count in queue order).
+ *
+ * Pure: plain numbers (every count is a JS number, exact up to 2^53 - 1), testable in Node.
  */
 
-/** What the host knows of a step call it has not folded into the confirmed count. */
-type Later = 'unsure' | 'failed';
+/** The largest step count a GPU optimizer reaches (a step past it is refused: JS numbers are exact up to here). */
+export const MAX_STEP = Number.MAX_SAFE_INTEGER;
 
-export class StepTracker {
-  /** `guarded`: every step may be skipped on the GPU (the guard passes run). */
-  constructor(readonly guarded: boolean) {}
+/** A readback's place in the host's history, taken when its copy is queued. */
+export interface ReadPoint {
+  /** Step calls issued before the copy. */
+  issued: number;
+  /** step() calls (each ran before the copy) issued before it. */
+  stepped: number;
+  /** Sure steps (unguarded step() calls) issued before the copy. */
+  sure: number;
+  /** importState() calls before the copy (a readback older than the latest import is stale). */
+  imports: number;
+}
 
-  /** Steps applied as of step call `baseSeq`. */
-  private base = 0;
-  private baseSeq = 0;
-  private seq = 0;
-  /** Step calls after `baseSeq`, in order. */
-  private later: Later[] = [];
-  /** The latest step call before the latest reset: failures of older calls no longer count. */
-  private resetSeq = 0;
-  /** The step count the GPU's u32 `applied` counter is relative to. */
-  private originCount = 0;
+export class CountWindow {
+  /** Step calls issued (step() and encode()). */
+  private issued = 0;
+  /** Of them, step() calls: each runs at its own submit (applied or, guarded, maybe skipped). */
+  private stepped = 0;
+  /** Of those, unguarded ones: each surely applies. */
+  private sure = 0;
+  private imports = 0;
+  /** The reference point: the GPU's count there, steps run there (a lower bound), and the host's history there. */
+  private refCount: number;
+  private refRuns = 0;
+  private refIssued = 0;
+  private refStepped = 0;
+  private refSure = 0;
 
-  /** The step count, assuming no unsure step was skipped (exact when `unsure` is 0). */
-  get count(): number {
-    let n = this.base;
-    for (const l of this.later) if (l === 'unsure') n++;
-    return n;
+  /** `count`: the count at construction. */
+  constructor(count = 0) {
+    this.refCount = count;
   }
 
-  /** Guarded step calls not yet confirmed by a readback. */
-  get unsure(): number {
-    let n = 0;
-    for (const l of this.later) if (l === 'unsure') n++;
-    return n;
+  /** The lowest count the GPU may be at after everything issued so far. */
+  get lo(): number {
+    return this.refCount + (this.sure - this.refSure);
   }
 
-  /** The number of the latest step call. */
-  get latest(): number {
-    return this.seq;
+  /** The highest count the GPU may be at after everything issued so far (every step applied). */
+  get hi(): number {
+    return this.refCount + (this.issued - this.refRuns);
   }
 
-  /** The count the GPU's counter starts from (its `applied` word is the count minus this). */
-  get origin(): number {
-    return this.originCount;
-  }
-
-  /** Whether step call `seq` is confirmed (folded into the known count). */
-  confirmed(seq: number): boolean {
-    return seq <= this.baseSeq;
-  }
-
-  /** Records a step call; returns its number. */
-  push(): number {
-    this.seq++;
-    if (this.guarded) {
-      this.later.push('unsure');
-    } else {
-      this.base++;
-      this.baseSeq = this.seq;
-    }
-    return this.seq;
-  }
-
-  /** A readback: after step call `seq`, the GPU's counter read `gpuApplied`. Stale readbacks are ignored. */
-  confirm(seq: number, gpuApplied: number): void {
-    if (seq <= this.baseSeq || seq <= this.resetSeq || seq > this.seq) return;
-    this.later = this.later.slice(seq - this.baseSeq);
-    this.base = this.originCount + gpuApplied;
-    this.baseSeq = seq;
+  /** Steps issued since the reference point whose effect is unsure (guarded step() calls, encode() calls). */
+  get unsureSinceRead(): number {
+    return this.issued - this.refIssued - (this.sure - this.refSure);
   }
 
   /**
-   * Step call `seq` was rejected by WebGPU (nothing of it ran): it does not count. An unguarded step counted
-   * at once is taken back; a guarded one not yet confirmed is dropped (a later readback confirms the rest).
+   * A step call was issued: `submitted` for step() (it runs at its own submit, now), `sure` when it also
+   * surely applies (no guard to skip it).
    */
-  fail(seq: number): void {
-    if (seq <= this.resetSeq || seq > this.seq) return;
-    if (seq > this.baseSeq) this.later[seq - this.baseSeq - 1] = 'failed';
-    else if (!this.guarded) this.base--; // a guarded count folded in came from the GPU: already exact
+  issue(submitted: boolean, sure: boolean): void {
+    this.issued++;
+    if (submitted) this.stepped++;
+    if (submitted && sure) this.sure++;
   }
 
-  /** Starts over at `count` steps (importState); the GPU's counter restarts at 0 from there. */
+  /** The host's history now, for a readback whose copy is queued now. */
+  point(): ReadPoint {
+    return { issued: this.issued, stepped: this.stepped, sure: this.sure, imports: this.imports };
+  }
+
+  /**
+   * A readback queued at `at` found the GPU at `count` with `runs` (the GPU's u32 counter of steps run, mod
+   * 2^32). Narrows the range, unless an importState() or a newer readback came after `at`. Returns the total
+   * number of steps run at `at`.
+   */
+  read(at: ReadPoint, count: number, runs: number): number {
+    // Steps run at `at`: at most `at.issued`, and fewer by less than 2^32 (the counter wraps).
+    const total = at.issued - ((((at.issued - runs) % 2 ** 32) + 2 ** 32) % 2 ** 32);
+    if (at.imports !== this.imports || at.issued < this.refIssued) return total;
+    this.refCount = count;
+    this.refRuns = total;
+    this.refIssued = at.issued;
+    this.refStepped = at.stepped;
+    this.refSure = at.sure;
+    return total;
+  }
+
+  /**
+   * importState() set the count to `count` in queue order. Every step issued before it that is not known to
+   * have run yet may still run after it (an encoded step submitted later).
+   */
   reset(count: number): void {
-    this.base = count;
-    this.originCount = count;
-    this.baseSeq = this.seq;
-    this.resetSeq = this.seq;
-    this.later = [];
-  }
-
-  /** The step count of record row 0 of the next guarded step (row r is step `firstRow + r`). */
-  get firstRow(): number {
-    return this.count - this.unsure + 1;
+    // Steps surely run by now: those run at the reference point and the step() calls since.
+    this.refRuns += this.stepped - this.refStepped;
+    this.refCount = count;
+    this.refIssued = this.issued;
+    this.refStepped = this.stepped;
+    this.refSure = this.sure;
+    this.imports++;
   }
 }

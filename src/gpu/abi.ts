@@ -6,7 +6,7 @@
  *
  * test/unit/abi.test.ts parses the .wgsl files (no GPU) and fails, naming the struct, constant or binding, when
  * a shader and this module disagree. Each shader module is `shaders/common.wgsl` followed by its own file
- * (WGSL has no include): what both shaders share (the window table, its piece lookup, `Control`, `TailPiece`,
+ * (WGSL has no include): what both shaders share (the window table, its piece lookup, `Steps`, `TailPiece`,
  * f16 decoding) is written once, there.
  *
  * Pure: no GPU objects (binding types are WebGPU's strings), so it loads and is tested in plain Node.
@@ -85,8 +85,8 @@ function struct(name: string, fields: readonly (readonly [string, WgslType])[]):
 }
 
 /**
- * One tensor's scalars for one step (src/core/step-scalars.ts computes them in f64; records.ts packHyper
- * rounds them to f32 and writes this record). An array of them, one per tensor per candidate step row.
+ * One group's scalars for one step count (src/core/step-scalars.ts computes them in f64; records.ts packHyper
+ * rounds them to f32 and writes this record): each entry of the step record's ring holds one per group.
  */
 export const HYPER = struct('Hyper', [
   ['update', 'u32'],
@@ -108,26 +108,33 @@ export const HYPER = struct('Hyper', [
 ]);
 
 /**
- * The guard's record (guarded optimizers only): the host writes the first five fields before a step, the
- * `finalize` pass of shaders/grad-stats.wgsl the rest; the guarded update entry points read it.
+ * The step record (shaders/common.wgsl `Steps`): the step count, the latest step's decision, the guard's inputs,
+ * then `words`: the group of each tensor and the ring of step-count-tagged entries (src/gpu/step-record.ts).
+ * The host writes `scale` .. `ring_at` (STEPS_HOST_FIELDS), the count on importState(); step-decision.wgsl the
+ * rest.
  */
-export const CONTROL = struct('Control', [
+export const STEPS = struct('Steps', [
   ['scale', 'f32'],
   ['max_norm', 'f32'],
   ['skip_nonfinite', 'u32'],
-  ['lo', 'u32'],
-  ['tensor_count', 'u32'],
+  ['ring_mask', 'u32'],
+  ['entry_words', 'u32'],
+  ['ring_at', 'u32'],
+  ['count_lo', 'u32'],
+  ['count_hi', 'u32'],
+  ['runs', 'u32'],
+  ['missing', 'u32'],
+  ['skip', 'u32'],
+  ['entry', 'u32'],
   ['inv_scale', 'f32'],
   ['clip_coef', 'f32'],
-  ['skip', 'u32'],
   ['norm', 'f32'],
-  ['applied', 'u32'],
-  ['row', 'u32'],
   ['found_nonfinite', 'u32'],
+  ['words', 'array<u32>'],
 ]);
 
-/** Bytes of `Control` the host writes before each guarded step (scale .. tensor_count). */
-export const CONTROL_INPUT_BYTES = CONTROL.at('inv_scale');
+/** Bytes of the fields the host writes (`scale` .. `ring_at`). */
+export const STEPS_HOST_BYTES = STEPS.at('count_lo');
 
 /**
  * A window's piece table (layout.ts encodeWindowTable): a header, then PIECE_WORDS words per piece (the
@@ -163,7 +170,7 @@ export const TAIL_PIECE = struct('TailPiece', [
 /** The structs the host shares with the shaders, by WGSL name. */
 export const SHARED_STRUCTS: Record<string, StructLayout> = {
   Hyper: HYPER,
-  Control: CONTROL,
+  Steps: STEPS,
   Table: TABLE,
   TailPiece: TAIL_PIECE,
 };
@@ -186,9 +193,13 @@ export const PIECE = {
   PIECE_GRAD_INDEX: 3,
   /** Vec4 index of the piece's first state vec4 in the window's state slot (or region). */
   PIECE_STATE_INDEX: 4,
-  /** The tensor (its row of `Hyper` records). */
+  /** The tensor (`Steps.words[tensor]` is its group: which `Hyper` record of an entry it takes). */
   PIECE_TENSOR: 5,
 } as const;
+
+/** u32 words of a `Hyper` record, and before an entry's records (its tag: the step count's two words, two zeros). */
+export const HYPER_WORDS = HYPER.size / 4;
+export const ENTRY_HEAD_WORDS = 4;
 
 /** `Hyper.flags` bits. */
 export const HYPER_FLAGS = {
@@ -222,6 +233,8 @@ export const SHARED_CONSTANTS: Record<string, number> = {
   ...HYPER_FLAGS,
   ...UPDATE_KINDS,
   STATS_WG,
+  HYPER_WORDS,
+  ENTRY_HEAD_WORDS,
 };
 
 // ---------------------------------------------------------------------------------------------------------
@@ -230,7 +243,7 @@ export const SHARED_CONSTANTS: Record<string, number> = {
 /** The shader modules: each is the concatenation of these files of shaders/, in order. */
 export const SHADER_FILES = {
   adabelief: ['common.wgsl', 'adabelief.wgsl'],
-  'grad-stats': ['common.wgsl', 'grad-stats.wgsl'],
+  'step-decision': ['common.wgsl', 'step-decision.wgsl'],
 } as const;
 export type ShaderName = keyof typeof SHADER_FILES;
 
@@ -244,7 +257,7 @@ export const OVERRIDES = {
     STATE_BF16: 'bool',
     MASTER: 'bool',
   },
-  'grad-stats': {
+  'step-decision': {
     GRAD_F16: 'bool',
   },
 } as const satisfies Record<ShaderName, Record<string, 'u32' | 'bool'>>;
@@ -261,7 +274,7 @@ export interface ResourceVar {
 /** The resource variables of each shader module, by WGSL name. */
 export const RESOURCES = {
   adabelief: {
-    hyper: { binding: 0, access: 'read', type: 'array<Hyper>' },
+    steps: { binding: 0, access: 'read', type: 'Steps' },
     table: { binding: 1, access: 'read', type: 'Table' },
     param: { binding: 2, access: 'read_write', type: 'array<vec4<f32>>' },
     grad: { binding: 3, access: 'read', type: 'array<vec4<f32>>' },
@@ -271,13 +284,12 @@ export const RESOURCES = {
     tail_piece: { binding: 7, access: 'read', type: 'TailPiece' },
     param_tail: { binding: 8, access: 'read_write', type: 'array<u32>' },
     grad_tail: { binding: 9, access: 'read', type: 'array<u32>' },
-    control: { binding: 10, access: 'read', type: 'Control' },
     param_units: { binding: 11, access: 'read_write', type: 'array<vec4<u32>>' },
     grad_units: { binding: 12, access: 'read', type: 'array<vec4<u32>>' },
     state: { binding: 13, access: 'read_write', type: 'array<vec4<u32>>' },
   },
-  'grad-stats': {
-    control: { binding: 0, access: 'read_write', type: 'Control' },
+  'step-decision': {
+    steps: { binding: 0, access: 'read_write', type: 'Steps' },
     table: { binding: 1, access: 'read', type: 'Table' },
     grad: { binding: 2, access: 'read', type: 'array<vec4<f32>>' },
     partials: { binding: 3, access: 'read_write', type: 'array<vec2<f32>>' },
@@ -301,45 +313,21 @@ const entry = <S extends ShaderName, const V extends readonly VarOf<S>[]>(shader
 const F32_STATE = ['exp_avg', 'exp_avg_var', 'max_exp_avg_var'] as const;
 
 /**
- * Every entry point of the shaders and the resource variables it uses. The update entry points come in
- * pairs: the `_guarded` one alone reads `control` (only optimizers with guard options bind it).
+ * Every entry point of the shaders and the resource variables it uses. Every update entry point reads `steps`
+ * (the decision `advance` or the guard's `finalize` made for the step, and the step's scalars).
  */
 export const ENTRY_POINTS = {
-  main: entry('adabelief', ['hyper', 'table', 'param', 'grad', ...F32_STATE]),
-  main_guarded: entry('adabelief', ['hyper', 'table', 'param', 'grad', ...F32_STATE, 'control']),
-  tail: entry('adabelief', ['hyper', 'tail_piece', 'param_tail', 'grad_tail', ...F32_STATE]),
-  tail_guarded: entry('adabelief', [
-    'hyper',
-    'tail_piece',
-    'param_tail',
-    'grad_tail',
-    ...F32_STATE,
-    'control',
-  ]),
-  main_packed: entry('adabelief', ['hyper', 'table', 'param_units', 'grad_units', 'state']),
-  main_packed_guarded: entry('adabelief', [
-    'hyper',
-    'table',
-    'param_units',
-    'grad_units',
-    'state',
-    'control',
-  ]),
-  tail_packed: entry('adabelief', ['hyper', 'tail_piece', 'param_tail', 'grad_tail', 'state']),
-  tail_packed_guarded: entry('adabelief', [
-    'hyper',
-    'tail_piece',
-    'param_tail',
-    'grad_tail',
-    'state',
-    'control',
-  ]),
+  main: entry('adabelief', ['steps', 'table', 'param', 'grad', ...F32_STATE]),
+  tail: entry('adabelief', ['steps', 'tail_piece', 'param_tail', 'grad_tail', ...F32_STATE]),
+  main_packed: entry('adabelief', ['steps', 'table', 'param_units', 'grad_units', 'state']),
+  tail_packed: entry('adabelief', ['steps', 'tail_piece', 'param_tail', 'grad_tail', 'state']),
   init_master: entry('adabelief', ['table', 'param_units', 'state']),
   init_master_tail: entry('adabelief', ['tail_piece', 'param_tail', 'state']),
-  stats: entry('grad-stats', ['control', 'table', 'grad', 'partials']),
-  stats_f16: entry('grad-stats', ['control', 'table', 'grad_units', 'partials']),
-  stats_tail: entry('grad-stats', ['control', 'partials', 'tail_piece', 'grad_tail']),
-  finalize: entry('grad-stats', ['control', 'partials']),
+  advance: entry('step-decision', ['steps']),
+  stats: entry('step-decision', ['steps', 'table', 'grad', 'partials']),
+  stats_f16: entry('step-decision', ['steps', 'table', 'grad_units', 'partials']),
+  stats_tail: entry('step-decision', ['steps', 'partials', 'tail_piece', 'grad_tail']),
+  finalize: entry('step-decision', ['steps', 'partials']),
 } as const;
 export type EntryPoint = keyof typeof ENTRY_POINTS;
 

@@ -65,8 +65,9 @@ export function inErrorScopes<T>(
 }
 
 /**
- * Copies `[offset, offset + bytes)` of each source into mappable staging buffers (as few as fit under
- * the device's maxBufferSize) and returns the bytes of each region.
+ * Copies `[offset, offset + bytes)` of each source into mappable staging buffers (as few as fit under the
+ * device's maxBufferSize) in ONE command buffer, submitted before this returns its promise (so the regions are
+ * read after exactly the work queued before the call, whatever is queued after), and returns each region's bytes.
  */
 export async function readBuffers(
   device: GPUDevice,
@@ -82,30 +83,45 @@ export async function readBuffers(
     batch.at.push(batch.size);
     batch.size += padded(r);
   }
-  const out: ArrayBuffer[] = [];
-  let next = 0;
-  for (const [k, batch] of batches.entries()) {
-    const mine = regions.slice(next, next + batch.at.length);
-    next += batch.at.length;
-    const { value: staging, errors } = inErrorScopes(device, label, () => {
-      const staging = device.createBuffer({
-        label: `${label}/staging#${k}`,
-        size: Math.max(batch.size, 4),
-        usage: Usage.MAP_READ | Usage.COPY_DST,
-      });
-      const enc = device.createCommandEncoder({ label: `${label}/encoder` });
-      mine.forEach((r, i) => enc.copyBufferToBuffer(r.buffer, r.offset, staging, batch.at[i]!, padded(r)));
-      device.queue.submit([enc.finish()]);
-      return staging;
-    });
+  const { value: staging, errors } = inErrorScopes(device, label, () => {
+    const staging: GPUBuffer[] = [];
     try {
-      await errors;
-      await staging.mapAsync(0x1 /* GPUMapMode.READ */);
-      const mapped = staging.getMappedRange();
-      mine.forEach((r, i) => out.push(mapped.slice(batch.at[i]!, batch.at[i]! + r.bytes)));
-    } finally {
-      staging.destroy();
+      const enc = device.createCommandEncoder({ label: `${label}/encoder` });
+      let next = 0;
+      for (const [k, batch] of batches.entries()) {
+        const buffer = device.createBuffer({
+          label: `${label}/staging#${k}`,
+          size: Math.max(batch.size, 4),
+          usage: Usage.MAP_READ | Usage.COPY_DST,
+        });
+        staging.push(buffer);
+        batch.at.forEach((at, i) => {
+          const r = regions[next + i]!;
+          enc.copyBufferToBuffer(r.buffer, r.offset, buffer, at, padded(r));
+        });
+        next += batch.at.length;
+      }
+      device.queue.submit([enc.finish()]);
+    } catch (e) {
+      for (const b of staging) b.destroy();
+      throw e;
     }
+    return staging;
+  });
+  try {
+    await errors;
+    await Promise.all(staging.map((b) => b.mapAsync(0x1 /* GPUMapMode.READ */)));
+    const out: ArrayBuffer[] = [];
+    let next = 0;
+    staging.forEach((b, k) => {
+      const mapped = b.getMappedRange();
+      for (const at of batches[k]!.at) {
+        const r = regions[next++]!;
+        out.push(mapped.slice(at, at + r.bytes));
+      }
+    });
+    return out;
+  } finally {
+    for (const b of staging) b.destroy();
   }
-  return out;
 }

@@ -112,12 +112,8 @@ export interface DispatchContext {
   kernel: KernelPipelines | undefined;
   /** The state buffers of each slot the rule keeps; a slot it does not keep is bound to `unused`. */
   state: Partial<Record<Slot, GPUBuffer[]>>;
-  hyper: GPUBuffer;
-  /**
-   * The guard's `Control` (shaders/common.wgsl), read by the `_guarded` entry points the pipelines of a
-   * guarded optimizer run; undefined for an unguarded one (its pipelines bind none).
-   */
-  control: GPUBuffer | undefined;
+  /** The step record (shaders/common.wgsl `Steps`): the step's decision and scalars, read by every update. */
+  steps: GPUBuffer;
   tables: Tables;
   /** Workgroups for `items` work items (vec4s; pairs of vec4s in packed windows), one per invocation. */
   grid: (items: number) => number;
@@ -164,11 +160,8 @@ export function recordDispatches(ctx: DispatchContext): {
     dispatches.push(value);
     checks.push(errors.catch((e: Error) => Promise.reject(explainBindError(e))));
   };
-  // The guarded entry points' `control` (an unguarded optimizer's bind nothing more). The master-weight
-  // entry points use a subset of their update entry point's variables and share its bind group.
-  const guarded = ctx.control !== undefined;
-  const control = ctx.control ? { control: { buffer: ctx.control } } : {};
-  const hyper = { buffer: ctx.hyper };
+  // The master-weight entry points use a subset of their update entry point's variables and share its bind group.
+  const steps = { buffer: ctx.steps };
 
   layout.windows.forEach((w, k) => {
     if (w.totalVec4 === 0) return;
@@ -179,10 +172,9 @@ export function recordDispatches(ctx: DispatchContext): {
     if (w.packed) {
       const packed = ctx.packed!;
       const pipelines = packed.pipelines(w);
-      const entries = bindGroupEntries([guarded ? 'main_packed_guarded' : 'main_packed'], {
-        hyper,
+      const entries = bindGroupEntries(['main_packed'], {
+        steps,
         table,
-        ...control,
         param_units: param,
         grad_units: grad,
         state: { buffer: packed.state[w.stateBuffer]!, offset: w.stateOffset, size: w.stateBytes },
@@ -200,13 +192,12 @@ export function recordDispatches(ctx: DispatchContext): {
       return;
     }
     const { pipeline, layout: bgl } = kernel!.body;
-    const entries = bindGroupEntries([guarded ? 'main_guarded' : 'main'], {
-      hyper,
+    const entries = bindGroupEntries(['main'], {
+      steps,
       table,
       param,
       grad,
       ...stateBindings(w),
-      ...control,
     });
     bind(describeWindow(layout, tensors, w), () => ({
       pipeline,
@@ -220,8 +211,7 @@ export function recordDispatches(ctx: DispatchContext): {
     const w = layout.windows[p.window]!;
     const words = Math.ceil((p.count * w.elementBytes) / 4) * 4;
     const tailEntries = {
-      hyper,
-      ...control,
+      steps,
       tail_piece: { buffer: tables.buffer, offset: tables.tailAt.get(i)!, size: TAIL_PIECE.size },
       param_tail: { buffer: t.param.buffer, offset: p.paramOffset, size: words },
       grad_tail: { buffer: t.grad.buffer, offset: p.gradOffset, size: words },
@@ -231,7 +221,7 @@ export function recordDispatches(ctx: DispatchContext): {
     if (p.packed) {
       const packed = ctx.packed!;
       const pipelines = packed.pipelines(w);
-      const entries = bindGroupEntries([guarded ? 'tail_packed_guarded' : 'tail_packed'], {
+      const entries = bindGroupEntries(['tail_packed'], {
         ...tailEntries,
         state: { buffer: packed.state[w.stateBuffer]!, offset: w.stateOffset, size: w.stateBytes },
       });
@@ -247,7 +237,7 @@ export function recordDispatches(ctx: DispatchContext): {
       return;
     }
     const { pipeline, layout: bgl } = kernel!.tail;
-    const entries = bindGroupEntries([guarded ? 'tail_guarded' : 'tail'], {
+    const entries = bindGroupEntries(['tail'], {
       ...tailEntries,
       ...stateBindings(w),
     });

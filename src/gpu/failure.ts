@@ -94,19 +94,6 @@ export class Health {
   }
 
   /**
-   * Encoded step `step` was never submitted: its encoder was garbage-collected first (encode-ring.ts). The
-   * optimizer fails, since that step was counted but never ran. (A field, made once: the encode ring holds it.)
-   */
-  readonly failDroppedStep = (step: number): void =>
-    this.fail(
-      new Error(
-        `${this.name}.encode: step ${step} was encoded into a command encoder that was garbage-collected without ` +
-          `a submit: it was counted but never ran, so the step count no longer matches the state. Submit every ` +
-          `encoder you encode into; to go on, exportState() and importState() it into a new optimizer`,
-      ),
-    );
-
-  /**
    * The errors of a call (from its error scopes), checked against a loss of the device meanwhile: rejects
    * with the clear message and records the failure. Handled (see `settle`).
    */

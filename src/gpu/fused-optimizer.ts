@@ -5,12 +5,14 @@
  *
  *   const opt = new AdaBelief(device, [{ param: pBuf, grad: gBuf, size: n }], { lr: 1e-3 });
  *   await opt.ready;     // construction checks that need the GPU (e.g. a buffer of another device)
- *   opt.step();          // one writeBuffer of scalars, one compute pass, one submit; never reads back
+ *   opt.step();          // one compute pass, one submit; never reads back
  *
  * This file is the public surface and its wiring; each idea lives in its own file:
  *   construction.ts    every check before the first GPU object (options, entries, dispatch, guard)
- *   step-recorder.ts   one step's scalars and compute pass; encode-ring.ts: encode()'s staging ring
- *   step-count.ts      the step count and the confirmation of guarded steps (core/step-count.ts: the pure part)
+ *   step-record.ts     the step record on the GPU: the step count (the only one, advanced by the kernel when a
+ *                      step is applied) and the scalars of every step count a step may run at (core/step-count.ts:
+ *                      the range of counts the host allows for)
+ *   step-recorder.ts   one step's compute pass;  guard.ts: the guard (optimizers with guard options only)
  *   failure.ts         destroyed / failed / lost device, and how errors reach a caller who never awaits
  *   state-transfer.ts  exportState() / importState()
  *
@@ -27,9 +29,9 @@ import {
 } from './dispatches.js';
 import { layoutMismatch, planLayout, workgroupsFor, type Layout } from './layout.js';
 import { definedOverrides, mergeFixed, type Overrides, type Rule } from '../core/rules.js';
-import { MAX_ROWS, type GuardReport } from '../core/guard.js';
+import type { GuardReport } from '../core/guard.js';
 import { describeValue, isPlainObject } from '../core/options.js';
-import { StepGuard } from './step-guard.js';
+import { Guard } from './guard.js';
 import { StateStore } from './state-store.js';
 import type { FloatArray, OptimizerState } from '../core/state.js';
 import { checkEntry, checkOverlaps, type ParamEntry, type Tensor } from './entries.js';
@@ -37,8 +39,9 @@ import { Usage, toRef, inErrorScopes, type BufferLike } from './device.js';
 import { kernelPipelines, packedPipelines, type KernelPipelines, type PackedPipelines } from './pipelines.js';
 import type { MasterWeightsState, StateDtype } from '../core/precision.js';
 import { checkConstruction, type GPUExtras } from './construction.js';
-import { StepRecorder } from './step-recorder.js';
-import { StepCounter } from './step-count.js';
+import { advanceDispatch, recordStep } from './step-recorder.js';
+import { MissingScalarsError, StepRecord } from './step-record.js';
+import type { StepsReadback } from './records.js';
 import { Health, settle } from './failure.js';
 import { checkState, readState, type StateHolder } from './state-transfer.js';
 
@@ -54,10 +57,13 @@ export class FusedOptimizer<O extends object> {
   private tensors: Tensor[];
   private layout: Layout;
   private readonly health: Health;
-  private readonly counter: StepCounter;
-  private readonly recorder: StepRecorder;
+  private readonly steps: StepRecord;
   private readonly store: StateStore;
-  private readonly guard: StepGuard;
+  /** The guard: only with guard options (it decides each step); else `advance` does. */
+  private readonly guard: Guard | undefined;
+  private readonly advance: Dispatch | undefined;
+  /** A readback of the step record started to narrow the count's range (one at a time), else undefined. */
+  private narrowing: Promise<void> | undefined;
   private readonly ownedBuffers: GPUBuffer[] = [];
   /** What recording bind groups needs (fixed at construction). */
   private readonly bindings: {
@@ -97,10 +103,7 @@ export class FusedOptimizer<O extends object> {
       try {
         return inErrorScopes(device, `${label}: allocating optimizer state`, () => {
           const amsgrad = rule.amsgrad(this.opts);
-          const guarded = c.guard.enabled;
-          const kernel = packed
-            ? undefined
-            : kernelPipelines(device, workgroupSize, amsgrad, rule.variance, guarded);
+          const kernel = packed ? undefined : kernelPipelines(device, workgroupSize, amsgrad, rule.variance);
           this.store.allocate(this.layout, label, (d) => this.own(d));
           const packedKernels: Partial<Record<2 | 4, PackedPipelines>> = {};
           if (packed) {
@@ -113,24 +116,19 @@ export class FusedOptimizer<O extends object> {
                 paramF16: f16,
                 stateBf16: precision.stateDtype === 'bf16',
                 master: f16 && precision.masterWeights,
-                guarded,
               });
             }
           }
-          const rows = c.guard.enabled ? MAX_ROWS : 1;
-          const hyper = this.own({
-            label: `${label}/hyper`,
-            size: StepRecorder.hyperBytesFor(rows, this.tensors.length),
-            usage: Usage.STORAGE | Usage.COPY_DST,
-          });
           const tables = writeTables(this.layout, label, (desc) => this.own(desc));
           const unused = this.own({
             label: `${label}/unused-state`,
             size: UNUSED_STATE_BYTES,
             usage: Usage.STORAGE,
           });
-          const guard = new StepGuard(device, label, c.guard, this.tensors.length, (d) => this.own(d));
-          return { kernel, packedKernels, hyper, tables, unused, guard };
+          const steps = new StepRecord(device, label, this.tensors, Guard.inputs(c.guard), (d) =>
+            this.own(d),
+          );
+          return { kernel, packedKernels, tables, unused, steps };
         });
       } catch (e) {
         this.releaseBuffers();
@@ -138,31 +136,23 @@ export class FusedOptimizer<O extends object> {
       }
     })();
     checks.push(created.errors);
-    const { kernel, packedKernels, hyper, tables, unused, guard } = created.value;
-    this.guard = guard;
+    const { kernel, packedKernels, tables, unused, steps } = created.value;
+    this.steps = steps;
     this.bindings = { kernel, packedKernels, tables, unused, grid };
-    this.recorder = new StepRecorder(
-      device,
-      label,
-      rule.name,
-      hyper,
-      (d) => this.own(d),
-      this.health.failDroppedStep,
-    );
-    this.counter = new StepCounter(
-      device,
-      label,
-      rule.name,
-      c.guard.enabled,
-      () => this.guard.control!,
-      (d) => this.own(d),
-    );
+    if (c.guard.enabled) {
+      this.guard = new Guard(device, label, c.guard, steps, (d) => this.own(d));
+      checks.push(...this.guard.record(this.layout, this.tensors, tables, grid));
+    } else {
+      const advance = advanceDispatch(device, label, steps.buffer);
+      this.advance = advance.value;
+      checks.push(advance.errors);
+    }
 
     const bound = this.record(this.tensors, this.layout);
     this.dispatches = bound.dispatches;
     this.inits = bound.inits;
     this.masterPending = this.inits.length > 0;
-    checks.push(...bound.checks, ...this.guard.record(this.layout, this.tensors, tables, grid));
+    checks.push(...bound.checks);
 
     this.ready = settle(
       Promise.all(checks).then(
@@ -209,8 +199,7 @@ export class FusedOptimizer<O extends object> {
       tensors,
       kernel: b.kernel,
       state: this.store.bySlot,
-      hyper: this.recorder.hyper,
-      control: this.guard.control,
+      steps: this.steps.buffer,
       tables: b.tables,
       grid: b.grid,
       unused: b.unused,
@@ -279,7 +268,7 @@ export class FusedOptimizer<O extends object> {
       );
     }
     const bound = this.record(tensors, layout);
-    const guardChecks = this.guard.record(layout, tensors, this.bindings.tables, this.bindings.grid);
+    const guardChecks = this.guard?.record(layout, tensors, this.bindings.tables, this.bindings.grid) ?? [];
     this.tensors = tensors;
     this.layout = layout;
     this.dispatches = bound.dispatches;
@@ -302,41 +291,80 @@ export class FusedOptimizer<O extends object> {
   }
 
   /**
-   * Steps taken so far (a JS number: exact past 2^32). A step WebGPU rejected does not count. With the guard
-   * on, skipped steps do not count and the host learns of them asynchronously: this is then the count if no
-   * step since the last readback was skipped, exact after `await step()` or `await lastStepSkipped()`.
+   * The step count the host expects: the GPU's count as last read plus every step issued since, each assumed
+   * to run and be applied. The count itself lives on the GPU, beside the state, advanced by the step kernel when
+   * a step is applied; this is it exactly when every step issued has run and none was skipped (no guard, every
+   * encode()d step submitted). `await readStepCount()` reads the GPU's own count; `exportState()` returns it with
+   * the state it counts.
    */
   get stepCount(): number {
-    return this.counter.count;
+    return this.steps.window.hi;
+  }
+
+  /**
+   * The GPU's step count after all work queued so far (one small readback): exact, and `stepCount` is then
+   * narrowed to it (plus the steps not known to have run, e.g. encode()d into an encoder not yet submitted).
+   */
+  readStepCount(): Promise<number> {
+    try {
+      this.health.checkReadable('readStepCount');
+    } catch (e) {
+      return settle(Promise.reject(e as Error));
+    }
+    return settle(this.readSteps('readStepCount').then((r) => r.count));
+  }
+
+  /** Reads the step record (after all work queued so far); a failure is explained, a missing entry fails the optimizer. */
+  private readSteps(
+    what: string,
+    regions: { buffer: GPUBuffer; offset: number; bytes: number }[] = [],
+  ): Promise<StepsReadback & { bytes: ArrayBuffer[] }> {
+    return this.steps.readWith(regions, `${this.label}/${what}`, `${this.rule.name}.${what}`).then(
+      ({ steps, bytes }) => ({ ...steps, bytes }),
+      async (e: unknown) => {
+        if (e instanceof MissingScalarsError) this.health.fail(e);
+        throw await this.health.explain(e, what);
+      },
+    );
   }
 
   /** The loss scale gradients are divided by (a number, or the caller's GPUBuffer). Settable when a number. */
   get gradScale(): number | GPUBuffer {
-    return this.guard.gradScale;
+    return this.guard?.gradScale ?? 1;
   }
 
   set gradScale(scale: number) {
     this.health.check('gradScale');
-    this.guard.gradScale = scale;
+    this.requireGuard('gradScale').gradScale = scale;
   }
 
   /** The global gradient norm gradients are clipped to (Infinity: none). Settable with the guard on. */
   get maxGradNorm(): number {
-    return this.guard.maxGradNorm;
+    return this.guard?.maxGradNorm ?? Infinity;
   }
 
   set maxGradNorm(max: number) {
     this.health.check('maxGradNorm');
-    this.guard.maxGradNorm = max;
+    this.requireGuard('maxGradNorm').maxGradNorm = max;
   }
 
   /** Whether a step with an inf or NaN gradient is skipped. Fixed at construction (see `fixedAtConstruction`). */
   get skipNonFinite(): boolean {
-    return this.guard.skipNonFinite;
+    return this.guard?.skipNonFinite ?? false;
   }
 
   set skipNonFinite(_: boolean) {
     this.fixedAtConstruction('skipNonFinite', 'whether the guard passes run');
+  }
+
+  /** The guard, or throws naming `what` (an optimizer without guard options has none). */
+  private requireGuard(what: string): Guard {
+    if (!this.guard) {
+      throw new Error(
+        `${this.rule.name}.${what}: construct the optimizer with gradScale, skipNonFinite or maxGradNorm to run the guard passes`,
+      );
+    }
+    return this.guard;
   }
 
   /** How the moments are stored ('f32' or 'bf16'). Fixed at construction. */
@@ -366,38 +394,33 @@ export class FusedOptimizer<O extends object> {
   }
 
   /**
-   * The `Control` record of the guard (shaders/grad-stats.wgsl), for callers that want the decision on the
-   * GPU: see abi.ts CONTROL for its fields (`applied` counts from the last importState()). Guarded
-   * optimizers only: an optimizer without guard options has no `Control` (its kernels run no guard path).
+   * The step record (abi.ts STEPS, shaders/common.wgsl `Steps`), for callers that want the step count or the
+   * latest step's decision on the GPU: the count (`count_lo`, `count_hi`), `skip`, `norm`, `clip_coef`,
+   * `found_nonfinite`. Read it, never write it.
    */
-  get controlBuffer(): GPUBuffer {
-    if (!this.guard.control) {
-      throw new Error(
-        `${this.rule.name}.controlBuffer: construct the optimizer with gradScale, skipNonFinite or maxGradNorm to run the guard passes`,
-      );
-    }
-    return this.guard.control;
+  get stepsBuffer(): GPUBuffer {
+    return this.steps.buffer;
   }
 
   /**
-   * What the GPU decided for the latest step (skipped, non-finite found, gradient norm, clip coefficient,
-   * steps applied): one small readback after the work submitted so far. Needs the guard on.
+   * What the GPU decided for the latest step that ran (skipped, non-finite found, gradient norm, clip coefficient)
+   * and the step count: one small readback after the work queued so far. Needs the guard on.
    */
   lastStepReport(): Promise<GuardReport> {
     try {
       this.health.checkReadable('lastStepReport');
-      if (!this.counter.guarded) {
-        throw new Error(
-          `${this.rule.name}.lastStepReport: construct the optimizer with gradScale, skipNonFinite or maxGradNorm to run the guard passes`,
-        );
-      }
+      this.requireGuard('lastStepReport');
     } catch (e) {
       return settle(Promise.reject(e as Error));
     }
     return settle(
-      this.counter.report().catch(async (e: unknown) => {
-        throw await this.health.explain(e, 'lastStepReport');
-      }),
+      this.readSteps('lastStepReport').then((r) => ({
+        skipped: r.skipped,
+        foundNonFinite: r.foundNonFinite,
+        gradNorm: r.gradNorm,
+        clipCoef: r.clipCoef,
+        applied: r.count,
+      })),
     );
   }
 
@@ -419,16 +442,19 @@ export class FusedOptimizer<O extends object> {
   /**
    * Changes several optimizer-wide options at once (all validated before any is applied; an undefined value
    * leaves that option as it is). Options fixed at construction (`amsgrad`: it decides which state buffers
-   * exist) cannot change.
+   * exist) cannot change. A step takes the options in force when it runs: a step encode()d before this call and
+   * submitted after it runs with the new options.
    */
   set(changes: Partial<O>): void {
     this.health.check('set');
     this.opts = mergeFixed(this.rule, this.opts, changes);
+    this.steps.optionsChanged();
+    this.writeScalars();
   }
 
   /**
    * Replaces the per-parameter overrides of parameter `i` (lr, betas, eps, weightDecay: what the rule allows);
-   * `{}` removes them, an undefined value is no override.
+   * `{}` removes them, an undefined value is no override. Like `set()`, in force for every step that runs after.
    */
   setOverrides(i: number, overrides: Overrides): void {
     this.health.check('setOverrides');
@@ -441,34 +467,41 @@ export class FusedOptimizer<O extends object> {
     const tensor = this.tensors[i]!;
     tensor.overrides = { ...given };
     tensor.hasOverrides = Object.keys(given).length > 0;
+    this.steps.regroup(this.tensors);
+    this.writeScalars();
+  }
+
+  /** Writes the scalars of every step count a step issued from now on may run at (those not yet current). */
+  private writeScalars(): void {
+    const { rule, opts, tensors } = this;
+    this.steps.sync((member, t) => {
+      const tensor = tensors[member]!;
+      return rule.scalars(tensor.hasOverrides ? { ...opts, ...tensor.overrides } : opts, t);
+    });
   }
 
   /**
-   * One step for every parameter: one write of the scalars, one compute pass, one submit. Returns a promise
-   * that rejects if WebGPU reported an error for this step (then the step does not count); with the guard
-   * on it resolves once the step count is confirmed. Awaiting it is optional: never awaited, an error still
-   * makes the next call throw it. It never waits for the GPU to finish other work.
+   * One step for every parameter: one compute pass, one submit. Returns a promise that rejects if WebGPU
+   * reported an error for this step (it then did not run, and the optimizer refuses further calls). Awaiting it
+   * is optional: never awaited, an error still makes the next call throw it. It never waits for the GPU.
    */
   step(): Promise<void> {
     this.health.check('step');
-    const rows = this.counter.rowsForNextStep('step');
-    const { value, errors } = inErrorScopes(this.device, `${this.label}: step ${this.stepCount + 1}`, () => {
+    this.beforeStep('step');
+    const { errors } = inErrorScopes(this.device, `${this.label}: step`, () => {
       const encoder = this.device.createCommandEncoder({ label: `${this.label}/step` });
-      this.recordStep(encoder, rows);
-      const seq = this.counter.tracker.push();
-      const confirm = this.counter.afterStep(encoder, seq);
+      this.recordInto(encoder);
       this.device.queue.submit([encoder.finish()]);
-      return { seq, confirm };
     });
-    const checked = this.watchStep(errors, value.seq, 'step');
-    return settle(Promise.all([checked, value.confirm(errors)]).then(() => undefined));
+    this.steps.window.issue(true, !this.guard);
+    return this.health.watch(errors, 'step');
   }
 
   /**
-   * Encodes one step into the caller's encoder (the caller submits). The step's scalars go through a ring
-   * of 8 staging slots copied inside the encoder, so up to 8 steps may be recorded (into one encoder or
-   * several) before they are submitted, in the order they were encoded; a 9th before a submit throws and
-   * records nothing. WebGPU errors of the encoded pass surface at the caller's `finish()` / `submit()`.
+   * Encodes one step into the caller's encoder; the caller submits it, when it likes (or never: then the step
+   * never runs and never counts). Any number of steps may be encoded, into one encoder or several, before their
+   * submits; each runs at the step count the GPU is at when it runs, with the options in force then. WebGPU
+   * errors of the encoded pass surface at the caller's `finish()` / `submit()`.
    */
   encode(encoder: GPUCommandEncoder): void {
     this.health.check('encode');
@@ -477,49 +510,44 @@ export class FusedOptimizer<O extends object> {
         `${this.rule.name}.encode: expected a GPUCommandEncoder, got ${describeValue(encoder)}`,
       );
     }
-    const rows = this.counter.rowsForNextStep('encode');
-    const step = this.stepCount + 1;
-    const { value: seq, errors } = inErrorScopes(this.device, `${this.label}: encode step ${step}`, () => {
-      this.recordStep(encoder, rows, step);
-      return this.counter.tracker.push();
-    });
-    void this.watchStep(errors, seq, 'encode');
+    this.beforeStep('encode');
+    const { errors } = inErrorScopes(this.device, `${this.label}: encode`, () => this.recordInto(encoder));
+    this.steps.window.issue(false, false);
+    void this.health.watch(errors, 'encode');
   }
 
   /**
-   * Records one step into `encoder`; `encoded`: its number, for encode() (throws before recording anything
-   * when the encode ring is full).
+   * Before a step is recorded: throws (recording nothing) when it cannot be taken, writes the scalars it may
+   * need, and starts a readback of the step record when many steps in flight are unconfirmed.
    */
-  private recordStep(encoder: GPUCommandEncoder, rows: number, encoded?: number): void {
-    // No validation here: every path that changes `opts` (set, accessors, importState) validated it.
-    this.recorder.record(
-      encoder,
-      {
-        rule: this.rule,
-        opts: this.opts,
-        tensors: this.tensors,
-        guard: this.guard,
-        firstRow: this.counter.firstRow,
-        rows,
-        lo: this.counter.lo,
-        dispatches: this.dispatches,
-        // Master weights are taken from the f16 params before the first update (after construction, an
-        // importState() without them, or syncMasterWeights()), whether or not the guard skips the step.
-        inits: this.masterPending ? this.inits : undefined,
-      },
-      encoded,
-    );
-    this.masterPending = false;
+  private beforeStep(what: string): void {
+    this.steps.checkRoom(this.rule.name, what);
+    this.writeScalars();
+    if (!this.narrowing && 2 * (this.steps.window.unsureSinceRead + 1) >= this.steps.ringEntries) {
+      this.narrowing = settle(
+        this.readSteps('stepCount').then(
+          () => {
+            this.narrowing = undefined;
+          },
+          () => {
+            this.narrowing = undefined;
+          },
+        ),
+      );
+    }
   }
 
-  /** A step's errors: a rejected step does not count, and the optimizer refuses further calls. */
-  private watchStep(errors: Promise<void>, seq: number, what: string): Promise<void> {
-    return settle(
-      this.health.watch(errors, what).catch((e: Error) => {
-        this.counter.fail(seq);
-        throw e;
-      }),
-    );
+  /** Records one step into `encoder`. */
+  private recordInto(encoder: GPUCommandEncoder): void {
+    recordStep(encoder, this.label, {
+      guard: this.guard,
+      advance: this.advance,
+      // Master weights are taken from the f16 params before the first update (after construction, an
+      // importState() without them, or syncMasterWeights()), whether or not the guard skips the step.
+      inits: this.masterPending ? this.inits : undefined,
+      updates: this.dispatches,
+    });
+    this.masterPending = false;
   }
 
   /**
@@ -540,16 +568,17 @@ export class FusedOptimizer<O extends object> {
       store: this.store,
       layout: this.layout,
       tensors: this.tensors,
-      counter: this.counter,
-      control: this.counter.guarded ? this.guard.control : undefined,
+      steps: this.steps,
     };
   }
 
   /**
    * Reads the state back: `{ step, options, tensors }`, each tensor's state by its PyTorch name, as f32
-   * (bf16 state widened exactly). With f16 master weights also `masterParams` (per parameter, its f32
-   * master copy or undefined); not while the copies are still to be taken from the params. Works after a
-   * failed step (the state is that of the steps that counted); not on a lost device or after destroy().
+   * (bf16 state widened exactly), and the GPU's step count, copied with the state in one command buffer queued by
+   * this call: the state after exactly the work queued before it, whatever is called after. With f16 master
+   * weights also `masterParams` (per parameter, its f32 master copy or undefined); not while the copies are still
+   * to be taken from the params. Works after a failed step (the state is that of the steps that ran); not on a
+   * lost device or after destroy().
    */
   exportState(): Promise<OptimizerState<O> & MasterWeightsState> {
     try {
@@ -560,6 +589,7 @@ export class FusedOptimizer<O extends object> {
     // Master copies: read unless they are still to be taken from the params (then they are the params).
     return settle(
       readState(this.holder, this.options, !this.masterPending).catch(async (e: unknown) => {
+        if (e instanceof MissingScalarsError) this.health.fail(e);
         throw await this.health.explain(e, 'exportState');
       }),
     );
@@ -567,8 +597,8 @@ export class FusedOptimizer<O extends object> {
 
   /**
    * Replaces the step count, options and state (validated first: nothing changes when it throws). Options
-   * left out of `state.options` (or the whole object) keep their current values. The writes are queued, so
-   * the next `step()` sees them.
+   * left out of `state.options` (or the whole object) keep their current values. The writes are queued: every
+   * step that runs after this call (step() or encode()d, whenever submitted) runs on the imported state.
    */
   importState(state: OptimizerState<O, FloatArray> & MasterWeightsState): void {
     this.health.check('importState');
@@ -576,6 +606,7 @@ export class FusedOptimizer<O extends object> {
     const errors = write();
     this.masterPending = !masters && this.inits.length > 0;
     this.opts = options;
+    this.writeScalars();
     void this.health.watch(errors, 'importState');
   }
 

@@ -2,21 +2,21 @@
  * The compute pipelines of the two shader modules, built once per device and configuration (WeakMap caches
  * keyed by device), with explicit bind group layouts made from abi.ts's declarations:
  *   adabelief   `main` + `tail` (f32 windows), `main_packed` + `tail_packed` + `init_master` +
- *               `init_master_tail` (lower precision); the update entry points' `_guarded` twins for
- *               optimizers with guard options (they alone bind `Control`)
- *   grad-stats  `stats`, `stats_f16`, `stats_tail`, `finalize` (the guard passes)
+ *               `init_master_tail` (lower precision)
+ *   step-decision  `advance` (decides an unguarded step), `stats`, `stats_f16`, `stats_tail`, `finalize` (the
+ *               guard passes, which decide a guarded step)
  * Each module is shaders/common.wgsl followed by its own file (abi.ts SHADER_FILES). Variants are
  * pipeline-overridable constants (abi.ts OVERRIDES), never WGSL assembled from strings.
  */
 import commonSource from '../../shaders/common.wgsl?raw';
 import kernelSource from '../../shaders/adabelief.wgsl?raw';
-import statsSource from '../../shaders/grad-stats.wgsl?raw';
+import decisionSource from '../../shaders/step-decision.wgsl?raw';
 import { OVERRIDES, SHADER_FILES, layoutEntries, type EntryPoint, type ShaderName } from './abi.js';
 
 const FILES: Record<string, string> = {
   'common.wgsl': commonSource,
   'adabelief.wgsl': kernelSource,
-  'grad-stats.wgsl': statsSource,
+  'step-decision.wgsl': decisionSource,
 };
 
 /** The WGSL code of shader module `name`: its files (abi.ts SHADER_FILES) joined in order. */
@@ -49,8 +49,6 @@ export interface PackedKernelConfig {
   stateBf16: boolean;
   /** The update runs on an f32 master copy kept in the state region (f16 params only). */
   master: boolean;
-  /** The guarded entry points (they read the guard's `Control`). */
-  guarded: boolean;
 }
 
 /**
@@ -66,8 +64,10 @@ export interface PackedPipelines {
   initTail: GPUComputePipeline | undefined;
 }
 
-/** The entry points of shaders/grad-stats.wgsl (the guard passes). */
-export interface StatsPipelines {
+/** The entry points of shaders/step-decision.wgsl (`advance`; the guard passes). */
+export interface DecisionPipelines {
+  /** `advance`: decides a step of an optimizer without guard options. */
+  advance: KernelPipeline;
   /** `stats` over f32 gradients. */
   stats: KernelPipeline;
   /** `stats_f16` over f16 gradients. */
@@ -153,25 +153,23 @@ const fusedCache = new WeakMap<GPUDevice, Map<string, KernelPipelines>>();
 
 /**
  * The f32 pipelines for `device`, `workgroupSize`, the state kept (`amsgrad`: the running max; `variance`:
- * the second moment, off for SGD) and whether the optimizer is guarded (`main_guarded`, `tail_guarded`).
+ * the second moment, off for SGD).
  */
 export function kernelPipelines(
   device: GPUDevice,
   workgroupSize: number,
   amsgrad: boolean,
   variance = true,
-  guarded = false,
 ): KernelPipelines {
-  return perDevice(fusedCache, device, `${workgroupSize}/${amsgrad}/${variance}/${guarded}`, () => {
-    const name = `adabelief/wg${workgroupSize}${amsgrad ? '-amsgrad' : ''}${variance ? '' : '-novariance'}${guarded ? '-guarded' : ''}`;
+  return perDevice(fusedCache, device, `${workgroupSize}/${amsgrad}/${variance}`, () => {
+    const name = `adabelief/wg${workgroupSize}${amsgrad ? '-amsgrad' : ''}${variance ? '' : '-novariance'}`;
     const constants = { AMSGRAD: amsgrad, VARIANCE: variance };
-    const [body, tail] = guarded ? (['main_guarded', 'tail_guarded'] as const) : (['main', 'tail'] as const);
     return {
-      body: kernel(device, `${name}/${body}`, 'adabelief', body, {
+      body: kernel(device, `${name}/main`, 'adabelief', 'main', {
         ...constants,
         WORKGROUP_SIZE: workgroupSize,
       }),
-      tail: kernel(device, `${name}/${tail}`, 'adabelief', tail, constants),
+      tail: kernel(device, `${name}/tail`, 'adabelief', 'tail', constants),
     };
   });
 }
@@ -180,10 +178,10 @@ const packedCache = new WeakMap<GPUDevice, Map<string, PackedPipelines>>();
 
 /** The packed pipelines of shaders/adabelief.wgsl for `device` and `config`: one per mode. */
 export function packedPipelines(device: GPUDevice, config: PackedKernelConfig): PackedPipelines {
-  const { workgroupSize, amsgrad, variance, paramF16, stateBf16, master, guarded } = config;
-  const key = JSON.stringify([workgroupSize, amsgrad, variance, paramF16, stateBf16, master, guarded]);
+  const { workgroupSize, amsgrad, variance, paramF16, stateBf16, master } = config;
+  const key = JSON.stringify([workgroupSize, amsgrad, variance, paramF16, stateBf16, master]);
   return perDevice(packedCache, device, key, () => {
-    const name = `adabelief/packed-wg${workgroupSize}${paramF16 ? '-f16' : '-f32'}${stateBf16 ? '-bf16state' : ''}${master ? '-master' : ''}${amsgrad ? '-amsgrad' : ''}${variance ? '' : '-novariance'}${guarded ? '-guarded' : ''}`;
+    const name = `adabelief/packed-wg${workgroupSize}${paramF16 ? '-f16' : '-f32'}${stateBf16 ? '-bf16state' : ''}${master ? '-master' : ''}${amsgrad ? '-amsgrad' : ''}${variance ? '' : '-novariance'}`;
     const constants = {
       WORKGROUP_SIZE: workgroupSize,
       AMSGRAD: amsgrad,
@@ -192,9 +190,7 @@ export function packedPipelines(device: GPUDevice, config: PackedKernelConfig): 
       STATE_BF16: stateBf16,
       MASTER: master,
     };
-    const [body, tail] = guarded
-      ? (['main_packed_guarded', 'tail_packed_guarded'] as const)
-      : (['main_packed', 'tail_packed'] as const);
+    const [body, tail] = ['main_packed', 'tail_packed'] as const;
     // init_master / init_master_tail use a subset of their update entry point's variables: same layouts.
     const layout = bindGroupLayout(device, name, [body]);
     const tailLayout = bindGroupLayout(device, `${name}/tail`, [tail]);
@@ -211,26 +207,38 @@ export function packedPipelines(device: GPUDevice, config: PackedKernelConfig): 
   });
 }
 
-const statsCache = new WeakMap<GPUDevice, Map<string, StatsPipelines>>();
+const decisionCache = new WeakMap<GPUDevice, Map<string, DecisionPipelines>>();
 
-/** The guard-pass pipelines for `device`. */
-export function statsPipelines(device: GPUDevice): StatsPipelines {
-  return perDevice(statsCache, device, '', () => {
-    const tails: (KernelPipeline | undefined)[] = [];
+/**
+ * The step-decision pipelines for `device` (`advance` and the guard passes), each built on first use: an
+ * optimizer without guard options builds `advance` alone.
+ */
+export function decisionPipelines(device: GPUDevice): DecisionPipelines {
+  return perDevice(decisionCache, device, '', () => {
+    const built = new Map<string, KernelPipeline>();
+    const get = (entry: EntryPoint, f16 = false) => {
+      const name = `adabelief/${entry}${f16 ? '-f16' : ''}`;
+      let p = built.get(name);
+      if (!p) {
+        p = kernel(device, name, 'step-decision', entry, entry === 'stats_tail' ? { GRAD_F16: f16 } : {});
+        built.set(name, p);
+      }
+      return p;
+    };
     return {
-      stats: kernel(device, 'adabelief/stats', 'grad-stats', 'stats'),
-      statsF16: kernel(device, 'adabelief/stats_f16', 'grad-stats', 'stats_f16'),
-      statsTail: (f16: boolean) =>
-        (tails[+f16] ??= kernel(
-          device,
-          `adabelief/stats_tail${f16 ? '-f16' : ''}`,
-          'grad-stats',
-          'stats_tail',
-          {
-            GRAD_F16: f16,
-          },
-        )),
-      finalize: kernel(device, 'adabelief/finalize', 'grad-stats', 'finalize'),
+      get advance() {
+        return get('advance');
+      },
+      get stats() {
+        return get('stats');
+      },
+      get statsF16() {
+        return get('stats_f16');
+      },
+      statsTail: (f16: boolean) => get('stats_tail', f16),
+      get finalize() {
+        return get('finalize');
+      },
     };
   });
 }

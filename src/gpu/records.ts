@@ -1,17 +1,20 @@
 /**
  * The host's side of the records the shaders read and write, encoded and decoded at the offsets abi.ts
- * declares: `Hyper` (a tensor's scalars for a step), `Control` (the guard's inputs and decision) and
- * `TailPiece` (a tail dispatch's piece). The window table is encoded by layout.ts (encodeWindowTable).
+ * declares: `Hyper` (a group's scalars for a step count), the header of `Steps` (the step count, the latest
+ * step's decision, the guard's inputs) and `TailPiece` (a tail dispatch's piece). The window table is encoded by
+ * layout.ts (encodeWindowTable); the rest of `Steps` (group map, ring of entries) by step-record.ts.
  */
 import type { StepScalars } from '../core/step-scalars.js';
-import type { ControlInputs, GuardReport } from '../core/guard.js';
-import { CONTROL, HYPER, HYPER_FLAGS, TAIL_PIECE } from './abi.js';
+import { HYPER, HYPER_FLAGS, STEPS, TAIL_PIECE } from './abi.js';
 
-/** Byte size (and array stride) of the kernel's `Hyper` struct: one per tensor per row. */
+/** Byte size of the kernel's `Hyper` struct. */
 export const HYPER_BYTES = HYPER.size;
 
-/** Byte size of `Control`. */
-export const CONTROL_BYTES = CONTROL.size;
+/** Byte size of the fixed part of `Steps` (before `words`). */
+export const STEPS_HEADER_BYTES = STEPS.size;
+
+/** Byte offset of the step count (two u32 words, low first) in `Steps`. */
+export const COUNT_AT = STEPS.at('count_lo');
 
 /** `Hyper` fields written from the f32 rounding of a StepScalars field. */
 const HYPER_F32: readonly (readonly [string, keyof StepScalars])[] = [
@@ -50,38 +53,71 @@ export function packHyper(s: StepScalars, view: DataView, byteOffset: number): v
   for (const [at, key] of HYPER_F32_AT) view.setFloat32(byteOffset + at, s[key] as number, true);
 }
 
-/** Writes the host's fields of `Control` (scale .. tensor_count) at `byteOffset`. */
-export function writeControlInputs(view: DataView, byteOffset: number, c: ControlInputs): void {
-  view.setFloat32(byteOffset + CONTROL.at('scale'), c.scale, true);
-  view.setFloat32(byteOffset + CONTROL.at('max_norm'), Number.isFinite(c.maxNorm) ? c.maxNorm : 0, true);
-  view.setUint32(byteOffset + CONTROL.at('skip_nonfinite'), c.skipNonFinite ? 1 : 0, true);
-  view.setUint32(byteOffset + CONTROL.at('lo'), c.lo, true);
-  view.setUint32(byteOffset + CONTROL.at('tensor_count'), c.tensorCount, true);
+/** The fields of `Steps` the host writes (abi.ts STEPS_HOST_BYTES). */
+export interface StepsInputs {
+  scale: number;
+  /** Infinity: no clipping (written as 0). */
+  maxNorm: number;
+  skipNonFinite: boolean;
+  /** Entries in the ring (a power of two). */
+  entries: number;
+  entryWords: number;
+  ringAt: number;
 }
 
-/** The initial `Control`: no step applied yet, scale 1, no clipping, row 0. */
-export function initialControl(tensorCount: number): ArrayBuffer {
-  const bytes = new ArrayBuffer(CONTROL_BYTES);
-  const v = new DataView(bytes);
-  writeControlInputs(v, 0, { scale: 1, maxNorm: 0, skipNonFinite: false, lo: 0, tensorCount });
-  v.setFloat32(CONTROL.at('inv_scale'), 1, true);
-  v.setFloat32(CONTROL.at('clip_coef'), 1, true);
-  return bytes;
+/** Writes the host's fields of `Steps` (scale .. ring_at) at `byteOffset`. */
+export function writeStepsInputs(view: DataView, byteOffset: number, c: StepsInputs): void {
+  view.setFloat32(byteOffset + STEPS.at('scale'), c.scale, true);
+  view.setFloat32(byteOffset + STEPS.at('max_norm'), Number.isFinite(c.maxNorm) ? c.maxNorm : 0, true);
+  view.setUint32(byteOffset + STEPS.at('skip_nonfinite'), c.skipNonFinite ? 1 : 0, true);
+  view.setUint32(byteOffset + STEPS.at('ring_mask'), c.entries - 1, true);
+  view.setUint32(byteOffset + STEPS.at('entry_words'), c.entryWords, true);
+  view.setUint32(byteOffset + STEPS.at('ring_at'), c.ringAt, true);
 }
 
-/** Byte offset of `Control.applied` (the GPU's step count; importState writes it). */
-export const CONTROL_APPLIED_AT = CONTROL.at('applied');
+/** Writes step count `count` (< 2^53) as `Steps.count_lo`, `count_hi` at `byteOffset` (of the count). */
+export function writeCount(view: DataView, byteOffset: number, count: number): void {
+  view.setUint32(byteOffset, count % 2 ** 32, true);
+  view.setUint32(byteOffset + 4, Math.floor(count / 2 ** 32), true);
+}
 
-/** Decodes a read-back `Control`. */
-export function readControl(bytes: ArrayBuffer): GuardReport {
+/** The GPU's fields of a read-back `Steps` header. */
+export interface StepsReadback {
+  /** The step count (steps applied). */
+  count: number;
+  /** Steps run, applied or not (mod 2^32). */
+  runs: number;
+  /** Steps that found no scalars for their count (mod 2^32). */
+  missing: number;
+  /** The latest step applied nothing. */
+  skipped: boolean;
+  foundNonFinite: boolean;
+  gradNorm: number;
+  clipCoef: number;
+}
+
+/** Decodes a read-back `Steps` header. */
+export function readSteps(bytes: ArrayBuffer): StepsReadback {
   const v = new DataView(bytes);
   return {
-    clipCoef: v.getFloat32(CONTROL.at('clip_coef'), true),
-    skipped: v.getUint32(CONTROL.at('skip'), true) !== 0,
-    gradNorm: v.getFloat32(CONTROL.at('norm'), true),
-    applied: v.getUint32(CONTROL.at('applied'), true),
-    foundNonFinite: v.getUint32(CONTROL.at('found_nonfinite'), true) !== 0,
+    count: v.getUint32(STEPS.at('count_hi'), true) * 2 ** 32 + v.getUint32(STEPS.at('count_lo'), true),
+    runs: v.getUint32(STEPS.at('runs'), true),
+    missing: v.getUint32(STEPS.at('missing'), true),
+    skipped: v.getUint32(STEPS.at('skip'), true) !== 0,
+    foundNonFinite: v.getUint32(STEPS.at('found_nonfinite'), true) !== 0,
+    gradNorm: v.getFloat32(STEPS.at('norm'), true),
+    clipCoef: v.getFloat32(STEPS.at('clip_coef'), true),
   };
+}
+
+/** The initial `Steps` header: count 0, nothing run, inv_scale and clip_coef 1 (an unguarded step's factors). */
+export function initialSteps(inputs: StepsInputs): ArrayBuffer {
+  const bytes = new ArrayBuffer(STEPS_HEADER_BYTES);
+  const v = new DataView(bytes);
+  writeStepsInputs(v, 0, inputs);
+  v.setFloat32(STEPS.at('inv_scale'), 1, true);
+  v.setFloat32(STEPS.at('clip_coef'), 1, true);
+  return bytes;
 }
 
 /** A `TailPiece` record's fields. */

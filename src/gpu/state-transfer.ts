@@ -1,17 +1,17 @@
 /**
- * exportState() and importState() of a GPU optimizer: what is read back (every kept moment, the master
- * copies, the guard's step counter) and what an import checks and queues. An import is checked completely
- * before anything changes; an export reads the step count together with the state it belongs to.
+ * exportState() and importState() of a GPU optimizer: what is read back (every kept moment, the master copies,
+ * the step count) and what an import checks and queues. An import is checked completely before anything changes;
+ * an export copies the step count and the state in one command buffer, queued by the call itself, so it returns
+ * one step's state whatever is called after it; an import writes the count and the state in queue order too.
  */
 import { checkImportedState, type FloatArray, type OptimizerState } from '../core/state.js';
 import type { MasterWeightsState } from '../core/precision.js';
 import type { Rule } from '../core/rules.js';
-import { CONTROL_BYTES, readControl } from './records.js';
-import { inErrorScopes, readBuffers } from './device.js';
+import { inErrorScopes } from './device.js';
 import type { Layout } from './layout.js';
 import type { StateStore } from './state-store.js';
 import type { Tensor } from './entries.js';
-import type { StepCounter } from './step-count.js';
+import type { StepRecord } from './step-record.js';
 
 /** What an export or import works on. */
 export interface StateHolder<O extends object> {
@@ -21,9 +21,7 @@ export interface StateHolder<O extends object> {
   store: StateStore;
   layout: Layout;
   tensors: readonly Tensor[];
-  counter: StepCounter;
-  /** The guard's `Control` buffer (guarded optimizers: its counter is read with the state). */
-  control: GPUBuffer | undefined;
+  steps: StepRecord;
 }
 
 /** Reads the state back (see FusedOptimizer.exportState); `masters`: read the master copies. */
@@ -33,16 +31,12 @@ export async function readState<O extends object>(
   masters: boolean,
 ): Promise<OptimizerState<O> & MasterWeightsState> {
   const plan = h.store.exportPlan(h.layout, [...h.tensors], masters);
-  const seq = h.counter.tracker.latest;
-  const origin = h.counter.tracker.origin;
-  const regions = [...plan.regions];
-  if (h.control) regions.push({ buffer: h.control, offset: 0, bytes: CONTROL_BYTES });
-  const bytes = await readBuffers(h.device, regions, `${h.label}/exportState`);
-  if (!h.control) return { step: h.counter.count, options, ...plan.decode(bytes) };
-  // The GPU's own counter, read after the same work as the state: the exact count of this state.
-  const applied = readControl(bytes.pop()!).applied;
-  h.counter.tracker.confirm(seq, applied);
-  return { step: origin + applied, options, ...plan.decode(bytes) };
+  const { steps, bytes } = await h.steps.readWith(
+    [...plan.regions],
+    `${h.label}/exportState`,
+    `${h.rule.name}.exportState`,
+  );
+  return { step: steps.count, options, ...plan.decode(bytes) };
 }
 
 /**
@@ -61,11 +55,10 @@ export function checkState<O extends object>(
     h.tensors.map((t) => t.size),
   );
   const masters = h.store.checkMasterParams(h.tensors, state.masterParams);
-  const write = () => {
-    const { errors } = inErrorScopes(h.device, `${h.label}: importState`, () =>
-      h.store.upload(h.device, h.layout, state.tensors, masters),
-    );
-    return Promise.all([errors, h.counter.reset(state.step)]).then(() => undefined);
-  };
+  const write = () =>
+    inErrorScopes(h.device, `${h.label}: importState`, () => {
+      h.store.upload(h.device, h.layout, state.tensors, masters);
+      h.steps.setCount(state.step);
+    }).errors;
   return { options, masters, write };
 }

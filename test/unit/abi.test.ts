@@ -7,17 +7,17 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import {
-  CONTROL,
   ENTRY_POINTS,
   type EntryPoint,
   HYPER,
   RESOURCES,
   SHADER_FILES,
+  STEPS,
   bindGroupEntries,
   layoutEntries,
 } from '../../src/gpu/abi.js';
 import { shaderCode } from '../../src/gpu/pipelines.js';
-import { initialControl, packHyper, readControl, writeControlInputs } from '../../src/gpu/records.js';
+import { initialSteps, packHyper, readSteps, writeCount, writeStepsInputs } from '../../src/gpu/records.js';
 import { DEFAULTS } from '../../src/core/options.js';
 import { stepScalars } from '../../src/core/step-scalars.js';
 import { checkShaderAbi, composeModules } from '../helpers/abi-check.js';
@@ -60,10 +60,10 @@ describe('the shaders agree with src/gpu/abi.ts', () => {
 describe('a mismatch fails, naming what differs', () => {
   test('two fields of a struct swapped', () => {
     const errors = errorsAfter('common.wgsl', (c) =>
-      c.replace('  inv_scale: f32,\n  clip_coef: f32,', '  clip_coef: f32,\n  inv_scale: f32,'),
+      c.replace(/( {2}inv_scale: f32,[^\n]*\n)( {2}clip_coef: f32,[^\n]*\n)/, '$2$1'),
     );
     expect(errors.join('\n')).toMatch(
-      /struct Control \(adabelief\): field 5 is 'clip_coef: f32 @ 20' in WGSL/,
+      /struct Steps \(adabelief\): field 12 is 'clip_coef: f32 @ 48' in WGSL/,
     );
   });
 
@@ -87,32 +87,32 @@ describe('a mismatch fails, naming what differs', () => {
   });
 
   test('a constant the host does not know of', () => {
-    const errors = errorsAfter('grad-stats.wgsl', (c) => `const EXTRA: u32 = 3u;\n${c}`);
-    expect(errors.join('\n')).toMatch(/constant EXTRA \(grad-stats\): neither in abi.ts/);
+    const errors = errorsAfter('step-decision.wgsl', (c) => `const EXTRA: u32 = 3u;\n${c}`);
+    expect(errors.join('\n')).toMatch(/constant EXTRA \(step-decision\): neither in abi.ts/);
   });
 
   test('a binding renumbered', () => {
-    const errors = errorsAfter('grad-stats.wgsl', (c) =>
+    const errors = errorsAfter('step-decision.wgsl', (c) =>
       c.replace(
         /@binding\(\d+\) var<storage, read_write> partials/,
         '@binding(9) var<storage, read_write> partials',
       ),
     );
-    expect(errors.join('\n')).toMatch(/binding of 'partials' \(grad-stats\): @binding\(9\) in WGSL/);
+    expect(errors.join('\n')).toMatch(/binding of 'partials' \(step-decision\): @binding\(9\) in WGSL/);
   });
 
   test('an access mode changed', () => {
     const errors = errorsAfter('adabelief.wgsl', (c) =>
-      c.replace(/var<storage, read> hyper/, 'var<storage, read_write> hyper'),
+      c.replace(/var<storage, read> steps/, 'var<storage, read_write> steps'),
     );
-    expect(errors.join('\n')).toMatch(/binding of 'hyper' \(adabelief\): var<storage, read_write> in WGSL/);
+    expect(errors.join('\n')).toMatch(/binding of 'steps' \(adabelief\): var<storage, read_write> in WGSL/);
   });
 
   test('an entry point using a variable its bind group layout lacks', () => {
-    const errors = errorsAfter('grad-stats.wgsl', (c) =>
+    const errors = errorsAfter('step-decision.wgsl', (c) =>
       c.replace(/(fn finalize\([\s\S]*?\) \{)/, '$1\n  _ = table.piece_count;'),
     );
-    expect(errors.join('\n')).toMatch(/entry point finalize \(grad-stats\): uses 'table'/);
+    expect(errors.join('\n')).toMatch(/entry point finalize \(step-decision\): uses 'table'/);
   });
 
   test('an override retyped', () => {
@@ -124,23 +124,17 @@ describe('a mismatch fails, naming what differs', () => {
 });
 
 describe('what the host relies on in the entry point lists', () => {
-  test('only the _guarded update entry points bind Control (an unguarded optimizer has none)', () => {
-    const update = Object.keys(ENTRY_POINTS).filter(
-      (e) => ENTRY_POINTS[e as EntryPoint].shader === 'adabelief',
-    );
-    for (const e of update) {
-      const vars = ENTRY_POINTS[e as EntryPoint].vars as readonly string[];
-      expect(vars.includes('control'), e).toBe(e.endsWith('_guarded'));
+  test('every update entry point reads the step record (its decision and scalars); the master-weight ones do not', () => {
+    for (const [e, spec] of Object.entries(ENTRY_POINTS)) {
+      if (spec.shader !== 'adabelief') continue;
+      expect((spec.vars as readonly string[]).includes('steps'), e).toBe(!e.startsWith('init_master'));
     }
   });
 
-  test("each _guarded entry point uses its twin's variables and Control, nothing else", () => {
-    for (const e of Object.keys(ENTRY_POINTS).filter((x) => x.endsWith('_guarded'))) {
-      const twin = ENTRY_POINTS[e.replace(/_guarded$/, '') as EntryPoint].vars as readonly string[];
-      expect([...(ENTRY_POINTS[e as EntryPoint].vars as readonly string[])].sort(), e).toEqual(
-        [...twin, 'control'].sort(),
-      );
-    }
+  test('the step record is the one buffer the step-decision passes write that the update reads', () => {
+    expect(RESOURCES['step-decision'].steps.access).toBe('read_write');
+    expect(RESOURCES.adabelief.steps.access).toBe('read');
+    expect(RESOURCES['step-decision'].steps.binding).toBe(RESOURCES.adabelief.steps.binding);
   });
 
   test("the master-weight entry points share their update entry point's bind group (a subset of its variables)", () => {
@@ -167,12 +161,12 @@ describe('host helpers built on the declarations', () => {
 
   test('bind groups need a buffer for each variable and take no other', () => {
     const b = { buffer: {} as GPUBuffer };
-    const resources = { control: b, partials: b };
+    const resources = { steps: b, partials: b };
     expect(bindGroupEntries(['finalize'], resources).map((e) => e.binding)).toEqual([
-      RESOURCES['grad-stats'].control.binding,
-      RESOURCES['grad-stats'].partials.binding,
+      RESOURCES['step-decision'].steps.binding,
+      RESOURCES['step-decision'].partials.binding,
     ]);
-    expect(() => bindGroupEntries(['finalize'], { control: b } as typeof resources)).toThrow(
+    expect(() => bindGroupEntries(['finalize'], { steps: b } as typeof resources)).toThrow(
       "finalize: no buffer given for 'partials'",
     );
     expect(() => bindGroupEntries(['finalize'], { ...resources, table: b } as typeof resources)).toThrow(
@@ -188,23 +182,28 @@ describe('host helpers built on the declarations', () => {
     expect(view.getFloat32(HYPER.at('sqrt_bc2'), true)).toBe(Math.fround(s.sqrtBc2));
     expect(view.getUint32(HYPER.at('update'), true)).toBe(s.update);
 
-    const control = new DataView(initialControl(7));
-    expect(control.getUint32(CONTROL.at('tensor_count'), true)).toBe(7);
-    writeControlInputs(control, 0, {
+    const inputs = {
       scale: 2,
       maxNorm: Infinity,
       skipNonFinite: true,
-      lo: 5,
-      tensorCount: 7,
-    });
-    expect(control.getFloat32(CONTROL.at('scale'), true)).toBe(2);
-    expect(control.getFloat32(CONTROL.at('max_norm'), true)).toBe(0);
-    control.setUint32(CONTROL.at('applied'), 9, true);
-    control.setFloat32(CONTROL.at('norm'), 1.5, true);
-    expect(readControl(control.buffer as ArrayBuffer)).toMatchObject({
-      applied: 9,
+      entries: 8,
+      entryWords: 20,
+      ringAt: 4,
+    };
+    const steps = new DataView(initialSteps(inputs));
+    expect(steps.getFloat32(STEPS.at('scale'), true)).toBe(2);
+    expect(steps.getFloat32(STEPS.at('max_norm'), true)).toBe(0);
+    expect(steps.getUint32(STEPS.at('ring_mask'), true)).toBe(7);
+    expect(steps.getFloat32(STEPS.at('inv_scale'), true)).toBe(1);
+    writeStepsInputs(steps, 0, { ...inputs, maxNorm: 3 });
+    expect(steps.getFloat32(STEPS.at('max_norm'), true)).toBe(3);
+    writeCount(steps, STEPS.at('count_lo'), 2 ** 32 + 9);
+    steps.setFloat32(STEPS.at('norm'), 1.5, true);
+    steps.setUint32(STEPS.at('skip'), 1, true);
+    expect(readSteps(steps.buffer as ArrayBuffer)).toMatchObject({
+      count: 2 ** 32 + 9,
       gradNorm: 1.5,
-      skipped: false,
+      skipped: true,
     });
   });
 });

@@ -11,7 +11,7 @@ import {
 } from '../../../src/index.js';
 import { STATS_WG } from '../../../src/gpu/abi.js';
 import { isFallbackDevice } from '../../../src/gpu/device.js';
-import { STATS_MAX_GROUPS } from '../../../src/gpu/step-guard.js';
+import { STATS_MAX_GROUPS } from '../../../src/gpu/guard.js';
 import { compareArrays } from '../../helpers/compare.js';
 import { paramTolerance, stateTolerance } from '../../helpers/tolerance.js';
 import { randomArray, rng, withGpu } from './harness.js';
@@ -65,9 +65,9 @@ export interface GuardResult {
 }
 
 /**
- * Relative error bound of the GPU's f32 norm (shaders/grad-stats.wgsl) for windows of `windowVec4s` work
+ * Relative error bound of the GPU's f32 norm (shaders/step-decision.wgsl) for windows of `windowVec4s` work
  * vec4s and `tails` tail pieces, with at most `maxWorkgroups` workgroups per dispatch: each window's `stats`
- * runs g = min(ceil(vec4s / 256), maxWorkgroups, STATS_MAX_GROUPS) workgroups of 256 (src/gpu/step-guard.ts
+ * runs g = min(ceil(vec4s / 256), maxWorkgroups, STATS_MAX_GROUPS) workgroups of 256 (src/gpu/guard.ts
  * statsPlan), each invocation adding 4 squares per vec4 it visits (ceil(vec4s / (256 g)) vec4s), then a tree
  * of 8 levels; `finalize` adds ceil(partials / 256) partials per invocation (every slot: 256-byte aligned, so
  * at least 32 partials a window and 32 a tail), then 8 levels. Summing n positive terms in order errs by at
@@ -278,14 +278,14 @@ export async function scalerRun(cfg: { infAt: number[]; steps: number; growthInt
 
 /**
  * What an optimizer creates with and without guard options (the guard as a module: without them it has no
- * `Control`, no partials and its kernels bind none): the labels of the buffers it creates, whether
- * `controlBuffer` answers, and one step of each still matching the other when the guard changes nothing.
+ * partials and runs no guard pass): the labels of the buffers it creates, what `lastStepReport()` answers, and
+ * one step of each still matching the other when the guard changes nothing.
  */
 export async function guardFootprint(): Promise<{
   unguardedLabels: string[];
   guardedLabels: string[];
-  unguardedControl: string;
-  guardedControlBytes: number;
+  unguardedReport: string;
+  guardedReport: string;
   sameParams: boolean;
 }> {
   return withGpu(async (gpu) => {
@@ -300,14 +300,14 @@ export async function guardFootprint(): Promise<{
       const grad = gpu.buffer(g);
       try {
         const opt = gpu.track(await AdaBelief.create(device, [{ param, grad, size: 1027 }], { ...guard }));
-        let control: string;
-        try {
-          control = `${opt.controlBuffer.size} bytes`;
-        } catch (e) {
-          control = (e as Error).message;
-        }
         await opt.step();
-        return { labels, control, params: await gpu.read(param, 1027) };
+        let report: string;
+        try {
+          report = JSON.stringify(await opt.lastStepReport());
+        } catch (e) {
+          report = (e as Error).message;
+        }
+        return { labels, report, params: await gpu.read(param, 1027) };
       } finally {
         device.createBuffer = original;
       }
@@ -318,8 +318,8 @@ export async function guardFootprint(): Promise<{
     return {
       unguardedLabels: plain.labels,
       guardedLabels: guarded.labels,
-      unguardedControl: plain.control,
-      guardedControlBytes: parseInt(guarded.control, 10),
+      unguardedReport: plain.report,
+      guardedReport: guarded.report,
       sameParams: plain.params.every((v, i) => Object.is(v, guarded.params[i])),
     };
   });

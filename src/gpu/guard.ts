@@ -1,11 +1,10 @@
 /**
- * The guard of a step on the GPU (src/core/guard.ts has the pure parts): the `Control` buffer the guarded
- * update entry points read, the guard passes over the gradients (shaders/grad-stats.wgsl) and how they are
- * sized and recorded, and the loss scale and clipping settings.
- *
- * Only an optimizer constructed with a guard option has a `Control` buffer and runs guard passes; its update
- * pipelines are the `_guarded` entry points. An unguarded optimizer creates nothing here and its pipelines
- * bind no `Control` (StepGuard.enabled false, `control` undefined).
+ * The guard of a step on the GPU — loss-scale division, skipping on non-finite gradients, clipping by global norm
+ * — its host side in one place (src/core/guard.ts has the pure parts): the settings (`gradScale`, `maxGradNorm`,
+ * `skipNonFinite`), written into the step record's header (step-record.ts) when they change, and the guard passes
+ * over the gradients (shaders/step-decision.wgsl `stats*`, then `finalize`, which decides the step), how they are
+ * sized and recorded. Only an optimizer constructed with a guard option builds one; without it, each step is
+ * decided by `advance` alone.
  *
  * Sizing: each window's `stats` dispatch gets as many workgroups as the window's update dispatch (so a large
  * GPU's memory stays busy: 64 workgroups of 256 invocations left an H200 at half its bandwidth), capped at
@@ -14,11 +13,11 @@
 import { describeWindow, explainBindError, replay, type Dispatch, type Tables } from './dispatches.js';
 import type { Tensor } from './entries.js';
 import { Usage, inErrorScopes } from './device.js';
-import { statsPipelines, type StatsPipelines } from './pipelines.js';
+import { decisionPipelines, type DecisionPipelines } from './pipelines.js';
 import { checkGradScale, checkMaxGradNorm } from '../core/guard.js';
 import type { GuardSettings } from './construction.js';
 import { TAIL_PIECE, bindGroupEntries } from './abi.js';
-import { CONTROL_BYTES, initialControl, writeControlInputs } from './records.js';
+import type { GuardInputs, StepRecord } from './step-record.js';
 import { BINDING_ALIGNMENT, alignUp, type Layout, type Window } from './layout.js';
 
 /**
@@ -67,41 +66,45 @@ export function statsPlan(
   return { groups, windowAt, tailAt, bytes: Math.max(at, 16) };
 }
 
-export class StepGuard {
-  /** Whether the guard passes run (any guard option given at construction). */
-  readonly enabled: boolean;
-  /** The guard's record (abi.ts CONTROL); undefined when not enabled. */
-  readonly control: GPUBuffer | undefined;
+export class Guard {
+  /** Whether a step with an inf or NaN (unscaled) gradient is skipped (fixed at construction). */
+  readonly skipNonFinite: boolean;
   private scale: number | { buffer: GPUBuffer; offset: number };
   private maxNorm: number;
-  /** Whether a step with an inf/NaN gradient is skipped (fixed at construction). */
-  readonly skipNonFinite: boolean;
   private partials: GPUBuffer | undefined;
   private dispatches: Dispatch[] = [];
 
+  /** `settings`: checked before any GPU object exists (construction.ts checkGuard). */
   constructor(
     private readonly device: GPUDevice,
     private readonly label: string,
     settings: GuardSettings,
-    private readonly tensorCount: number,
+    private readonly steps: StepRecord,
     private readonly own: (d: GPUBufferDescriptor) => GPUBuffer,
   ) {
-    // Checked before any GPU object exists (construction.ts checkGuard).
-    this.enabled = settings.enabled;
     this.scale = settings.scale;
     this.maxNorm = settings.maxGradNorm;
     this.skipNonFinite = settings.skipNonFinite;
-    if (!this.enabled) return;
+  }
 
-    const control = own({
-      label: `${label}/control`,
-      size: CONTROL_BYTES,
-      usage: Usage.STORAGE | Usage.COPY_SRC | Usage.COPY_DST,
-      mappedAtCreation: true,
-    });
-    new Uint8Array(control.getMappedRange()).set(new Uint8Array(initialControl(tensorCount)));
-    control.unmap();
-    this.control = control;
+  /** What the step record's header holds of the guard (a buffer's scale is copied in at each step). */
+  static inputs(settings: GuardSettings): GuardInputs {
+    return {
+      scale: typeof settings.scale === 'number' ? settings.scale : 1,
+      maxNorm: settings.maxGradNorm,
+      skipNonFinite: settings.skipNonFinite,
+    };
+  }
+
+  private writeInputs(): void {
+    this.steps.setGuard(
+      Guard.inputs({
+        enabled: true,
+        scale: this.scale,
+        maxGradNorm: this.maxNorm,
+        skipNonFinite: this.skipNonFinite,
+      }),
+    );
   }
 
   /**
@@ -114,7 +117,6 @@ export class StepGuard {
     tables: Tables,
     grid: (items: number) => number,
   ): Promise<void>[] {
-    if (!this.control) return [];
     const plan = statsPlan(layout, grid);
     if (!this.partials || this.partials.size !== plan.bytes) {
       this.partials?.destroy();
@@ -130,8 +132,8 @@ export class StepGuard {
       layout,
       tensors,
       tables,
-      control: this.control,
-      pipelines: statsPipelines(this.device),
+      steps: this.steps.buffer,
+      pipelines: decisionPipelines(this.device),
       partials: this.partials,
       plan,
     });
@@ -143,62 +145,42 @@ export class StepGuard {
     return typeof this.scale === 'number' ? this.scale : this.scale.buffer;
   }
 
+  /** A new loss scale, in force for every step that runs after this call (in queue order). */
   set gradScale(scale: number) {
-    this.requireEnabled('gradScale');
     if (typeof this.scale !== 'number') {
       throw new Error('gradScale: this optimizer reads its scale from a GPUBuffer; write the buffer instead');
     }
     checkGradScale(scale);
     this.scale = scale;
+    this.writeInputs();
   }
 
   get maxGradNorm(): number {
     return this.maxNorm;
   }
 
+  /** A new clipping norm, in force for every step that runs after this call (in queue order). */
   set maxGradNorm(max: number) {
-    this.requireEnabled('maxGradNorm');
     checkMaxGradNorm(max);
     this.maxNorm = max;
+    this.writeInputs();
   }
 
-  private requireEnabled(what: string): void {
-    if (!this.enabled) {
-      throw new Error(
-        `${what}: construct the optimizer with gradScale, skipNonFinite or maxGradNorm to run the guard passes`,
-      );
-    }
-  }
-
-  /**
-   * The host's fields of `Control` for the next step (abi.ts CONTROL_INPUT_BYTES), into `view` at
-   * `byteOffset`; `lo`: row 0's step count minus 1 (src/gpu/step-count.ts).
-   */
-  writeInputs(view: DataView, byteOffset: number, lo: number): void {
-    writeControlInputs(view, byteOffset, {
-      scale: typeof this.scale === 'number' ? this.scale : 1,
-      maxNorm: this.maxNorm,
-      skipNonFinite: this.skipNonFinite,
-      lo,
-      tensorCount: this.tensorCount,
-    });
-  }
-
-  /** After the control inputs reached `control` in `encoder`: the caller's scale, if it is a buffer. */
+  /** Before the step's pass in `encoder`: the caller's scale, if it is a buffer, into the step record. */
   copyScale(encoder: GPUCommandEncoder): void {
-    if (typeof this.scale !== 'number' && this.control) {
-      encoder.copyBufferToBuffer(this.scale.buffer, this.scale.offset, this.control, 0, 4);
+    if (typeof this.scale !== 'number') {
+      encoder.copyBufferToBuffer(this.scale.buffer, this.scale.offset, this.steps.buffer, 0, 4);
     }
   }
 
-  /** The guard passes, into an open compute pass before the update dispatches. */
+  /** The guard passes, into an open compute pass before the update dispatches (`finalize` decides the step). */
   dispatch(pass: GPUComputePassEncoder): void {
     replay(pass, this.dispatches);
   }
 }
 
 /**
- * The guard passes of a step (shaders/grad-stats.wgsl): `stats` (f32 gradients) or `stats_f16` per window
+ * The guard passes of a step (shaders/step-decision.wgsl): `stats` (f32 gradients) or `stats_f16` per window
  * with work, `stats_tail` per tail piece, each writing its own slot of `partials` (statsPlan), then one
  * `finalize`. Run before the update dispatches.
  */
@@ -207,9 +189,9 @@ function recordGuardDispatches(ctx: {
   label: string;
   layout: Layout;
   tensors: Tensor[];
-  control: GPUBuffer;
+  steps: GPUBuffer;
   tables: Tables;
-  pipelines: StatsPipelines;
+  pipelines: DecisionPipelines;
   partials: GPUBuffer;
   plan: ReturnType<typeof statsPlan>;
 }): { dispatches: Dispatch[]; checks: Promise<void>[] } {
@@ -221,7 +203,7 @@ function recordGuardDispatches(ctx: {
     dispatches.push(value);
     checks.push(errors.catch((e: Error) => Promise.reject(explainBindError(e))));
   };
-  const control = { buffer: ctx.control };
+  const steps = { buffer: ctx.steps };
   layout.windows.forEach((w, k) => {
     if (w.totalVec4 === 0) return;
     const first = tensors[layout.pieces[w.pieces[0]!]!.tensor]!;
@@ -236,8 +218,8 @@ function recordGuardDispatches(ctx: {
     const f16 = w.elementBytes === 2;
     const { pipeline, layout: bgl } = f16 ? pipelines.statsF16 : pipelines.stats;
     const entries = f16
-      ? bindGroupEntries(['stats_f16'], { control, table, grad_units: grad, partials: slot })
-      : bindGroupEntries(['stats'], { control, table, grad, partials: slot });
+      ? bindGroupEntries(['stats_f16'], { steps, table, grad_units: grad, partials: slot })
+      : bindGroupEntries(['stats'], { steps, table, grad, partials: slot });
     bind(`grad stats of ${describeWindow(layout, tensors, w)}`, () => ({
       pipeline,
       bindGroup: device.createBindGroup({ label: `${label}/stats-window${k}`, layout: bgl, entries }),
@@ -249,7 +231,7 @@ function recordGuardDispatches(ctx: {
     const t = tensors[p.tensor]!;
     const words = Math.ceil((p.count * t.elementBytes) / 4) * 4;
     const entries = bindGroupEntries(['stats_tail'], {
-      control,
+      steps,
       partials: { buffer: partials, offset: plan.tailAt.get(i)!, size: 16 },
       tail_piece: { buffer: tables.buffer, offset: tables.tailAt.get(i)!, size: TAIL_PIECE.size },
       grad_tail: { buffer: t.grad.buffer, offset: p.gradOffset, size: words },
@@ -266,7 +248,7 @@ function recordGuardDispatches(ctx: {
     }));
   });
   const { pipeline, layout: bgl } = pipelines.finalize;
-  const entries = bindGroupEntries(['finalize'], { control, partials: { buffer: partials } });
+  const entries = bindGroupEntries(['finalize'], { steps, partials: { buffer: partials } });
   bind('guard finalize', () => ({
     pipeline,
     bindGroup: device.createBindGroup({ label: `${label}/finalize`, layout: bgl, entries }),
