@@ -7,8 +7,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { parseArgs as parseFlags, type ParseArgsConfig } from 'node:util';
 import {
-  IMPL_LABELS,
   ON_N_THREADS,
   VARIANTS,
   implLabel,
@@ -36,19 +36,13 @@ import {
   formatModes,
   formatTable,
   formatTargets,
-  headline,
   modelSummary,
   modelTargets,
-  modesSummary,
   pow2,
-  renderHtml,
+  buildReport,
   targets,
-  toModeRows,
-  toRows,
   type Measurement,
   type ModeMeasurement,
-  type ModelSummary,
-  type Report,
 } from './report.js';
 
 export const PAGE = '/bench/page.ts';
@@ -159,134 +153,124 @@ function parseSizes(text: string): number[] {
   return text.split(',').map(parseSize);
 }
 
+/** The flags, as `node:util` parseArgs reads them (each flag's value checked below). */
+const FLAGS = {
+  quick: { type: 'boolean' },
+  runtime: { type: 'string' },
+  sizes: { type: 'string' },
+  variants: { type: 'string' },
+  modes: { type: 'string' },
+  'mode-sizes': { type: 'string' },
+  'no-modes': { type: 'boolean' },
+  'no-variants': { type: 'boolean' },
+  reps: { type: 'string' },
+  repetitions: { type: 'string' },
+  steps: { type: 'string' },
+  'min-rep-ms': { type: 'string' },
+  'max-workgroups': { type: 'string' },
+  'no-tfjs': { type: 'boolean' },
+  'no-cpu': { type: 'boolean' },
+  'no-wasm': { type: 'boolean' },
+  'cpu-threads': { type: 'string' },
+  'no-model': { type: 'boolean' },
+  json: { type: 'string' },
+  out: { type: 'string' },
+  'no-html': { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies ParseArgsConfig['options'];
+
+const isStringFlag = (a: string) =>
+  a.startsWith('--') && (FLAGS as Record<string, { type: string }>)[a.slice(2)]?.type === 'string';
+
+/** node:util's parse error as one line naming the flag (its own messages suggest '--' tricks that do not apply). */
+function usageError(e: unknown, host: Host): UsageError {
+  const code = (e as { code?: string }).code ?? '';
+  const quoted = /'([^' ]+)/.exec((e as Error).message)?.[1] ?? '?';
+  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION')
+    return new UsageError(`unknown flag '${quoted}'\n${help(host)}`);
+  if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL')
+    return new UsageError(`unexpected argument '${quoted}'\n${help(host)}`);
+  if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') return new UsageError(`${quoted} needs a value`);
+  return new UsageError((e as Error).message);
+}
+
 /** The flags as a Config; null after --help (printed). Throws a UsageError on a bad flag. */
 export function parseArgs(argv: string[], host: Host): Config | null {
-  const quick = argv.includes('--quick');
+  let values: ReturnType<typeof parseFlags<{ args: string[]; options: typeof FLAGS }>>['values'];
+  try {
+    // A string flag takes the next argument as its value even when it starts with '-' (as before: '--sizes -1'
+    // is a bad size, not a missing value); node:util would call that ambiguous.
+    const args: string[] = [];
+    for (let i = 0; i < argv.length; i++)
+      args.push(isStringFlag(argv[i]!) && i + 1 < argv.length ? `${argv[i]}=${argv[++i]}` : argv[i]!);
+    ({ values } = parseFlags({ args, options: FLAGS, strict: true, allowPositionals: false }));
+  } catch (e) {
+    throw usageError(e, host);
+  }
+  if (values.help) {
+    console.log(help(host));
+    return null;
+  }
+  const int = (flag: string, v: string | undefined) => {
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`--${flag} needs a positive integer`);
+    return n;
+  };
+  const quick = values.quick === true;
+  const runtime = values.runtime ?? host.runtimes[0]!;
+  if (!(host.runtimes as string[]).includes(runtime))
+    throw new UsageError(
+      `--runtime must be ${host.runtimes.map((r) => `'${r}'`).join(' or ')}, got '${runtime}'`,
+    );
+  const sizes = values.sizes
+    ? parseSizes(values.sizes)
+    : quick
+      ? [2 ** 12, 2 ** 16, 2 ** 20, 2 ** 22]
+      : [12, 14, 16, 18, 20, 22, 24].map((k) => 2 ** k);
+  const variants = values.variants
+    ? values.variants.split(',').map((v) => {
+        if (!(v in VARIANTS))
+          throw new UsageError(`unknown variant '${v}' (have ${Object.keys(VARIANTS).join(', ')})`);
+        return v as Variant;
+      })
+    : quick
+      ? (['default'] as Variant[])
+      : (['default', 'amsgrad', 'norectify'] as Variant[]);
+  const modes = values['no-modes'] ? [] : values.modes ? parseModes(values.modes) : [...MODES];
+  const modeSizes = values['mode-sizes'] ? parseSizes(values['mode-sizes']) : quick ? [2 ** 20] : sizes;
+  const reps = int('reps', values.reps) ?? int('repetitions', values.repetitions);
+  const out = values.out ? resolve(values.out) : host.defaultOut;
   const cfg: Config = {
-    runtime: host.runtimes[0]!,
-    sizes: quick ? [2 ** 12, 2 ** 16, 2 ** 20, 2 ** 22] : [12, 14, 16, 18, 20, 22, 24].map((k) => 2 ** k),
-    variants: quick ? ['default'] : ['default', 'amsgrad', 'norectify'],
-    variantsTable: true,
-    modes: [...MODES],
-    modeSizes: [],
+    runtime: runtime as Runtime,
+    sizes,
+    variants,
+    variantsTable: !values['no-variants'],
+    modes,
+    modeSizes,
     rep: {
-      reps: quick ? 3 : 5,
-      stepsPerRep: 0,
-      minRepMs: quick ? 100 : 200,
+      reps: reps ?? (quick ? 3 : 5),
+      stepsPerRep: int('steps', values.steps) ?? 0,
+      minRepMs: int('min-rep-ms', values['min-rep-ms']) ?? (quick ? 100 : 200),
       maxStepsPerRep: 200,
       warmupSteps: 6,
     },
-    tfjs: true,
-    cpu: true,
-    wasm: true,
-    wasmSizes: null,
-    cpuThreads: availableParallelism(),
-    model: true,
-    html: true,
-    out: host.defaultOut,
+    tfjs: !values['no-tfjs'],
+    cpu: !values['no-cpu'],
+    wasm: !values['no-wasm'],
+    // Worker start-up and a calibration each: --quick leaves out the sizes where threads cannot pay anyway.
+    wasmSizes: quick ? sizes.filter((n) => n >= 2 ** 16) : null,
+    cpuThreads: int('cpu-threads', values['cpu-threads']) ?? availableParallelism(),
+    model: !values['no-model'],
+    html: !values['no-html'],
+    out,
     json: '',
     quick,
-    repsGiven: false,
+    repsGiven: reps !== undefined,
   };
-  let modeSizes: number[] | null = null;
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i]!;
-    const value = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new UsageError(`${flag} needs a value`);
-      return v;
-    };
-    const int = () => {
-      const n = Number(value());
-      if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`${flag} needs a positive integer`);
-      return n;
-    };
-    switch (flag) {
-      case '--quick':
-        break;
-      case '--runtime': {
-        const runtime = value();
-        if (!(host.runtimes as string[]).includes(runtime))
-          throw new UsageError(
-            `--runtime must be ${host.runtimes.map((r) => `'${r}'`).join(' or ')}, got '${runtime}'`,
-          );
-        cfg.runtime = runtime as Runtime;
-        break;
-      }
-      case '--sizes':
-        cfg.sizes = parseSizes(value());
-        break;
-      case '--variants':
-        cfg.variants = value()
-          .split(',')
-          .map((v) => {
-            if (!(v in VARIANTS))
-              throw new UsageError(`unknown variant '${v}' (have ${Object.keys(VARIANTS).join(', ')})`);
-            return v as Variant;
-          });
-        break;
-      case '--modes':
-        cfg.modes = parseModes(value());
-        break;
-      case '--mode-sizes':
-        modeSizes = parseSizes(value());
-        break;
-      case '--no-modes':
-        cfg.modes = [];
-        break;
-      case '--no-variants':
-        cfg.variantsTable = false;
-        break;
-      case '--reps':
-      case '--repetitions':
-        cfg.rep.reps = int();
-        cfg.repsGiven = true;
-        break;
-      case '--steps':
-        cfg.rep.stepsPerRep = int();
-        break;
-      case '--min-rep-ms':
-        cfg.rep.minRepMs = int();
-        break;
-      case '--max-workgroups':
-        cfg.maxWorkgroups = int();
-        break;
-      case '--no-tfjs':
-        cfg.tfjs = false;
-        break;
-      case '--no-cpu':
-        cfg.cpu = false;
-        break;
-      case '--no-wasm':
-        cfg.wasm = false;
-        break;
-      case '--cpu-threads':
-        cfg.cpuThreads = int();
-        break;
-      case '--no-model':
-        cfg.model = false;
-        break;
-      case '--no-html':
-        cfg.html = false;
-        break;
-      case '--json':
-        cfg.json = resolve(value());
-        break;
-      case '--out':
-        cfg.out = resolve(value());
-        break;
-      case '--help':
-      case '-h':
-        console.log(help(host));
-        return null;
-      default:
-        throw new UsageError(`unknown flag '${flag}'\n${help(host)}`);
-    }
-  }
-  cfg.modeSizes = modeSizes ?? (quick ? [2 ** 20] : cfg.sizes);
-  // Worker start-up and a calibration each: --quick leaves out the sizes where threads cannot pay anyway.
-  if (quick) cfg.wasmSizes = cfg.sizes.filter((n) => n >= 2 ** 16);
-  cfg.json ||= join(cfg.out, `benchmark${fileSuffix(cfg)}.json`);
+  const maxWorkgroups = int('max-workgroups', values['max-workgroups']);
+  if (maxWorkgroups !== undefined) cfg.maxWorkgroups = maxWorkgroups;
+  cfg.json = values.json ? resolve(values.json) : join(cfg.out, `benchmark${fileSuffix(cfg)}.json`);
   return cfg;
 }
 
@@ -310,8 +294,11 @@ export interface Hooks {
   isolate?: () => Promise<boolean>;
   /** Host-cost timing, in words (default: Node's performance.now()). */
   hostTiming?: (isolated: boolean) => string;
-  /** Renders the report's main chart to `png`; returns a note for the 'wrote' line. */
-  writePng?: (html: string, png: string) => Promise<string>;
+  /**
+   * Writes the HTML report of the JSON to `html` and its main chart to `png` (bench/report-html.ts); returns a
+   * note for the 'wrote' line. Without it (the bundle's bench.mjs) the JSON is all.
+   */
+  writeReport?: (json: unknown, html: string, png: string) => Promise<string>;
 }
 
 /**
@@ -476,7 +463,7 @@ export async function runBenchmark(cfg: Config, session: GpuSession, hooks: Hook
       });
     }
 
-    let model: ModelSummary | null = null;
+    let modelSamples: ModelSamples | null = null;
     if (cfg.model) {
       const spec = modelSpec(cfg);
       const elements = spec.shapes.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0);
@@ -485,7 +472,8 @@ export async function runBenchmark(cfg: Config, session: GpuSession, hooks: Hook
         `${h} whole model: ${spec.model} (${spec.shapes.length} tensors, ${elements.toLocaleString('en-US')} elements) and a flat tensor of as many, interleaved: 2 measurements\n`,
       );
       const m = await session.call<ModelSamples>(PAGE, 'measureModel', spec);
-      model = modelSummary(m);
+      modelSamples = m;
+      const model = modelSummary(m);
       const gpu = (x: number | null) => (x === null ? '' : `, GPU ${x.toFixed(3)} ms`);
       const steps = `(${model.stepsPerRep} steps x ${model.reps})`;
       count++;
@@ -498,24 +486,7 @@ export async function runBenchmark(cfg: Config, session: GpuSession, hooks: Hook
       );
     }
 
-    const order = (m: Measurement) => [
-      cfg.variants.indexOf(m.variant),
-      m.size,
-      Object.keys(IMPL_LABELS).indexOf(m.impl),
-    ];
-    measurements.sort((a, b) => {
-      const [x, y] = [order(a), order(b)];
-      return x[0]! - y[0]! || x[1]! - y[1]! || x[2]! - y[2]!;
-    });
-    modeMeasurements.sort(
-      (a, b) =>
-        a.size - b.size || MODES.indexOf(a.mode) - MODES.indexOf(b.mode) || a.kind.localeCompare(b.kind),
-    );
-    const rows = toRows(measurements);
-    const modeRows = toModeRows(modeMeasurements);
-    const modes = modesSummary(modeRows);
-    const top = headline(rows);
-    const report: Report = {
+    const report = buildReport({
       date: new Date().toISOString(),
       adapter,
       tfjs,
@@ -542,16 +513,14 @@ export async function runBenchmark(cfg: Config, session: GpuSession, hooks: Hook
         cpuThreads: cfg.cpuThreads,
       },
       loadAverage: { before: loadBefore, after: load() },
-      headline: top,
-      targets: [...(cfg.variantsTable ? targets(top) : []), ...(cfg.model ? modelTargets(model) : [])],
-      rows,
-      model,
-      modes,
-      modeRows,
+      variants: cfg.variants,
+      measurements,
+      modeMeasurements,
+      model: modelSamples,
       durationS: (performance.now() - started) / 1e3,
-    };
-    const table = rows.length ? formatTable(rows) : '';
-    if (table) console.log(`\n${table}\n\n${LEGEND.join('\n')}\n`);
+    });
+    const { rows, modeRows, headline: top } = report;
+    if (rows.length) console.log(`\n${formatTable(rows)}\n\n${LEGEND.join('\n')}\n`);
     if (top) {
       console.log(`Targets (${top.variant}, largest size ${pow2(top.size)}, this run):`);
       console.log(formatTargets(targets(top)));
@@ -564,13 +533,15 @@ export async function runBenchmark(cfg: Config, session: GpuSession, hooks: Hook
         `  CPU: WASM SIMD vs AdaBeliefFastCPU ${f(top.wasmVsFastJs)}, WASM on ${top.cpuThreads ?? 'N'} threads vs 1 ${f(top.wasmThreadsVsOne)}`,
       );
     }
-    const modesTable = modeRows.length ? formatModes(modeRows) : '';
-    if (modesTable) {
-      console.log(`\nEvery mode (${modeRows[0]!.method}):\n${modesTable}\n\n${MODE_LEGEND.join('\n')}`);
+    if (modeRows.length) {
+      console.log(
+        `\nEvery mode (${modeRows[0]!.method}):\n${formatModes(modeRows)}\n\n${MODE_LEGEND.join('\n')}`,
+      );
       for (const m of cfg.modes)
         console.log(`  ${m.padEnd(18)} ${MODE_DEFS[m].label}: ${MODE_DEFS[m].bytes}`);
     }
 
+    const model = report.model;
     if (model) {
       console.log(`\n${formatModel(model)}`);
       console.log('Whole-model targets (this run):');
@@ -594,23 +565,16 @@ export async function runBenchmark(cfg: Config, session: GpuSession, hooks: Hook
       hostMsPerStep: model?.hostMsPerStep ?? null,
     };
     const runtime = { runtime: cfg.runtime, runtimeDetail: session.runtime };
-    writeFileSync(
-      cfg.json,
-      JSON.stringify(
-        { ...ratios, ...runtime, ...report, samples: measurements, modeSamples: modeMeasurements },
-        null,
-        1,
-      ),
-    );
+    const json = { ...ratios, ...runtime, ...report, samples: measurements, modeSamples: modeMeasurements };
+    writeFileSync(cfg.json, JSON.stringify(json, null, 1));
     console.log(`\nwrote ${cfg.json}`);
-    if (cfg.html) {
+    if (cfg.html && hooks.writeReport) {
       mkdirSync(cfg.out, { recursive: true });
-      const text = [table, modesTable].filter(Boolean).join('\n\n');
-      const html = renderHtml({ ...report, durationS: (performance.now() - started) / 1e3 }, text);
       const htmlPath = join(cfg.out, `benchmark${fileSuffix(cfg)}.html`);
-      writeFileSync(htmlPath, html);
       const png = join(cfg.out, `benchmark${fileSuffix(cfg)}.png`);
-      console.log(`wrote ${htmlPath}${hooks.writePng ? await hooks.writePng(html, png) : ''}`);
+      console.log(`wrote ${htmlPath}${await hooks.writeReport(json, htmlPath, png)}`);
+    } else if (cfg.html) {
+      console.log(`the charts of this JSON: npx tsx bench/report-html.ts ${cfg.json} (in the repository)`);
     }
     console.log(`done in ${clock(performance.now() - started)}`);
   } finally {

@@ -1,6 +1,7 @@
 /**
- * The benchmark's results: derived figures (bandwidth, ratios, targets), the terminal table, the JSON and a
- * self-contained HTML report (inline SVG, no network). Pure functions of the measurements.
+ * The benchmark's results: derived figures (bandwidth, ratios, targets), the report object the JSON holds
+ * (`buildReport`) and the terminal's tables (`textTable`). Pure functions of the measurements; bench/render.ts
+ * draws a report in a page.
  */
 import {
   FAST_CPU,
@@ -114,12 +115,13 @@ export interface Report {
   date: string;
   adapter: AdapterReport;
   tfjs: { version: string; device: string } | null;
-  node: string;
+  /** Node's version where the CPU rows ran in Node (npm start, bench.mjs); null in the demo page. */
+  node: string | null;
   cpus: string;
   timing: { gpu: string; cpu: string; tfjs: string };
   settings: Record<string, unknown>;
   /** 1-minute load average before the run (other work skews the figures) and after it (this run included). */
-  loadAverage: { before: number; after: number };
+  loadAverage: { before: number; after: number } | null;
   /** At the largest size measured, in the headline variant. */
   headline: {
     variant: Variant;
@@ -259,49 +261,6 @@ export function modesSummary(rows: ModeRow[]): Record<string, ModeSummary> | nul
   return Object.keys(out).length ? out : null;
 }
 
-const MODE_HEAD = [
-  'mode',
-  'size',
-  'B/elem',
-  'fused ms',
-  'copy ms',
-  'fused GB/s',
-  'copy GB/s',
-  'x copy',
-  'time x f32',
-  'ideal x f32',
-];
-
-/** The modes table: one line per mode and size (ms: GPU ms where measured, else wall ms). */
-export function formatModes(rows: ModeRow[]): string {
-  const fused = rows.filter((r) => r.kind === 'fused');
-  const body = fused.map((f) => {
-    const copy = rows.find((r) => r.kind === 'copy' && r.mode === f.mode && r.size === f.size);
-    const ratio = (x: number | null) => (x === null ? '-' : `${fmt(x, 2)}x`);
-    return [
-      f.mode,
-      pow2(f.size),
-      String(f.bytesPerElement),
-      fmt(f.ms, 3),
-      copy ? fmt(copy.ms, 3) : '-',
-      fmt(f.effectiveGBps, 2),
-      copy ? fmt(copy.effectiveGBps, 2) : '-',
-      ratio(f.vsCopy),
-      ratio(f.vsF32),
-      `${fmt(f.bytesPerElement / modeBytes('f32'), 2)}x`,
-    ];
-  });
-  const widths = MODE_HEAD.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  const line = (cells: string[]) =>
-    cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  const out = [line(MODE_HEAD), widths.map((w) => '-'.repeat(w)).join('  ')];
-  body.forEach((b, i) => {
-    if (i > 0 && fused[i - 1]!.size !== fused[i]!.size) out.push('');
-    out.push(line(b));
-  });
-  return out.join('\n');
-}
-
 export const MODE_LEGEND = [
   "Modes: each mode's fused step (the optimizers' public API, their own dispatch shape) and a copy kernel moving",
   "  that mode's bytes (bench/copy.wgsl copy_mode: 16-byte accesses, the arrays the step reads and writes), all",
@@ -309,77 +268,6 @@ export const MODE_LEGEND = [
   "  copy GB/s. time x f32: this mode's ms / the f32 AdaBelief step's ms, same size, same run (lower is faster);",
   '  ideal x f32: bytes per element / 28, what its bytes allow on a memory-bound GPU.',
 ];
-
-const MODE_COLORS: Record<Mode, string> = {
-  f32: '#d62728',
-  'bf16-state': '#1f77b4',
-  'f16-master': '#2ca02c',
-  'f16-bf16-nomaster': '#9467bd',
-  guarded: '#ff7f0e',
-  adam: '#8c564b',
-  'sgd-momentum': '#17becf',
-};
-
-/** Effective bandwidth against size per mode: fused solid, the mode's copy kernel dashed. */
-export function modeBandwidthSeries(rows: ModeRow[]): Series[] {
-  const modes = MODES.filter((m) => rows.some((r) => r.mode === m));
-  return modes
-    .flatMap((mode) =>
-      (['fused', 'copy'] as const).map((kind) => ({
-        name: `${mode}${kind === 'copy' ? ' copy' : ''}`,
-        color: MODE_COLORS[mode],
-        dashed: kind === 'copy',
-        points: rows
-          .filter((r) => r.mode === mode && r.kind === kind)
-          .map((r): [number, number] => [r.size, r.effectiveGBps]),
-      })),
-    )
-    .filter((s) => s.points.length);
-}
-
-function modesHtml(report: Report): string {
-  const rows = report.modeRows;
-  if (!rows.length || !report.modes) return '';
-  const bw = lineChart(
-    'modes-bandwidth',
-    'Every mode: effective bandwidth (dashed: its copy kernel)',
-    'GB/s (log)',
-    modeBandwidthSeries(rows),
-  );
-  const time = lineChart(
-    'modes-vs-f32',
-    'Every mode: step time x f32 (dashed: what its bytes allow; dotted: 1x)',
-    'step time / f32 step time (log)',
-    MODES.filter((m) => m !== 'f32' && rows.some((r) => r.mode === m)).flatMap((mode) => {
-      const fused = rows.filter((r) => r.mode === mode && r.kind === 'fused' && r.vsF32 !== null);
-      const ideal = modeBytes(mode) / modeBytes('f32');
-      return [
-        {
-          name: mode,
-          color: MODE_COLORS[mode],
-          points: fused.map((r): [number, number] => [r.size, r.vsF32!]),
-        },
-        {
-          name: `${mode} ideal`,
-          color: MODE_COLORS[mode],
-          dashed: true,
-          points: fused.map((r): [number, number] => [r.size, ideal]),
-        },
-      ];
-    }),
-    1,
-  );
-  const cells = Object.entries(report.modes)
-    .map(
-      ([name, m]) =>
-        `<tr><td>${esc(name)}</td><td>${esc(m.label)}</td><td>${pow2(m.size)}</td><td>${m.bytesPerElement}</td><td>${fmt(m.fusedGBs)}</td><td>${m.copyGBs === null ? '-' : fmt(m.copyGBs)}</td><td>${m.fusedVsCopy === null ? '-' : fmt(m.fusedVsCopy)}</td><td>${m.vsF32 === null ? '-' : fmt(m.vsF32)}</td><td>${fmt(m.idealVsF32)}</td></tr>`,
-    )
-    .join('');
-  return `<h2>Every mode</h2>
-<table><tr><th>mode</th><th></th><th>size</th><th>B/element</th><th>fused GB/s</th><th>copy GB/s</th><th>fused / copy</th><th>time × f32</th><th>ideal × f32</th></tr>${cells}</table>
-<div class="charts">${bw}${time}</div>
-<p>${esc(MODE_LEGEND.join(' '))}</p>`;
-}
 
 export function toRows(ms: Measurement[]): Row[] {
   const base = ms.map((m): Omit<Row, 'vsCopy' | 'vsCpu' | 'vsTfjsAdam' | 'vsTfjsAdabelief'> => {
@@ -583,14 +471,73 @@ export function modelTargets(s: ModelSummary | null): Target[] {
   ];
 }
 
-// ---------------------------------------------------------------------------------------------- text
+// ---------------------------------------------------------------------------------------------- the report
+
+/** What a run measured and where: the input of `buildReport` (npm start, bench.mjs and the demo page alike). */
+export interface RunResults {
+  date: string;
+  adapter: AdapterReport;
+  tfjs: Report['tfjs'];
+  node: string | null;
+  cpus: string;
+  timing: Report['timing'];
+  settings: Record<string, unknown>;
+  loadAverage: Report['loadAverage'];
+  /** The variants in the order the tables list them. */
+  variants: Variant[];
+  measurements: Measurement[];
+  modeMeasurements: ModeMeasurement[];
+  model: ModelSamples | null;
+  durationS: number;
+}
+
+/** The derived figures of a run, in the shape of the JSON (the renderer, bench/render.ts, draws any such object). */
+export function buildReport(r: RunResults): Report {
+  const order = (m: Measurement) => [
+    r.variants.indexOf(m.variant),
+    m.size,
+    Object.keys(IMPL_LABELS).indexOf(m.impl),
+  ];
+  const measurements = [...r.measurements].sort((a, b) => {
+    const [x, y] = [order(a), order(b)];
+    return x[0]! - y[0]! || x[1]! - y[1]! || x[2]! - y[2]!;
+  });
+  const modeMeasurements = [...r.modeMeasurements].sort(
+    (a, b) =>
+      a.size - b.size || MODES.indexOf(a.mode) - MODES.indexOf(b.mode) || a.kind.localeCompare(b.kind),
+  );
+  const rows = toRows(measurements);
+  const modeRows = toModeRows(modeMeasurements);
+  const top = headline(rows);
+  const model = r.model ? modelSummary(r.model) : null;
+  return {
+    date: r.date,
+    adapter: r.adapter,
+    tfjs: r.tfjs,
+    node: r.node,
+    cpus: r.cpus,
+    timing: r.timing,
+    settings: r.settings,
+    loadAverage: r.loadAverage,
+    headline: top,
+    targets: [...(rows.length ? targets(top) : []), ...(r.model ? modelTargets(model) : [])],
+    rows,
+    model,
+    modes: modesSummary(modeRows),
+    modeRows,
+    durationS: r.durationS,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------- tables
 
 export function pow2(n: number): string {
   const k = Math.log2(n);
   return Number.isInteger(k) ? `2^${k}` : String(n);
 }
 
-const fmt = (x: number | null, digits = 2, dash = '-'): string =>
+/** A figure with 2 decimals (3 for ms), fewer from 10 and none from 100; `dash` when missing. */
+export const fmt = (x: number | null, digits = 2, dash = '-'): string =>
   x === null || !Number.isFinite(x)
     ? dash
     : x >= 100
@@ -599,34 +546,53 @@ const fmt = (x: number | null, digits = 2, dash = '-'): string =>
         ? x.toFixed(1)
         : x.toFixed(digits);
 
-/** The results table's column heads; `times` marks a ratio ('x' in the terminal, '×' on the demo page). */
-export function tableHead(times = 'x'): string[] {
-  return [
-    'variant',
-    'size',
-    'implementation',
-    'wall ms',
-    'GPU ms',
-    'Melem/s',
-    'GB/s',
-    `${times} copy`,
-    'vs CPU',
-    'vs TF Adam',
-    'vs TF AdaB',
-  ];
+const ratio = (x: number | null) => (x === null ? '-' : `${fmt(x, 2)}x`);
+
+/**
+ * A table's text: head and body cells are strings, `null` in the body is a blank line between groups; `align`
+ * has an 'l' (left) or 'r' (right) per column. The terminal's one table formatter.
+ */
+export function textTable(head: string[], body: (string[] | null)[], align: string, indent = ''): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b?.[i]?.length ?? 0)));
+  const line = (cells: string[]) =>
+    indent +
+    cells
+      .map((c, i) => (align[i] === 'l' ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
+      .join('  ')
+      .trimEnd();
+  const rule = indent + widths.map((w) => '-'.repeat(w)).join('  ');
+  return [line(head), rule, ...body.map((b) => (b ? line(b) : ''))].join('\n');
 }
 
-/** One row's cells in the results table; `dash` stands for a missing figure, `times` marks a ratio. */
-export function tableCells(r: Row, dash = '-', times = 'x'): string[] {
-  const ratio = (x: number | null) => (x === null ? dash : `${fmt(x, 2, dash)}${times}`);
+/** Inserts `null` (a blank line) between rows where `key` changes. */
+function grouped<T>(items: T[], cells: (t: T) => string[], key: (t: T) => string): (string[] | null)[] {
+  return items.flatMap((t, i) => (i > 0 && key(items[i - 1]!) !== key(t) ? [null, cells(t)] : [cells(t)]));
+}
+
+/** The results table: its column heads and one row's cells. */
+export const TABLE_HEAD = [
+  'variant',
+  'size',
+  'implementation',
+  'wall ms',
+  'GPU ms',
+  'Melem/s',
+  'GB/s',
+  'x copy',
+  'vs CPU',
+  'vs TF Adam',
+  'vs TF AdaB',
+];
+
+export function tableCells(r: Row): string[] {
   return [
     r.variant,
     pow2(r.size),
     implLabel(r.impl, r.threads) + (r.note ? ` (${r.note})` : ''),
-    fmt(r.wallMs, 3, dash),
-    r.gpuMs === null ? dash : fmt(r.gpuMs, 3, dash),
-    fmt(r.elementsPerSecond / 1e6, 1, dash),
-    fmt(r.effectiveGBps, 2, dash),
+    fmt(r.wallMs, 3),
+    fmt(r.gpuMs, 3),
+    fmt(r.elementsPerSecond / 1e6, 1),
+    fmt(r.effectiveGBps, 2),
     ratio(r.vsCopy),
     ratio(r.vsCpu),
     ratio(r.vsTfjsAdam),
@@ -635,18 +601,62 @@ export function tableCells(r: Row, dash = '-', times = 'x'): string[] {
 }
 
 export function formatTable(rows: Row[]): string {
-  const head = tableHead();
-  const body = rows.map((r) => tableCells(r));
-  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  const line = (cells: string[]) =>
-    cells.map((c, i) => (i < 3 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  const out = [line(head), widths.map((w) => '-'.repeat(w)).join('  ')];
-  rows.forEach((r, i) => {
-    const prev = rows[i - 1];
-    if (prev && (prev.size !== r.size || prev.variant !== r.variant)) out.push('');
-    out.push(line(body[i]!));
-  });
-  return out.join('\n');
+  return textTable(
+    TABLE_HEAD,
+    grouped(rows, tableCells, (r) => `${r.variant} ${r.size}`),
+    'lllrrrrrrrr',
+  );
+}
+
+/** The modes table: one line per mode and size (ms: GPU ms where measured, else wall ms). */
+export const MODE_HEAD = [
+  'mode',
+  'size',
+  'B/elem',
+  'fused ms',
+  'copy ms',
+  'fused GB/s',
+  'copy GB/s',
+  'x copy',
+  'time x f32',
+  'ideal x f32',
+];
+
+/** The fused rows of `rows`, each with the cells of its line in the modes table. */
+export function modeTable(rows: ModeRow[]): { row: ModeRow; cells: string[] }[] {
+  return rows
+    .filter((r) => r.kind === 'fused')
+    .map((f) => {
+      const copy = rows.find((r) => r.kind === 'copy' && r.mode === f.mode && r.size === f.size);
+      return {
+        row: f,
+        cells: [
+          f.mode,
+          pow2(f.size),
+          String(f.bytesPerElement),
+          fmt(f.ms, 3),
+          copy ? fmt(copy.ms, 3) : '-',
+          fmt(f.effectiveGBps, 2),
+          copy ? fmt(copy.effectiveGBps, 2) : '-',
+          ratio(f.vsCopy),
+          ratio(f.vsF32),
+          ratio(f.bytesPerElement / modeBytes('f32')),
+        ],
+      };
+    });
+}
+
+export function formatModes(rows: ModeRow[]): string {
+  const lines = modeTable(rows);
+  return textTable(
+    MODE_HEAD,
+    grouped(
+      lines,
+      (l) => l.cells,
+      (l) => String(l.row.size),
+    ),
+    'llrrrrrrrr',
+  );
 }
 
 export const LEGEND = [
@@ -657,232 +667,63 @@ export const LEGEND = [
   '  rows: the Float32Array copy loop; WASM on 1 thread: none, see npx tsx bench/cpu-wasm.ts). vs CPU: the fastest',
   "  CPU optimizer's wall ms (least of WASM SIMD on N threads, on 1 thread, AdaBeliefFastCPU) / this row's; vs TF",
   "  Adam / vs TF AdaB: that implementation's wall ms / this row's (> 1: this row is faster). CPU rows run in",
-  '  this Node process (V8): the JavaScript ones on its thread, the WASM ones (AdaBeliefWasmCPU, and a copy',
-  '  moving the same bytes over the same memory layout) on worker_threads over SharedArrayBuffer memory, WASM on',
-  '  N threads always on all N (tuneThreads off). The',
-  '  Float32Array copy loop takes its arrays as arguments, as the optimizers do (the same loop over module-level',
-  '  constant arrays runs up to 3x faster here: the JIT folds the arrays in; no optimizer can rely on that).',
+  '  this Node process (V8) — or in the page, on the demo — the JavaScript ones on its thread, the WASM ones',
+  '  (AdaBeliefWasmCPU, and a copy moving the same bytes over the same memory layout) on worker_threads over',
+  '  SharedArrayBuffer memory, WASM on N threads always on all N (tuneThreads off). The Float32Array copy loop',
+  '  takes its arrays as arguments, as the optimizers do (the same loop over module-level constant arrays runs up',
+  '  to 3x faster here: the JIT folds the arrays in; no optimizer can rely on that).',
 ];
 
-export function formatTargets(ts: Target[]): string {
-  return ts
-    .map((t) => {
-      const verdict = t.met === null ? 'NOT MEASURED' : t.met ? 'met' : 'NOT MET';
-      return `  ${t.name.padEnd(20)} ${t.want.padEnd(7)} measured ${t.measured === null ? '-' : t.measured.toFixed(t.digits ?? 2).padStart(6)}  ${verdict.padEnd(12)} ${t.detail}`;
-    })
-    .join('\n');
+export const TARGET_HEAD = ['ratio', 'target', 'measured', 'verdict', 'what'];
+
+export function targetCells(t: Target): string[] {
+  const verdict = t.met === null ? 'not measured' : t.met ? 'met' : 'NOT MET';
+  return [t.name, t.want, t.measured === null ? '-' : t.measured.toFixed(t.digits ?? 2), verdict, t.detail];
 }
 
-const arenaBuffers = (s: ModelSummary) =>
-  `${s.arenaBuffers.param} param + ${s.arenaBuffers.grad} grad buffer${s.arenaBuffers.param + s.arenaBuffers.grad > 2 ? 's' : ''}`;
+export function formatTargets(ts: Target[]): string {
+  return textTable(TARGET_HEAD, ts.map(targetCells), 'llrll', '  ');
+}
+
+/** The whole model's host-cost table: head and rows (ms per step() call). */
+export function modelHostTable(s: ModelSummary): { head: string[]; body: string[][] } {
+  const ms = (x: number | null) => fmt(x, 3);
+  return {
+    head: ['', 'mean', 'median', 'after idle', `real work (${s.hostTimedCalls})`],
+    body: [
+      [s.model, s.hostMsPerStep, s.hostMedianMs.model, s.hostFirstCallMs.model, s.hostTimedMeanMs.model],
+      [
+        'flat tensor',
+        s.hostMsPerStepFlat,
+        s.hostMedianMs.flat,
+        s.hostFirstCallMs.flat,
+        s.hostTimedMeanMs.flat,
+      ],
+      ['empty pass + submit', s.emptyStepMs.mean, s.emptyStepMs.median, s.emptyStepMs.firstCall, null],
+    ].map(([name, ...xs]) => [name as string, ...(xs as (number | null)[]).map(ms)]),
+  };
+}
+
+/** The whole model's case in words (terminal and report alike). */
+export function modelLines(s: ModelSummary): string[] {
+  const n = s.elements.toLocaleString('en-US');
+  const ms = (x: number | null) => fmt(x, 3);
+  const buffers = `${s.arenaBuffers.param} param + ${s.arenaBuffers.grad} grad buffer${s.arenaBuffers.param + s.arenaBuffers.grad > 2 ? 's' : ''}`;
+  const count = (x: number | null) => (x === null ? '? dispatches' : `${x} dispatch${x === 1 ? '' : 'es'}`);
+  return [
+    `${s.model} shapes (${s.tensors} tensors, ${n} elements) in a ParamArena (${buffers}, ${count(s.dispatches.model)} per step) vs one flat tensor of as many (${count(s.dispatches.flat)} per step), default options.`,
+    `ms per step (${s.method}, median of ${s.reps} x ${s.stepsPerRep} steps, interleaved): model ${ms(s.modelMs)}, flat ${ms(s.flatMs)}, flat/model ${fmt(s.modelVsFlat, 3)}.`,
+    `Wall ms per step: model ${ms(s.modelWallMs)}, flat ${ms(s.flatWallMs)}, flat/model ${fmt(s.modelVsFlatWall, 3)}; GB/s (28 B/element): model ${fmt(s.modelGBps)}, flat ${fmt(s.flatGBps)}.`,
+    `Host ms per step(): JS time inside the call, ${s.hostCalls} calls each; after idle: median of each batch's first call, made after the queue drained; real work: mean of the timed wall steps' calls (timer resolution ${fmt(s.timerResolutionMs, 3)} ms). ${s.hostMethod}.`,
+  ];
+}
 
 /** The terminal's "Whole model" section (figures only; the targets are printed by formatTargets). */
 export function formatModel(s: ModelSummary): string {
-  const n = s.elements.toLocaleString('en-US');
-  const ms = (x: number | null) => (x === null ? '-' : fmt(x, 3));
-  const count = (x: number | null) => (x === null ? '? dispatches' : `${x} dispatch${x === 1 ? '' : 'es'}`);
-  const buffers = arenaBuffers(s);
-  const host: [string, (number | null)[]][] = [
-    [`${s.model}`, [s.hostMsPerStep, s.hostMedianMs.model, s.hostFirstCallMs.model, s.hostTimedMeanMs.model]],
-    [
-      'flat tensor',
-      [s.hostMsPerStepFlat, s.hostMedianMs.flat, s.hostFirstCallMs.flat, s.hostTimedMeanMs.flat],
-    ],
-    ['empty pass + submit', [s.emptyStepMs.mean, s.emptyStepMs.median, s.emptyStepMs.firstCall, null]],
-  ];
-  const heads = ['mean', 'median', 'after idle', `real work (${s.hostTimedCalls})`];
-  const w = heads.map((h) => Math.max(h.length, 6));
-  const hostTable = [
-    `    ${''.padEnd(20)}  ${heads.map((h, i) => h.padStart(w[i]!)).join('  ')}`,
-    ...host.map(
-      ([name, xs]) => `    ${name.padEnd(20)}  ${xs.map((x, i) => ms(x).padStart(w[i]!)).join('  ')}`,
-    ),
-  ];
+  const host = modelHostTable(s);
   return [
-    `Whole model: ${s.model} shapes (${s.tensors} tensors, ${n} elements) in a ParamArena vs one flat tensor of as many, default options`,
-    `  model: ${buffers}, ${count(s.dispatches.model)} per step; flat: ${count(s.dispatches.flat)} per step`,
-    `  ms per step (${s.method}, median of ${s.reps} x ${s.stepsPerRep} steps): model ${ms(s.modelMs)}, flat ${ms(s.flatMs)}, flat/model ${fmt(s.modelVsFlat, 3)}`,
-    `  wall ms per step: model ${ms(s.modelWallMs)}, flat ${ms(s.flatWallMs)}, flat/model ${fmt(s.modelVsFlatWall, 3)}; GB/s (28 B/element): model ${fmt(s.modelGBps)}, flat ${fmt(s.flatGBps)}`,
-    `  host ms per step() (JS time inside the call; ${s.hostCalls} calls each; after idle: median of each batch's first call,`,
-    `  made after the queue drained; real work: mean of the timed wall steps' calls):`,
-    ...hostTable,
-    `  host method: ${s.hostMethod}`,
+    'Whole model:',
+    ...modelLines(s).map((l) => `  ${l}`),
+    textTable(host.head, host.body, 'lrrrr', '    '),
   ].join('\n');
-}
-
-// ---------------------------------------------------------------------------------------------- HTML
-
-export const COLORS: Record<Impl, string> = {
-  fused: '#d62728',
-  copy: '#555555',
-  'tfjs-adam': '#1f77b4',
-  'tfjs-adabelief': '#17becf',
-  'wasm-N': '#9467bd',
-  'wasm-1': '#e377c2',
-  'cpu-fast': '#2ca02c',
-  'cpu-ref': '#98df8a',
-  'cpu-copy-N': '#bcbd22',
-  'cpu-copy': '#8c564b',
-};
-
-export interface Series {
-  name: string;
-  color: string;
-  dashed?: boolean;
-  points: [number, number][];
-}
-
-const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-
-/** A line chart with log2 sizes on x and a log10 y axis, as an SVG string. */
-function lineChart(id: string, title: string, yLabel: string, series: Series[], refLine?: number): string {
-  const W = 760;
-  const H = 420;
-  const m = { l: 70, r: 230, t: 36, b: 50 };
-  const pts = series.flatMap((s) => s.points).filter(([, y]) => y > 0 && Number.isFinite(y));
-  if (!pts.length) return '';
-  const xs = pts.map(([x]) => Math.log2(x));
-  const ys = pts.map(([, y]) => Math.log10(y)).concat(refLine ? [Math.log10(refLine)] : []);
-  const [x0, x1] = [Math.min(...xs), Math.max(...xs) + (Math.max(...xs) === Math.min(...xs) ? 1 : 0)];
-  const [y0, y1] = [Math.floor(Math.min(...ys)), Math.ceil(Math.max(...ys) + 1e-9)];
-  const X = (x: number) => m.l + ((Math.log2(x) - x0) / (x1 - x0)) * (W - m.l - m.r);
-  const Y = (y: number) => H - m.b - ((Math.log10(y) - y0) / Math.max(y1 - y0, 1)) * (H - m.t - m.b);
-  const parts: string[] = [];
-  for (let e = y0; e <= y1; e++) {
-    for (const k of e < y1 ? [1, 2, 5] : [1]) {
-      const v = k * 10 ** e;
-      parts.push(`<line x1="${m.l}" x2="${W - m.r}" y1="${Y(v)}" y2="${Y(v)}" stroke="#ddd"/>`);
-      parts.push(
-        `<text x="${m.l - 6}" y="${Y(v) + 4}" text-anchor="end" font-size="11">${v < 1 ? v.toPrecision(1) : v}</text>`,
-      );
-    }
-  }
-  for (let k = Math.ceil(x0); k <= x1; k++) {
-    const x = X(2 ** k);
-    parts.push(`<line x1="${x}" x2="${x}" y1="${m.t}" y2="${H - m.b}" stroke="#eee"/>`);
-    parts.push(`<text x="${x}" y="${H - m.b + 16}" text-anchor="middle" font-size="11">2^${k}</text>`);
-  }
-  if (refLine) {
-    parts.push(
-      `<line x1="${m.l}" x2="${W - m.r}" y1="${Y(refLine)}" y2="${Y(refLine)}" stroke="#000" stroke-dasharray="2 3"/>`,
-    );
-  }
-  series.forEach((s, i) => {
-    const p = s.points.filter(([, y]) => y > 0 && Number.isFinite(y));
-    if (!p.length) return;
-    const d = p.map(([x, y], j) => `${j ? 'L' : 'M'}${X(x).toFixed(1)},${Y(y).toFixed(1)}`).join(' ');
-    const dash = s.dashed ? ' stroke-dasharray="7 4"' : '';
-    parts.push(`<path d="${d}" fill="none" stroke="${s.color}" stroke-width="2.2"${dash}/>`);
-    p.forEach(([x, y]) => parts.push(`<circle cx="${X(x)}" cy="${Y(y)}" r="3" fill="${s.color}"/>`));
-    const ly = m.t + 14 + i * 20;
-    parts.push(
-      `<line x1="${W - m.r + 14}" x2="${W - m.r + 40}" y1="${ly - 4}" y2="${ly - 4}" stroke="${s.color}" stroke-width="2.2"${dash}/>`,
-    );
-    parts.push(`<text x="${W - m.r + 46}" y="${ly}" font-size="12">${esc(s.name)}</text>`);
-  });
-  return `<svg id="${id}" xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" style="background:#fff">
-<text x="${m.l}" y="20" font-size="15" font-weight="bold">${esc(title)}</text>
-<rect x="${m.l}" y="${m.t}" width="${W - m.l - m.r}" height="${H - m.t - m.b}" fill="none" stroke="#999"/>
-${parts.join('\n')}
-<text x="${(m.l + W - m.r) / 2}" y="${H - 12}" text-anchor="middle" font-size="12">parameters (elements)</text>
-<text x="16" y="${(m.t + H - m.b) / 2}" text-anchor="middle" font-size="12" transform="rotate(-90 16 ${(m.t + H - m.b) / 2})">${esc(yLabel)}</text>
-</svg>`;
-}
-
-/** Effective bandwidth against size, one line per implementation that has rows (the copies dashed). */
-export function bandwidthSeries(rows: Row[], variant: Variant): Series[] {
-  return (Object.keys(IMPL_LABELS) as Impl[])
-    .map((impl) => {
-      const own = rows.filter((r) => r.variant === variant && r.impl === impl);
-      return {
-        name: implLabel(impl, own[0]?.threads),
-        color: COLORS[impl],
-        dashed: impl === 'copy' || impl === 'cpu-copy' || impl === 'cpu-copy-N',
-        points: own.map((r): [number, number] => [r.size, r.effectiveGBps]),
-      };
-    })
-    .filter((s) => s.points.length);
-}
-
-function bandwidthChart(rows: Row[], variant: Variant, id: string): string {
-  const series = bandwidthSeries(rows, variant);
-  return lineChart(id, `Effective bandwidth, ${variant} (dashed: copy rooflines)`, 'GB/s (log)', series);
-}
-
-function speedupChart(rows: Row[], variant: Variant, id: string): string {
-  const fused = rows.filter((r) => r.variant === variant && r.impl === 'fused');
-  const against = (impl: Impl): Series => {
-    const own = rows.filter((r) => r.impl === impl && (r.variant === variant || impl === 'tfjs-adam'));
-    return {
-      name: `vs ${implLabel(impl, own[0]?.threads).replace(/^TF\.js ops/, 'TF.js-ops')}`,
-      color: COLORS[impl],
-      points: fused.flatMap((f): [number, number][] => {
-        const other = own.find((r) => r.size === f.size);
-        return other ? [[f.size, other.wallMs / f.wallMs]] : [];
-      }),
-    };
-  };
-  const impls: Impl[] = ['wasm-N', 'wasm-1', 'cpu-fast', 'cpu-ref', 'tfjs-adam', 'tfjs-adabelief'];
-  const series = impls.map(against).filter((s) => s.points.length);
-  return lineChart(id, `Fused step speedup, ${variant} (dotted: 1x)`, 'speedup, wall time (log)', series, 1);
-}
-
-function modelHtml(s: ModelSummary): string {
-  const ms = (x: number | null) => (x === null ? '-' : fmt(x, 3));
-  const row = (
-    what: string,
-    dispatches: number | null,
-    stepMs: number,
-    wallMs: number,
-    gbps: number,
-    host: (number | null)[],
-  ) =>
-    `<tr><td>${esc(what)}</td><td>${dispatches ?? '?'}</td><td>${ms(stepMs)}</td><td>${ms(wallMs)}</td><td>${fmt(gbps)}</td>${host.map((h) => `<td>${ms(h)}</td>`).join('')}</tr>`;
-  const n = s.elements.toLocaleString('en-US');
-  return `<h2>Whole model</h2>
-<p>${esc(s.model)} shapes (${s.tensors} tensors, ${n} elements) in a ParamArena (${arenaBuffers(s)}) vs one flat tensor of ${n} elements, default options. Step ms: ${esc(s.method)}, median of ${s.reps} repetitions of ${s.stepsPerRep} steps, model and flat interleaved. <b>flat / model = ${fmt(s.modelVsFlat, 3)}</b> (wall: ${fmt(s.modelVsFlatWall, 3)}).</p>
-<table><tr><th></th><th>dispatches per step</th><th>ms per step</th><th>wall ms per step</th><th>GB/s (28 B/elem)</th><th>host ms per step(): mean</th><th>median</th><th>first call after an idle queue</th><th>with real GPU work (mean)</th></tr>
-${row(`${s.model} (${s.tensors} tensors)`, s.dispatches.model, s.modelMs, s.modelWallMs, s.modelGBps, [s.hostMsPerStep, s.hostMedianMs.model, s.hostFirstCallMs.model, s.hostTimedMeanMs.model])}
-${row('flat tensor', s.dispatches.flat, s.flatMs, s.flatWallMs, s.flatGBps, [s.hostMsPerStepFlat, s.hostMedianMs.flat, s.hostFirstCallMs.flat, s.hostTimedMeanMs.flat])}
-<tr><td>empty compute pass + submit (WebGPU's floor)</td><td>0</td><td></td><td></td><td></td><td>${ms(s.emptyStepMs.mean)}</td><td>${ms(s.emptyStepMs.median)}</td><td>${ms(s.emptyStepMs.firstCall)}</td><td></td></tr></table>
-<p>Host ms per step(): JS time inside step(), ${s.hostCalls} calls each: ${esc(s.hostMethod)}. With real GPU work: the ${s.hostTimedCalls} step() calls of the timed wall repetitions (timer resolution ${fmt(s.timerResolutionMs, 3)} ms).</p>`;
-}
-
-export function renderHtml(report: Report, tableText: string): string {
-  const a = report.adapter;
-  const variants = [...new Set(report.rows.map((r) => r.variant))];
-  const main = report.headline?.variant ?? variants[0];
-  const ordered = main ? [main, ...variants.filter((v) => v !== main)] : variants;
-  const charts = ordered
-    .map((v, i) => {
-      const bw = bandwidthChart(report.rows, v, i === 0 ? 'main-chart' : `bandwidth-${v}`);
-      const sp = speedupChart(report.rows, v, `speedup-${v}`);
-      return `<h2>Variant: ${esc(v)}</h2><div class="charts">${bw}${sp}</div>`;
-    })
-    .join('\n');
-  const targetRows = report.targets
-    .map((t) => {
-      const verdict = t.met === null ? 'not measured' : t.met ? 'met' : 'NOT MET';
-      const cls = t.met === null ? '' : t.met ? 'ok' : 'bad';
-      return `<tr><td>${t.name}</td><td>${esc(t.want)}</td><td>${t.measured === null ? '-' : t.measured.toFixed(t.digits ?? 2)}</td><td class="${cls}">${verdict}</td><td>${esc(t.detail)}</td></tr>`;
-    })
-    .join('');
-  return `<!doctype html>
-<html><head><meta charset="utf-8"><title>adabelief-webgpu benchmark</title>
-<style>body{font-family:sans-serif;margin:24px;max-width:1600px}.charts{display:flex;flex-wrap:wrap;gap:16px}
-pre{background:#f6f6f6;padding:12px;overflow-x:auto;font-size:12px}td,th{padding:3px 8px;border-bottom:1px solid #ddd;text-align:left}
-.ok{color:#070;font-weight:bold}.bad{color:#b00;font-weight:bold}.warn{background:#fff3cd;padding:8px;border:1px solid #e0c060}</style>
-</head><body>
-<h1>adabelief-webgpu: one optimizer step, GPU vs CPU vs TF.js</h1>
-<p>${esc(report.date)} · adapter <b>${esc(`${a.vendor} / ${a.architecture}${a.description ? ` / ${a.description}` : ''}`)}</b>${a.fallback ? ' (CPU fallback adapter)' : ''} · ${esc(report.cpus)} · Node ${esc(report.node)} · run took ${report.durationS.toFixed(0)} s · load average ${report.loadAverage.before.toFixed(2)} before, ${report.loadAverage.after.toFixed(2)} after</p>
-${a.fallback ? '<p class="warn">This adapter is a CPU fallback (SwiftShader or similar): every "GPU" figure here is a CPU emulating a GPU.</p>' : ''}
-<p>GPU timing: ${esc(report.timing.gpu)}<br>TF.js: ${esc(report.timing.tfjs)}<br>CPU timing: ${esc(report.timing.cpu)}</p>
-<h2>Targets</h2><table><tr><th>ratio</th><th>target</th><th>measured</th><th></th><th>what</th></tr>${targetRows}</table>
-${report.model ? modelHtml(report.model) : ''}
-${charts}
-${modesHtml(report)}
-<h2>All figures</h2><pre>${esc(tableText)}\n\n${esc(LEGEND.join('\n'))}</pre>
-<p>Raw data: benchmark.json (same folder).</p>
-</body></html>
-`;
 }

@@ -8,14 +8,8 @@
  * bench/main.ts; this file adds the browser (puppeteer, vite) and Dawn-through-vite sessions.
  */
 import { join } from 'node:path';
-import puppeteer, { type Browser, type HTTPRequest } from 'puppeteer-core';
-import {
-  chromiumArgs,
-  findChromium,
-  openBrowser,
-  REPO_ROOT,
-  type BrowserSession,
-} from '../sessions/chromium.js';
+import type { HTTPRequest } from 'puppeteer-core';
+import { openBrowser, REPO_ROOT, type BrowserSession } from '../sessions/chromium.js';
 import {
   exitOnFailure,
   parseArgs,
@@ -26,6 +20,7 @@ import {
   type Hooks,
 } from './main.js';
 import { openDawnSession } from './node.js';
+import { writeReport } from './report-html.js';
 
 const TFJS_DEPS = ['@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-webgpu'];
 
@@ -46,30 +41,6 @@ async function openGpuSession(cfg: Config): Promise<Session> {
   const session = await openBrowser('/bench/index.html', false, { optimizeDeps: TFJS_DEPS });
   const version = await session.page.browser().version();
   return { ...session, runtime: `headless Chromium (${version})` };
-}
-
-/** Screenshots the report's main chart into `png` with the session's browser, or a headless Chromium of its own. */
-async function writeChartPng(session: Session, html: string, png: string): Promise<string> {
-  let own: Browser | undefined;
-  try {
-    const browser =
-      session.page?.browser() ??
-      (own = await puppeteer.launch({
-        executablePath: findChromium(),
-        headless: true,
-        args: chromiumArgs(),
-      }));
-    const page = await browser.newPage();
-    await page.setContent(html, { waitUntil: 'load' });
-    const chart = (await page.$('#main-chart')) ?? (await page.$('#modes-bandwidth'));
-    if (chart) await chart.screenshot({ path: png as `${string}.png` });
-    await page.close();
-    return chart ? ` and ${png}` : ' (no chart: no PNG)';
-  } catch (e) {
-    return ` (no PNG: ${(e as Error).message})`;
-  } finally {
-    await own?.close();
-  }
 }
 
 /**
@@ -126,7 +97,7 @@ async function main(): Promise<void> {
   const session = await openGpuSession(cfg);
   const { page, url } = session;
   const hooks: Hooks = {
-    writePng: (html, png) => writeChartPng(session, html, png),
+    writeReport: (json, html, png) => writeReport(json, html, png, session.page?.browser()),
     ...(page && url
       ? {
           isolate: () => isolatePage({ page, url }),

@@ -1,12 +1,12 @@
 /**
  * The benchmark page: `npm start`'s measurements (bench/page.ts for the GPU and TF.js, bench/cpu.ts for the
- * CPU, bench/report.ts for the derived figures) run in the page, drawn on canvases. A quick run starts on
- * load; the full run measures npm start's sizes and variants.
+ * CPU, bench/report.ts for the derived figures) run in the page, drawn by the renderer of npm start's
+ * results/benchmark.html (bench/render.ts). A quick run starts on load; the full run measures npm start's sizes
+ * and variants.
  */
 import {
   IMPL_LABELS,
   plan,
-  type Impl,
   type Repetitions,
   type Samples,
   type Task,
@@ -14,21 +14,10 @@ import {
 } from '../bench/common.js';
 import { measureCpu } from '../bench/cpu.js';
 import { init, measureGpu, measureTf, tfjsInfo, type AdapterReport } from '../bench/page.js';
-import {
-  COLORS,
-  bandwidthSeries,
-  headline,
-  pow2,
-  tableCells,
-  tableHead,
-  targets,
-  toRows,
-  type Measurement,
-  type Row,
-} from '../bench/report.js';
+import { renderReport } from '../bench/render.js';
+import { buildReport, pow2, type Measurement } from '../bench/report.js';
 import { openGpu } from './lib/adapter.js';
 import { byId, clearError, el, nextFrame, publish, setState, showError } from './lib/page.js';
-import { drawLogChart, type Series } from './lib/plot.js';
 
 interface RunConfig {
   name: 'quick' | 'full';
@@ -59,101 +48,6 @@ async function measure(task: Task): Promise<Samples[]> {
   if (impl === 'fused' || impl === 'copy') return measureGpu(specs);
   if (impl.startsWith('tfjs-')) return [await measureTf(specs[0]!)];
   return [measureCpu(specs[0]!)];
-}
-
-function showTable(rows: Row[]): void {
-  const head = tableHead('×');
-  const body = rows.map((r) =>
-    el(
-      'tr',
-      { 'data-impl': r.impl, 'data-size': String(r.size) },
-      ...tableCells(r, '–', '×').map((t) => el('td', {}, t)),
-    ),
-  );
-  byId('table').replaceChildren(el('table', {}, el('tr', {}, ...head.map((h) => el('th', {}, h))), ...body));
-  byId('legend-text').textContent =
-    'wall ms: median wall time per step (K steps queued, then waited for, / K); GPU ms: median timestamp-query time ' +
-    'of the step where the adapter has timestamp-query. GB/s: 28 bytes per element (36 with AMSGrad; TF.js is ' +
-    'credited with the same minimum) × size / time. × copy: GB/s over the copy of the same bytes on the same ' +
-    'side (GPU: the copy kernel; CPU: a Float32Array loop). vs X: X’s wall ms / this row’s (> 1: this row is ' +
-    'faster). CPU rows run in this page’s JavaScript thread (npm start runs them in Node).';
-}
-
-function showTargets(rows: Row[]): void {
-  const ts = targets(headline(rows));
-  byId('targets').replaceChildren(
-    el(
-      'table',
-      {},
-      el(
-        'tr',
-        {},
-        ...['ratio', 'target', 'measured', '', 'what'].map((h) =>
-          el('th', h === 'what' ? { class: 'left' } : {}, h),
-        ),
-      ),
-      ...ts.map((t) =>
-        el(
-          'tr',
-          {},
-          el('td', {}, t.name),
-          el('td', {}, t.want),
-          el('td', {}, t.measured === null ? '–' : t.measured.toFixed(t.digits ?? 2)),
-          el(
-            'td',
-            { class: t.met === null ? '' : t.met ? 'holds' : 'fails' },
-            t.met === null ? 'not measured' : t.met ? 'met' : 'not met',
-          ),
-          el('td', { class: 'left' }, t.detail),
-        ),
-      ),
-    ),
-  );
-}
-
-function showCharts(rows: Row[]): void {
-  const charts = byId('charts');
-  charts.replaceChildren();
-  const variants = [...new Set(rows.map((r) => r.variant))];
-  for (const variant of variants) {
-    const bandwidth = bandwidthSeries(rows, variant);
-    const fused = rows.filter((r) => r.variant === variant && r.impl === 'fused');
-    const against = (impl: Impl, name: string): Series => ({
-      name,
-      color: COLORS[impl],
-      points: fused.flatMap((f): [number, number][] => {
-        const other = rows.find(
-          (r) => r.size === f.size && r.impl === impl && (r.variant === variant || impl === 'tfjs-adam'),
-        );
-        return other ? [[f.size, other.wallMs / f.wallMs]] : [];
-      }),
-    });
-    const speedup = [
-      against('cpu-fast', 'vs CPU AdaBeliefFastCPU'),
-      against('cpu-ref', 'vs CPU AdaBeliefCPU (ref)'),
-      against('tfjs-adam', 'vs TF.js tf.train.adam'),
-      against('tfjs-adabelief', 'vs TF.js-ops AdaBelief'),
-    ].filter((s) => s.points.length);
-    const a = el('canvas', { id: `bandwidth-${variant}`, 'aria-label': `effective bandwidth, ${variant}` });
-    const b = el('canvas', {
-      id: `speedup-${variant}`,
-      'aria-label': `speedup of the fused step, ${variant}`,
-    });
-    charts.append(el('div', { class: 'row' }, a, b));
-    drawLogChart(a, {
-      title: `Effective bandwidth, ${variant} (dashed: copy rooflines)`,
-      xLabel: 'parameters (elements)',
-      yLabel: 'GB/s (log)',
-      series: bandwidth,
-    });
-    drawLogChart(b, {
-      title: `Fused step speedup, ${variant} (dotted: 1×)`,
-      xLabel: 'parameters (elements)',
-      yLabel: 'speedup, wall time (log)',
-      series: speedup,
-      reference: 1,
-    });
-  }
 }
 
 let adapter: AdapterReport | null = null;
@@ -198,22 +92,31 @@ async function run(cfg: RunConfig): Promise<void> {
         progress.value++;
       });
     }
-    const rows = toRows(measurements);
-    showTargets(rows);
-    showCharts(rows);
-    showTable(rows);
     const durationS = (performance.now() - started) / 1e3;
-    status.textContent = `${cfg.name} run done in ${durationS.toFixed(1)} s (${total} measurements).`;
-    publish({
-      page: 'benchmark',
-      run: cfg.name,
+    const report = buildReport({
+      date: new Date().toISOString(),
       adapter,
+      tfjs: tf,
+      node: null,
+      cpus: `${navigator.hardwareConcurrency} logical CPUs (this page)`,
+      timing: {
+        gpu: adapter.timestampQuery
+          ? 'timestamp-query around each step (GB/s, × copy) and wall time over K queued steps (ms, speedups)'
+          : 'wall time over K queued steps + queue.onSubmittedWorkDone() (no timestamp-query on this adapter)',
+        cpu: 'in this page’s JavaScript thread, performance.now() over K steps (npm start runs them in Node)',
+        tfjs: `wall time over K queued steps + a 1-element read, webgpu backend on the ${tf.device}`,
+      },
       settings: { sizes: cfg.sizes, variants: cfg.variants, ...cfg.rep },
+      loadAverage: null,
+      variants: cfg.variants,
+      measurements,
+      modeMeasurements: [],
+      model: null,
       durationS,
-      headline: headline(rows),
-      targets: targets(headline(rows)),
-      rows,
     });
+    renderReport(byId('report'), report);
+    status.textContent = `${cfg.name} run done in ${durationS.toFixed(1)} s (${total} measurements).`;
+    publish({ page: 'benchmark', run: cfg.name, ...report });
     setState('done');
   } catch (e) {
     status.textContent = '';

@@ -7,8 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { openGpu, type DemoGpu } from './lib/adapter.js';
-import { drawCurves, type Curve } from './lib/curves.js';
-import { drawDecisionMap } from './lib/decision-map.js';
+import { Curves, PALETTE, decisionMap } from './lib/charts.js';
 import {
   addFieldInput,
   byId,
@@ -20,7 +19,6 @@ import {
   setState,
   showError,
 } from './lib/page.js';
-import { PALETTE } from './lib/plot.js';
 import { TFJS_VERSION, useTfjsOn } from './lib/tfjs-webgpu.js';
 import {
   BLOCK_STEPS,
@@ -29,7 +27,7 @@ import {
   contenders,
   timeStepParts,
   train,
-  type Curves,
+  type Curves as TrainingCurves,
   type TimingResult,
   type TrainedOptimizer,
   type TrainingResult,
@@ -83,24 +81,29 @@ function schedule(): void {
   running = running.then(run, run);
 }
 
-function drawCharts(names: { label: string; name: keyof typeof PALETTE }[], curves: Curves[], steps: number) {
-  const line = (pick: (c: Curves) => number[]): Curve[] =>
-    names.map((n, i) => ({ name: n.label, color: PALETTE[n.name], values: pick(curves[i]!) }));
-  drawCurves(byId<HTMLCanvasElement>('loss'), {
+/** The live loss and accuracy charts of a run: `update` redraws them with the curves so far. */
+function curveCharts(names: { label: string; name: keyof typeof PALETTE }[], steps: number) {
+  const lines = names.map((n) => ({ name: n.label, color: PALETTE[n.name] }));
+  const loss = new Curves(byId('loss'), {
     title: 'Training loss (cross-entropy, log scale)',
     yLabel: 'loss',
     steps,
     log: true,
-    curves: line((c) => c.losses),
+    lines,
   });
-  drawCurves(byId<HTMLCanvasElement>('accuracy'), {
+  const accuracy = new Curves(byId('accuracy'), {
     title: 'Training accuracy',
     yLabel: 'accuracy',
     steps,
     yRange: [0, 1],
-    legend: 'bottom',
-    curves: line((c) => c.accuracies),
+    lines,
   });
+  return {
+    update(curves: TrainingCurves[]) {
+      loss.update(curves.map((c) => c.losses));
+      accuracy.update(curves.map((c) => c.accuracies));
+    },
+  };
 }
 
 /** First step k with accuracies[k] ≥ mark, or null. */
@@ -166,9 +169,7 @@ function showMaps(r: TrainingResult): void {
   const maps = byId('maps');
   maps.replaceChildren();
   for (const o of r.optimizers) {
-    const canvas = el('canvas', { id: `map-${o.name}`, 'aria-label': `decision map of ${o.label}` });
-    maps.append(canvas);
-    drawDecisionMap(canvas, {
+    const figure = decisionMap({
       title: `${o.label}: ${fmt(o.accuracies.at(-1)! * 100, 1)}%`,
       size: MAP_SIZE,
       classes: o.map,
@@ -176,6 +177,7 @@ function showMaps(r: TrainingResult): void {
       xy: r.data.xy,
       labels: r.data.labels,
     });
+    maps.append(el('div', { id: `map-${o.name}`, 'aria-label': `decision map of ${o.label}` }, figure));
   }
 }
 
@@ -261,14 +263,10 @@ async function run(): Promise<void> {
   try {
     const made = contenders(current);
     const names = made.map((c) => ({ label: c.label, name: c.name }));
-    drawCharts(
-      names,
-      made.map(() => ({ losses: [], accuracies: [] })),
-      current.steps,
-    );
+    const charts = curveCharts(names, current.steps);
     status.textContent = 'Training…';
     const result = await train(current, made, async (step, curves) => {
-      drawCharts(names, curves, current.steps);
+      charts.update(curves);
       status.textContent = `Training: step ${step} / ${current.steps} of each optimizer…`;
       await nextFrame();
     });

@@ -16,7 +16,7 @@ import {
   setState,
   showError,
 } from './lib/page.js';
-import { Frame, PALETTE, contourBitmap, context2d, drawAxes, drawMarker, drawPath } from './lib/plot.js';
+import { PALETTE, contourLayer, pathLayer, type ContourMap } from './lib/charts.js';
 import { runTrajectories, type TrajectoryRun } from './lib/toy-run.js';
 import {
   TOY_FUNCTIONS,
@@ -29,7 +29,7 @@ import {
 
 const WIDTH = 720;
 const HEIGHT = 480;
-const FRAME = { left: 64, top: 12, right: 16, bottom: 48 };
+const MARGIN = { left: 64, top: 12, right: 16, bottom: 48 };
 
 type Key = keyof ToySettings;
 interface Field {
@@ -58,8 +58,7 @@ const FIELDS: Field[] = [
 interface Shown {
   fn: ToyFunction;
   run: TrajectoryRun;
-  image: ImageData;
-  frame: Frame;
+  frame: ContourMap;
 }
 
 let gpu: DemoGpu | null = null;
@@ -156,24 +155,24 @@ async function run(): Promise<void> {
   const current = { fn, settings: { ...settings } };
   try {
     const result = await runTrajectories(gpu.device, current.fn, current.settings, OPTIMIZER_NAMES);
-    const frame = new Frame(
-      FRAME.left,
-      FRAME.top,
-      WIDTH - FRAME.left - FRAME.right,
-      HEIGHT - FRAME.top - FRAME.bottom,
-      current.fn.view.x,
-      current.fn.view.y,
+    const f = current.fn;
+    const frame: ContourMap = {
+      width: WIDTH,
+      height: HEIGHT,
+      margin: MARGIN,
+      x: f.view.x,
+      y: f.view.y,
+      xLabel: 'x',
+      yLabel: f.id === 'abs' ? 'y (stretched)' : 'y',
+    };
+    const start = result.paths[0]!.path;
+    byId('contour').replaceChildren(
+      contourLayer(frame, f.value, f.value(...f.minimum), {
+        start: [start[0]!, start[1]!],
+        minimum: f.minimum,
+      }),
     );
-    const image =
-      shown?.fn === current.fn
-        ? shown.image
-        : contourBitmap(
-            context2d(byId<HTMLCanvasElement>('plot'), WIDTH, HEIGHT),
-            frame,
-            current.fn.value,
-            current.fn.value(...current.fn.minimum),
-          );
-    shown = { fn: current.fn, run: result, image, frame };
+    shown = { fn: current.fn, run: result, frame };
     const metrics = Object.fromEntries(
       result.paths.map((p) => [p.name, pathMetrics(current.fn, p.path)]),
     ) as Record<OptimizerName, PathMetrics>;
@@ -211,19 +210,10 @@ async function run(): Promise<void> {
 
 function draw(upto: number): void {
   if (!shown) return;
-  const { fn: f, frame, image, run: r } = shown;
-  const canvas = byId<HTMLCanvasElement>('plot');
-  const ctx = context2d(canvas, WIDTH, HEIGHT);
-  ctx.fillStyle = '#fff';
-  ctx.fillRect(0, 0, WIDTH, HEIGHT);
-  const ratio = ctx.getTransform().a;
-  ctx.putImageData(image, Math.round(frame.left * ratio), Math.round(frame.top * ratio));
-  drawAxes(ctx, frame, 'x', f.id === 'abs' ? 'y (stretched)' : 'y');
-  drawMarker(ctx, frame, f.minimum[0], f.minimum[1], 'minimum');
-  const start = r.paths[0]!.path;
-  drawMarker(ctx, frame, start[0]!, start[1]!, 'start');
+  const { frame, run: r } = shown;
   // AdaBelief last, on top: on Rosenbrock and Beale its path runs close to Adam's.
-  for (const p of [...r.paths].reverse()) drawPath(ctx, frame, p.path, upto, PALETTE[p.name]);
+  const lines = [...r.paths].reverse().map((p) => ({ color: PALETTE[p.name], path: p.path }));
+  byId('paths').replaceChildren(pathLayer(frame, lines, upto));
   byId('step-label').textContent = `${upto} / ${(r.paths[0]!.path.length >> 1) - 1}`;
 }
 

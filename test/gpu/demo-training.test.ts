@@ -197,12 +197,21 @@ describe('training page in headless Chromium (the dev server of npm run demo)', 
     const text = (sel: string) => page.$eval(sel, (e) => e.textContent ?? '');
     expect(await text('#adapter')).toContain('WebGPU adapter');
     expect(await text('#adapter')).toContain('TF.js 4.22');
-    for (const id of ['loss', 'accuracy', 'map-adabelief', 'map-adam', 'map-sgd']) {
-      const size = (await page.$eval(`#${id}`, (c) => [
+    // The curves: uPlot's canvas; the decision maps: Observable Plot's SVG, its raster and one dot per point.
+    for (const id of ['loss', 'accuracy']) {
+      const size = (await page.$eval(`#${id} canvas`, (c) => [
         (c as HTMLCanvasElement).width,
         (c as HTMLCanvasElement).height,
       ])) as number[];
       expect(size[0]! * size[1]!, `#${id} drawn`).toBeGreaterThan(0);
+    }
+    for (const id of ['map-adabelief', 'map-adam', 'map-sgd']) {
+      const marks = await page.$eval(`#${id} svg`, (svg) => ({
+        images: svg.querySelectorAll('image').length,
+        dots: svg.querySelectorAll('circle').length,
+      }));
+      expect(marks.images, `#${id} raster`).toBe(1);
+      expect(marks.dots, `#${id} points`).toBe(result.points);
     }
     expect(await page.$$eval('#figures tr[data-optimizer]', (rows) => rows.length)).toBe(3);
     expect(await text('#timing')).toContain('TF.js tf.train.adam');

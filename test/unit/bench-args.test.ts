@@ -19,6 +19,52 @@ describe('npm start flags', () => {
     expect(parseArgs(['--quick'], HOST)!.quick).toBe(true);
   });
 
+  test('every flag as before: values, switches, the value of a flag taken even when it starts with --', () => {
+    const cfg = parseArgs(
+      [
+        ...['--runtime', 'node', '--variants', 'amsgrad,norectify', '--modes', 'f32,adam', '--no-variants'],
+        ...['--reps', '4', '--steps', '7', '--min-rep-ms', '50', '--max-workgroups', '16', '--no-tfjs'],
+        ...['--no-wasm', '--cpu-threads', '3', '--no-model', '--no-html', '--out', 'x', '--json', '--j'],
+      ],
+      HOST,
+    )!;
+    expect(cfg).toMatchObject({
+      runtime: 'node',
+      variants: ['amsgrad', 'norectify'],
+      variantsTable: false,
+      modes: ['f32', 'adam'],
+      rep: { reps: 4, stepsPerRep: 7, minRepMs: 50 },
+      maxWorkgroups: 16,
+      tfjs: false,
+      cpu: true,
+      wasm: false,
+      cpuThreads: 3,
+      model: false,
+      html: false,
+      repsGiven: true,
+    });
+    expect(cfg.out).toMatch(/\/x$/);
+    expect(cfg.json).toMatch(/\/--j$/);
+    expect(cfg.modeSizes).toEqual(cfg.sizes);
+    expect(parseArgs(['--quick', '--no-modes'], HOST)).toMatchObject({ modes: [], modeSizes: [2 ** 20] });
+    expect(parseArgs(['--quick'], HOST)!.json).toMatch(/results\/benchmark\.json$/);
+    expect(parseArgs(['--runtime', 'node'], HOST)!.json).toMatch(/results\/benchmark-node\.json$/);
+  });
+
+  test('--help prints the flags and returns null', () => {
+    const log = console.log;
+    const printed: string[] = [];
+    console.log = (s: string) => void printed.push(s);
+    try {
+      expect(parseArgs(['--help'], HOST)).toBeNull();
+      expect(parseArgs(['-h'], HOST)).toBeNull();
+    } finally {
+      console.log = log;
+    }
+    expect(printed[0]).toMatch(/^npm start -- \[flags\]/);
+    expect(printed[0]).toContain('--mode-sizes LIST');
+  });
+
   test('a bad flag is a UsageError naming the flag and the value', () => {
     const cases: [string[], RegExp][] = [
       [['--sizes', 'foo'], /^bad size 'foo': expected an integer from 4 to 2\^53 - 1, or 2\^k/],
@@ -28,6 +74,9 @@ describe('npm start flags', () => {
       [['--reps', '0'], /^--reps needs a positive integer$/],
       [['--runtime', 'nope'], /^--runtime must be 'browser' or 'node', got 'nope'/],
       [['--bogus'], /^unknown flag '--bogus'/],
+      [['--sizes', '2^12', 'stray'], /^unexpected argument 'stray'/],
+      [['--cpu-threads', 'x'], /^--cpu-threads needs a positive integer$/],
+      [['--variants', 'fast'], /^unknown variant 'fast'/],
     ];
     for (const [argv, message] of cases) {
       let error: unknown;
