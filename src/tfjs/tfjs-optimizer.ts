@@ -128,6 +128,18 @@ export abstract class FusedTfjsOptimizer<O extends object> extends tf.Optimizer 
         throw new TypeError(`${who}: entry ${i} must be { name, tensor }, got ${show(entry)}`);
       }
     });
+    // A variable listed twice: TF.js' cpu path would step it once per entry and the in-place GPU step once with
+    // the last gradient. Neither is what the caller meant (torch refuses a parameter listed twice): refuse.
+    const first = new Map<string, number>();
+    list.forEach(({ name }, i) => {
+      const earlier = first.get(name);
+      if (earlier !== undefined) {
+        throw new Error(
+          `${who}: variable '${name}' is listed twice (entries ${earlier} and ${i}); give each variable one gradient per call (sum them first)`,
+        );
+      }
+      first.set(name, i);
+    });
     const registered = tf.engine().registeredVariables;
     return list.map(({ name, tensor }, index) => {
       const variable = registered[name];

@@ -318,6 +318,11 @@ test('bad input and a backend switch give clear errors', async () => {
   expect(m.unknownVariable).toContain("no variable named 'no-such-variable'");
   expect(m.shape).toContain("the gradient of 'errors-float' has 2 elements");
   expect(m.backendSwitch).toContain('the backend changed');
+  // As on the cpu backend (test/unit/tfjs-learning-rate.test.ts): refused, nothing stepped.
+  expect(m.duplicate).toBe(
+    "AdaBeliefOptimizer.applyGradients: variable 'errors-twice' is listed twice (entries 0 and 1); give each variable one gradient per call (sum them first)",
+  );
+  expect(JSON.parse(m.duplicateAfter!)).toEqual({ values: [1, 2, 3], iterations: 0, stepCounts: {} });
   expect(m.internals).toContain("the 'webgpu' backend lacks submitQueue");
   expect(m.internals).toContain('@tensorflow/tfjs-backend-webgpu >=4.22.0 <4.23.0');
 });

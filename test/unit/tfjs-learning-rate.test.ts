@@ -412,4 +412,48 @@ describe('applyGradients: malformed arguments refused, naming the method, nothin
     v.dispose();
     opt.dispose();
   });
+
+  test('a variable listed twice in one call: refused naming it, on every adapter, nothing stepped (the webgpu backend: test/gpu/tfjs.test.ts)', () => {
+    const v = tf.variable(tf.tensor1d([1, 2, 3]), true, 'applyGradients-twice');
+    const w = tf.variable(tf.tensor1d([4, 5]), true, 'applyGradients-once');
+    const g = tf.tensor1d([0.5, -0.25, 1]);
+    const h = tf.tensor1d([0.125, 0.5]);
+    const twice = [
+      [
+        { name: v.name, tensor: g },
+        { name: w.name, tensor: h },
+        { name: v.name, tensor: g },
+      ],
+      [
+        { name: v.name, tensor: null },
+        { name: v.name, tensor: g },
+      ],
+    ];
+    for (const [Cls, name] of [
+      [AdaBeliefOptimizer, 'AdaBeliefOptimizer'],
+      [AdamOptimizer, 'AdamOptimizer'],
+      [AdamWOptimizer, 'AdamWOptimizer'],
+      [SGDOptimizer, 'SGDOptimizer'],
+    ] as const) {
+      const opt = new Cls({ lr: 0.1 });
+      for (const list of twice) {
+        const last = list.length - 1;
+        expect(
+          caught(() => opt.applyGradients(list as never)),
+          name,
+        ).toBe(
+          `Error: ${name}.applyGradients: variable 'applyGradients-twice' is listed twice (entries 0 and ${last}); give each variable one gradient per call (sum them first)`,
+        );
+      }
+      expect(Array.from(v.dataSync()), `${name}: nothing stepped`).toEqual([1, 2, 3]);
+      expect(Array.from(w.dataSync())).toEqual([4, 5]);
+      expect(opt.iterations).toBe(0);
+      expect(opt.stepCounts).toEqual({});
+      opt.applyGradients([{ name: v.name, tensor: g }]); // once: stepped
+      expect(opt.stepCounts).toEqual({ 'applyGradients-twice': 1 });
+      v.assign(tf.tensor1d([1, 2, 3]));
+      opt.dispose();
+    }
+    tf.dispose([v, w, g, h]);
+  });
 });

@@ -699,6 +699,23 @@ export async function errors(): Promise<Record<string, string>> {
   await useBackend('webgpu');
   out.backendSwitch = caught(() => opt.applyGradients({ [fv.name]: g3 }));
   opt.dispose();
+  // A variable listed twice in one call: refused on the webgpu backend as on the cpu one, nothing stepped.
+  const dv = tf.variable(tf.tensor1d([1, 2, 3]), true, 'errors-twice');
+  const dg = tf.tensor1d([0.5, -0.25, 1]);
+  const twice = new AdaBeliefOptimizer({ lr: 0.1 });
+  out.duplicate = caught(() =>
+    twice.applyGradients([
+      { name: dv.name, tensor: dg },
+      { name: dv.name, tensor: dg },
+    ]),
+  );
+  out.duplicateAfter = JSON.stringify({
+    values: Array.from(await dv.data()),
+    iterations: twice.iterations,
+    stepCounts: twice.stepCounts,
+  });
+  twice.dispose();
+  tf.dispose([dv, dg]);
   // A webgpu backend without the internals the in-place step relies on (as after a TF.js upgrade).
   const backend = tf.backend() as unknown as Record<string, unknown>;
   backend.submitQueue = undefined;
