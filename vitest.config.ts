@@ -1,10 +1,11 @@
 import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
 
-// Three tiers: `unit` (Node, no GPU: seconds, files in parallel), `study` (Node, no GPU: long CPU sweeps —
+// Four tiers: `unit` (Node, no GPU: seconds, files in parallel), `study` (Node, no GPU: long CPU sweeps —
 // AdaBeliefFastCPU against the reference over every option combination, the effect of lower precision on training)
-// and `gpu` (headless Chromium on SwiftShader and Dawn in Node: each suite shares one browser or device and is slow,
-// so files run one at a time). `npm run test:unit` / `test:study` / `test:gpu` run one tier; `npm test` runs all.
+// `gpu` (headless Chromium on SwiftShader and Dawn in Node: each suite shares one browser or device and is slow,
+// so files run one at a time) and `package` (the packed tarball installed into a fresh project, test/package/).
+// `npm run test:unit` / `test:study` / `test:gpu` run one tier; `npm test` runs all.
 export default defineConfig({
   test: {
     // Every core (vitest's default leaves one idle: on a 2-core machine the unit tier would run on one).
@@ -22,6 +23,15 @@ export default defineConfig({
           name: 'study',
           include: ['test/study/**/*.test.ts'],
           testTimeout: 120_000,
+        },
+      },
+      {
+        // The package as users install it: build, npm pack, publint, attw, a fresh project (test/package/).
+        test: {
+          name: 'package',
+          include: ['test/package/**/*.test.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 180_000,
         },
       },
       {
