@@ -61,7 +61,7 @@ export class CountWindow {
 
   /** Steps issued since the reference point whose effect is unsure (guarded step() calls, encode() calls). */
   get unsureSinceRead(): number {
-    return this.issued - this.refIssued - (this.sure - this.refSure);
+    return Math.max(0, this.issued - this.refIssued - (this.sure - this.refSure));
   }
 
   /**
@@ -72,6 +72,16 @@ export class CountWindow {
     this.issued++;
     if (submitted) this.stepped++;
     if (submitted && sure) this.sure++;
+  }
+
+  /**
+   * A step call issued with `issue(submitted, sure)` never ran: WebGPU rejected it (its command buffer is
+   * invalid). It is taken back, as if never issued.
+   */
+  retract(submitted: boolean, sure: boolean): void {
+    this.issued--;
+    if (submitted) this.stepped--;
+    if (submitted && sure) this.sure--;
   }
 
   /** The host's history now, for a readback whose copy is queued now. */

@@ -488,13 +488,12 @@ export class FusedOptimizer<O extends object> {
   step(): Promise<void> {
     this.health.check('step');
     this.beforeStep('step');
-    const { errors } = inErrorScopes(this.device, `${this.label}: step`, () => {
+    const { errors } = inErrorScopes(this.device, `${this.label}: step ${this.stepCount + 1}`, () => {
       const encoder = this.device.createCommandEncoder({ label: `${this.label}/step` });
       this.recordInto(encoder);
       this.device.queue.submit([encoder.finish()]);
     });
-    this.steps.window.issue(true, !this.guard);
-    return this.health.watch(errors, 'step');
+    return this.issued(errors, 'step', true);
   }
 
   /**
@@ -511,9 +510,25 @@ export class FusedOptimizer<O extends object> {
       );
     }
     this.beforeStep('encode');
-    const { errors } = inErrorScopes(this.device, `${this.label}: encode`, () => this.recordInto(encoder));
-    this.steps.window.issue(false, false);
-    void this.health.watch(errors, 'encode');
+    const { errors } = inErrorScopes(this.device, `${this.label}: encode step ${this.stepCount + 1}`, () =>
+      this.recordInto(encoder),
+    );
+    void this.issued(errors, 'encode', false);
+  }
+
+  /**
+   * A step was recorded (`submitted`: by step(), which submitted it): the count's range takes it in; if WebGPU
+   * rejected its recording or submit, it never runs and is taken back (and the optimizer refuses further calls).
+   */
+  private issued(errors: Promise<void>, what: string, submitted: boolean): Promise<void> {
+    const sure = submitted && !this.guard;
+    this.steps.window.issue(submitted, sure);
+    return settle(
+      this.health.watch(errors, what).catch((e: Error) => {
+        this.steps.window.retract(submitted, sure);
+        throw e;
+      }),
+    );
   }
 
   /**
@@ -523,7 +538,8 @@ export class FusedOptimizer<O extends object> {
   private beforeStep(what: string): void {
     this.steps.checkRoom(this.rule.name, what);
     this.writeScalars();
-    if (!this.narrowing && 2 * (this.steps.window.unsureSinceRead + 1) >= this.steps.ringEntries) {
+    const w = this.steps.window;
+    if (!this.narrowing && 2 * (w.hi - w.lo + 1) >= this.steps.ringEntries && w.unsureSinceRead > 0) {
       this.narrowing = settle(
         this.readSteps('stepCount').then(
           () => {

@@ -189,11 +189,12 @@ export class StepRecord {
           `importState() a smaller step to go on`,
       );
     }
-    if (w.unsureSinceRead + 1 > this.entries) {
+    if (w.hi - w.lo + 1 > this.entries) {
       throw new Error(
-        `${name}.${what}: ${w.unsureSinceRead} steps are in flight whose outcome the host has not read ` +
-          `(guarded steps, or encode()d steps not yet known to have run); the optimizer keeps scalars for ` +
-          `${this.entries}. await readStepCount() (or lastStepReport()) to go on`,
+        `${name}.${what}: ${w.hi - w.lo} steps may still run or be skipped without the host knowing ` +
+          `(encode()d steps not known to have run, guarded steps not read since), and the optimizer keeps the ` +
+          `scalars of ${this.entries} step counts: submit your encoders and await readStepCount() (or ` +
+          `lastStepReport()) to go on. An encoder dropped without a submit keeps its steps here until importState()`,
       );
     }
   }
@@ -205,6 +206,7 @@ export class StepRecord {
   sync(scalars: (member: number, t: number) => StepScalars): void {
     const w = this.window;
     const first = w.lo + 1;
+    // checkRoom keeps hi - lo below the ring's size: these counts take distinct slots.
     const last = Math.min(w.hi + 1, w.lo + this.entries, MAX_STEP);
     let run: { slot: number; counts: number[] } | undefined;
     const flush = () => {

@@ -1,9 +1,10 @@
 /**
  * The optimizer's lifecycle on Dawn in Node: un-awaited steps meeting a device loss or a destroyed buffer
  * (run in a child process: an unhandled rejection would make it exit 1), destroy() with steps in flight,
- * encode()'s limit, guarded steps confirmed by awaited step() promises, exact counts after bursts, step
- * counts past 2^32, a rejected step not counted, in-flight readbacks at device loss, and garbage collection
- * of destroyed optimizers (child process with --expose-gc).
+ * encoders dropped or held (child process with --expose-gc), encode() into several encoders, guarded steps and
+ * the host's expected count against the GPU's own, step counts past 2^32, a rejected step not counted, in-flight
+ * readbacks at device loss, and garbage collection of destroyed optimizers. test/gpu/step-count.test.ts has the
+ * count's parity with the CPU reference.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { execFile } from 'node:child_process';
@@ -84,21 +85,14 @@ describe('un-awaited promises never crash the process (child process: exit code 
 });
 
 describe('encode() into encoders dropped without a submit (child process, --expose-gc)', () => {
-  test('once collected, the optimizer refuses further calls, saying why; held command buffers run when submitted', async () => {
+  test('a dropped encoder costs exactly its steps (they never run, nothing refuses); held command buffers run when submitted', async () => {
     const { result } = await child('droppedEncoders');
     for (const name of ['unfinished', 'finished']) {
-      // Right after the drops (the collector cannot have run yet): the ring is full.
-      expect(result[`${name}Before`]).toMatch(/AdaBelief\.encode: 8 encoded steps wait/);
-      // After at most 20 collections: unusable, naming the first dropped step; its steps were counted.
-      expect(result[`${name}Collections`]).toBeGreaterThan(0);
-      expect(result[`${name}After`]).toMatch(
-        /AdaBelief\.encode: the optimizer is unusable after an earlier error: AdaBelief\.encode: step \d was encoded into a command encoder that was garbage-collected without a submit/,
-      );
-      expect(result[`${name}Step`]).toBe(8);
+      // 8 steps dropped, then 2 step() calls: the GPU's count is 2.
+      expect(result[`${name}Read`]).toBe(2);
+      expect(result[`${name}Step`]).toBe(2);
     }
-    // 5 collections while the 8 command buffers are held: only the full ring refuses; once submitted, a step
-    // runs: 9 steps.
-    expect(result.heldErrors).toEqual(Array(5).fill(expect.stringMatching(/8 encoded steps wait/)));
+    // 8 command buffers held through collections, a step(), then the 8 submitted: 9 steps.
     expect(result.heldStep).toBe(9);
   });
 });
@@ -116,40 +110,24 @@ describe('lifecycle on one device', () => {
     await expect(opt.exportState()).rejects.toThrow('AdaBelief.exportState: this optimizer was destroyed');
   });
 
-  test('encode(): 8 steps before a submit are right, the 9th is refused and records nothing', async () => {
+  test('encode(): one encoder of 8 steps, then 8 encoders of one submitted together, equal 16 step() calls', async () => {
     const a = await make();
     const b = await make();
     const encoder = device.createCommandEncoder();
     for (let i = 0; i < 8; i++) a.opt.encode(encoder);
-    expect(() => a.opt.encode(encoder)).toThrow(
-      /AdaBelief\.encode: 8 encoded steps wait for their command encoders to be submitted/,
-    );
     expect(a.opt.stepCount).toBe(8);
     device.queue.submit([encoder.finish()]);
     for (let i = 0; i < 8; i++) await b.opt.step();
     expect(Array.from(await read(a.param))).toEqual(Array.from(await read(b.param)));
-    // After the submit the ring is free again: 8 encoders of one step each, submitted together.
     const encoders = Array.from({ length: 8 }, () => device.createCommandEncoder());
     for (const e of encoders) a.opt.encode(e);
-    expect(() => a.opt.encode(device.createCommandEncoder())).toThrow(/8 encoded steps wait/);
     device.queue.submit(encoders.map((e) => e.finish()));
     for (let i = 0; i < 8; i++) await b.opt.step();
     expect(Array.from(await read(a.param))).toEqual(Array.from(await read(b.param)));
     expect((await a.opt.exportState()).step).toBe(16);
   });
 
-  test('guarded: awaiting every 5th step() confirms the count (80 steps: past the 32 in-flight limit), exact at the end', async () => {
-    const { opt } = await make({ skipNonFinite: true });
-    for (let i = 1; i <= 80; i++) {
-      const p = opt.step();
-      if (i % 5 === 0) await p;
-    }
-    await opt.step();
-    expect(opt.stepCount).toBe(81);
-    expect((await opt.exportState()).step).toBe(81);
-  });
-
-  test('guarded: 6 steps in flight with NaN in the 5th, all awaited: stepCount 5, export 5', async () => {
+  test('guarded: stepCount assumes no skip until a read; readStepCount() is the GPU count and narrows it', async () => {
     const { opt, grad } = await make({ skipNonFinite: true });
     const nan = grads();
     nan[7] = Number.NaN;
@@ -159,24 +137,22 @@ describe('lifecycle on one device', () => {
       steps.push(opt.step());
     }
     await Promise.all(steps);
+    expect(opt.stepCount, 'the count if none was skipped').toBe(6);
+    expect(await opt.readStepCount()).toBe(5);
     expect(opt.stepCount).toBe(5);
     expect((await opt.exportState()).step).toBe(5);
   });
 
-  test('guarded: bursts of 30 un-awaited steps, exact counts after each; the 33rd unconfirmed step is refused', async () => {
+  test('guarded steps whose report nobody reads: a read starts by itself past half the ring, so no limit is met', async () => {
     const { opt } = await make({ skipNonFinite: true });
-    for (let burst = 1; burst <= 2; burst++) {
-      const steps = Array.from({ length: 30 }, () => opt.step());
-      await Promise.all(steps);
-      expect(opt.stepCount).toBe(30 * burst);
+    // 2200 steps (more than the ring of 2048), never a report; every 100th the loop waits for the GPU (as
+    // one that reads its loss does), so the host is never far ahead: the count's range is narrowed for it.
+    for (let i = 1; i <= 2200; i++) {
+      void opt.step();
+      if (i % 100 === 0) await device.queue.onSubmittedWorkDone();
     }
-    for (let i = 0; i < 32; i++) void opt.step();
-    expect(() => opt.step()).toThrow(
-      /32 guarded steps are in flight and none has been confirmed \(at most 32\)/,
-    );
-    await opt.lastStepReport();
-    expect(opt.stepCount).toBe(92);
-  });
+    expect(await opt.readStepCount()).toBe(2200);
+  }, 120_000);
 
   test('64-bit step counts: import 2^32 + 5, step, export 2^32 + 6 (guarded and not)', async () => {
     for (const options of [{}, { skipNonFinite: true }]) {

@@ -108,15 +108,6 @@ const scenarios: Record<string, () => Promise<unknown>> = {
   async droppedEncoders() {
     const gc = (globalThis as { gc?: () => void }).gc;
     if (!gc) throw new Error('run with --expose-gc');
-    // What encode() throws now ('' when it recorded a step, into an encoder it then drops).
-    const encodeError = (device: GPUDevice, opt: AdaBelief) => {
-      try {
-        opt.encode(device.createCommandEncoder());
-        return '';
-      } catch (e) {
-        return (e as Error).message;
-      }
-    };
     const result: Record<string, unknown> = {};
     // One optimizer per case. The encoders are made in a function of its own, so no variable keeps one.
     const drop = (device: GPUDevice, opt: AdaBelief, finish: boolean) => {
@@ -129,16 +120,15 @@ const scenarios: Record<string, () => Promise<unknown>> = {
     for (const finish of [false, true]) {
       const { device, opt } = await setup();
       drop(device, opt, finish);
-      const name = finish ? 'finished' : 'unfinished';
-      result[`${name}Before`] = encodeError(device, opt);
-      let collections = -1;
-      for (let k = 1; k <= 20 && collections < 0; k++) {
+      for (let k = 0; k < 5; k++) {
         gc();
         await delay(20);
-        if (encodeError(device, opt) !== result[`${name}Before`]) collections = k;
       }
-      result[`${name}Collections`] = collections;
-      result[`${name}After`] = encodeError(device, opt);
+      // The dropped steps never ran: two steps later the GPU's count is 2, and nothing refuses.
+      await opt.step();
+      await opt.step();
+      const name = finish ? 'finished' : 'unfinished';
+      result[`${name}Read`] = await opt.readStepCount();
       result[`${name}Step`] = (await opt.exportState()).step;
       device.destroy();
     }
@@ -149,15 +139,12 @@ const scenarios: Record<string, () => Promise<unknown>> = {
       opt.encode(e);
       return e.finish();
     });
-    const heldErrors: string[] = [];
     for (let k = 0; k < 5; k++) {
       gc();
       await delay(20);
-      heldErrors.push(encodeError(device, opt));
     }
-    result.heldErrors = heldErrors;
-    device.queue.submit(held);
     await opt.step();
+    device.queue.submit(held);
     result.heldStep = (await opt.exportState()).step;
     device.destroy();
     return result;
