@@ -3,7 +3,8 @@
  * `npm start -- --runtime node` (bench/main.ts) in one file for a bare `node` >= 20 — bench/page.ts and TF.js
  * bundled in, Dawn from the `webgpu` package copied beside it (dist-bench/node_modules/webgpu). The page's
  * functions are called in this process, with arguments and results passed through JSON as they are to and
- * from a page. Results go to ./results (benchmark-node.json / .html) unless --out / --json say otherwise.
+ * from a page. The JSON goes to ./results/benchmark-node.json unless --out / --json say otherwise (no HTML: no
+ * browser, no esbuild here; bench/report-html.ts draws the JSON elsewhere).
  */
 import { resolve } from 'node:path';
 import { installDawnNavigator } from '../sessions/dawn.js';

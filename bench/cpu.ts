@@ -62,7 +62,7 @@ function copyLoop(
 /**
  * The CPU rows: how each CPU implementation makes one step for a spec (arrays filled, optimizer built). A
  * further CPU implementation is one more entry here, plus its name in common.ts (IMPLS, IMPL_LABELS, ON_GPU,
- * CPU_OPTIMIZERS for the plan) and a colour in report.ts; an asynchronous one (workers, WebAssembly
+ * CPU_OPTIMIZERS for the plan) and a colour in render.ts; an asynchronous one (workers, WebAssembly
  * instantiation) gets its own measure function beside measureCpu, as bench/cpu-wasm.ts's measureWasm.
  */
 export const CPU_STEPPERS: Partial<Record<Impl, (spec: MeasureSpec) => () => void>> = {

@@ -55,7 +55,7 @@ export interface Host {
   runtimes: Runtime[];
   /** The results folder when --out is not given. */
   defaultOut: string;
-  /** Whether the report can be rendered to a PNG (needs a browser). */
+  /** Whether the HTML report and its PNG can be written here (needs esbuild and a browser: npm start). */
   png: boolean;
 }
 
@@ -66,7 +66,8 @@ export function help(host: Host): string {
                           GPU); node writes benchmark-node.json / .html / .png
 `
     : `  (the GPU side runs in this Node.js process on Dawn, from the 'webgpu' package beside this file; without a
-   GPU, SwiftShader from an installed Chromium; results go to benchmark-node.json / .html)
+   GPU, SwiftShader from an installed Chromium; results go to benchmark-node.json, drawn elsewhere with
+   npx tsx bench/report-html.ts FILE.json)
 `;
   return `${host.command} [flags]
 ${runtime}  --quick                 sizes 2^12, 2^16, 2^20, 2^22, default variant, every mode at 2^20 only, 3 repetitions,
@@ -92,7 +93,7 @@ ${runtime}  --quick                 sizes 2^12, 2^16, 2^20, 2^22, default varian
                           tensor of the same 25,557,032 elements; step time ratio and host cost of step())
   --json FILE             where the JSON goes (default <out>/benchmark.json, or benchmark-node.json)
   --out DIR               results folder (default ${host.defaultOut})
-  --no-html               no HTML report${host.png ? ' and no PNG' : ''}`;
+  --no-html               ${host.png ? 'no HTML report and no PNG' : 'no hint about drawing the JSON (this runtime writes no HTML)'}`;
 }
 
 export type Runtime = 'browser' | 'node';

@@ -126,7 +126,7 @@ export function logLines(
     height: 420,
     marginLeft: 60,
     x: sizeAxis,
-    y: { type: 'log', label: yLabel, grid: true },
+    y: { type: 'log', label: yLabel, grid: true, tickFormat: '~g' },
     color: {
       legend: true,
       domain: shown.map((s) => s.name),

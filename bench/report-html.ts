@@ -16,7 +16,7 @@ import puppeteer, { type Browser } from 'puppeteer-core';
 import { chromiumArgs, findChromium, REPO_ROOT } from '../sessions/chromium.js';
 
 const STYLE = `body{font-family:sans-serif;margin:24px;max-width:1600px}.charts{display:flex;flex-wrap:wrap;gap:16px}
-.chart{background:#fff}td,th{padding:3px 8px;border-bottom:1px solid #ddd;text-align:left}.note{color:#444}
+.chart{background:#fff;width:760px;margin:0}td,th{padding:3px 8px;border-bottom:1px solid #ddd;text-align:left}.note{color:#444}
 tr.met td:nth-child(4){color:#070;font-weight:bold}tr.not-met td:nth-child(4){color:#b00;font-weight:bold}
 .warn{background:#fff3cd;padding:8px;border:1px solid #e0c060}.error{color:#b00}`;
 
