@@ -14,17 +14,33 @@
  *   where Δ_i = Σ_t |p_t - p_{t-1}| is how far the CPU moved element i: the update carries the relative
  *   error above, and each step's final rounding of p may differ by one ulp.
  * ε = 2^-23 (one ulp of 1.0).
+ *
+ * The means are over the finite values only: one ±Inf or NaN in a reference must not make every element's
+ * tolerance infinite or NaN (which would let any difference pass). A non-finite reference value itself is
+ * compareArrays' to judge: it fails unless the case says it expects non-finite values (compare.ts).
  */
 import { ulpF32 } from './compare.js';
 
 export const EPS_F32 = 2 ** -23;
 export const ULP_PER_STEP = 16;
 
+/** Mean of |x| over the finite values of `xs` (0 when there are none). */
+export function finiteMeanAbs(xs: ArrayLike<number>): number {
+  let sum = 0;
+  let n = 0;
+  for (let i = 0; i < xs.length; i++) {
+    const x = xs[i]!;
+    if (Number.isFinite(x)) {
+      sum += Math.abs(x);
+      n++;
+    }
+  }
+  return n ? sum / n : 0;
+}
+
 /** Per-element tolerance for a state tensor after `steps` steps. */
 export function stateTolerance(want: ArrayLike<number>, steps: number): (i: number) => number {
-  let sum = 0;
-  for (let i = 0; i < want.length; i++) sum += Math.abs(want[i]!);
-  const mean = want.length ? sum / want.length : 0;
+  const mean = finiteMeanAbs(want);
   const k = ULP_PER_STEP * steps * EPS_F32;
   return (i) => k * (Math.abs(want[i]!) + mean);
 }
@@ -35,9 +51,7 @@ export function paramTolerance(
   travel: ArrayLike<number>,
   steps: number,
 ): (i: number) => number {
-  let sum = 0;
-  for (let i = 0; i < travel.length; i++) sum += travel[i]!;
-  const mean = travel.length ? sum / travel.length : 0;
+  const mean = finiteMeanAbs(travel);
   const k = ULP_PER_STEP * steps * EPS_F32;
   return (i) => steps * ulpF32(want[i]!) + k * (travel[i]! + mean);
 }
@@ -53,9 +67,7 @@ export function paramTolerance(
  * up to ~1100 f32 ulp of params after 8 steps, well inside this bound).
  */
 export function bf16StateParamTerm(travel: ArrayLike<number>, steps: number): (i: number) => number {
-  let sum = 0;
-  for (let i = 0; i < travel.length; i++) sum += travel[i]!;
-  const mean = travel.length ? sum / travel.length : 0;
+  const mean = finiteMeanAbs(travel);
   const k = steps * 3 * 2 ** -8;
   return (i) => k * (travel[i]! + mean);
 }

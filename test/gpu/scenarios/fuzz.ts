@@ -305,7 +305,7 @@ function accumulate(
   want: ArrayLike<number>,
   tol: (i: number) => number,
 ): void {
-  const s = compareArrays(got, want, tol);
+  const s = compareArrays(got, want, tol, { nonFinite: 'expected' });
   let mismatch = 0;
   let nonFinite = 0;
   const cur = (into[q] ??= {
