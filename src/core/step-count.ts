@@ -107,6 +107,16 @@ export class CountWindow {
   }
 
   /**
+   * The count was set, in queue order, to one the host knows only as a range [lo, hi] (copied on the GPU from
+   * another optimizer's record): later readbacks of this one narrow it as usual.
+   */
+  assume(lo: number, hi: number): void {
+    this.reset(lo);
+    // hi - lo more steps than issued may have applied: as if that many were issued and not known to have run.
+    this.refRuns -= hi - lo;
+  }
+
+  /**
    * importState() set the count to `count` in queue order. Every step issued before it that is not known to
    * have run yet may still run after it (an encoded step submitted later).
    */

@@ -626,6 +626,49 @@ export class FusedOptimizer<O extends object> {
     void this.health.watch(errors, 'importState');
   }
 
+  /**
+   * For adapters whose set of parameters changes between steps (the TF.js optimizers): records into `encoder` the
+   * copy of `source`'s step count and of the state of its tensors `map[k][0]` into this optimizer's tensors
+   * `map[k][1]` (same sizes), on the GPU, in queue order with the steps around it — no readback. Both optimizers
+   * must be of the same class and options fixed at construction, on the same device, with f32 state. Tensors not
+   * mapped keep their state (zero for a new optimizer).
+   */
+  copyStateFrom(
+    encoder: GPUCommandEncoder,
+    source: FusedOptimizer<O>,
+    map: readonly (readonly [number, number])[],
+  ): void {
+    const name = `${this.rule.name}.copyStateFrom`;
+    this.health.check('copyStateFrom');
+    if (!(source instanceof FusedOptimizer) || source.rule !== this.rule || source.device !== this.device) {
+      throw new TypeError(
+        `${name}: the source must be a ${this.rule.name} on the same device, got ${describeValue(source)}`,
+      );
+    }
+    source.health.checkReadable('copyStateFrom');
+    if (this.store.packed || source.store.packed || source.store.slots.length !== this.store.slots.length) {
+      throw new Error(`${name}: both optimizers need f32 state and the same state buffers (amsgrad alike)`);
+    }
+    for (const [from, to] of map) {
+      const a = source.tensors[from];
+      const b = this.tensors[to];
+      if (!a || !b || a.size !== b.size) {
+        throw new RangeError(
+          `${name}: cannot map source tensor ${describeValue(from)} to tensor ${describeValue(to)} (sizes ${a?.size} and ${b?.size})`,
+        );
+      }
+    }
+    for (const [from, to] of map) {
+      this.store.copyTensorState(
+        encoder,
+        { store: source.store, layout: source.layout, tensor: from },
+        { layout: this.layout, tensor: to },
+      );
+    }
+    this.steps.copyCount(encoder, source.steps);
+    this.masterPending = false;
+  }
+
   /** Releases the GPU buffers this optimizer owns (never the caller's param / grad buffers). */
   destroy(): void {
     if (this.health.destroyed) return;

@@ -48,6 +48,37 @@ export class StateStore {
     }
   }
 
+  /**
+   * Records into `encoder` the copy of tensor `from`'s state in `source` (laid out by `sourceLayout`) to tensor
+   * `to`'s here (f32 state only: each piece's elements are contiguous, 4 bytes each), piece range by piece range.
+   */
+  copyTensorState(
+    encoder: GPUCommandEncoder,
+    source: { store: StateStore; layout: Layout; tensor: number },
+    target: { layout: Layout; tensor: number },
+  ): void {
+    const src = source.layout.pieces.filter((p) => p.tensor === source.tensor);
+    const dst = target.layout.pieces.filter((p) => p.tensor === target.tensor);
+    for (const { slot } of this.slots) {
+      for (const a of src) {
+        for (const b of dst) {
+          const lo = Math.max(a.start, b.start);
+          const hi = Math.min(a.start + a.count, b.start + b.count);
+          if (hi <= lo) continue;
+          const from = source.store.region(source.layout, slot, a);
+          const to = this.region(target.layout, slot, b);
+          encoder.copyBufferToBuffer(
+            from.buffer,
+            from.offset + 4 * (lo - a.start),
+            to.buffer,
+            to.offset + 4 * (lo - b.start),
+            4 * (hi - lo),
+          );
+        }
+      }
+    }
+  }
+
   /** Bytes of one moment (m, s or smax) per vec4 of work: 16 in f32, 8 in bf16. */
   get momentBytes(): number {
     return this.bf16 ? 8 : 16;

@@ -257,6 +257,16 @@ export class StepRecord {
     this.version++;
   }
 
+  /**
+   * Records into `encoder` the copy of `source`'s step count into this record (an adapter moving an optimizer's
+   * state into a new one: the count, wherever the GPU has it, travels with the state), and takes over its range.
+   */
+  copyCount(encoder: GPUCommandEncoder, source: StepRecord): void {
+    encoder.copyBufferToBuffer(source.buffer, COUNT_AT, this.buffer, COUNT_AT, 8);
+    this.window.assume(source.window.lo, source.window.hi);
+    this.version++;
+  }
+
   /** The region of the header, for a readback. */
   get header(): { buffer: GPUBuffer; offset: number; bytes: number } {
     return { buffer: this.buffer, offset: 0, bytes: STEPS_HEADER_BYTES };

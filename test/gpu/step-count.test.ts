@@ -296,3 +296,52 @@ describe('the count and what the library touches', () => {
     expect(await p.opt.readStepCount()).toBe(MAX_STEP);
   });
 });
+
+describe('copyStateFrom: state and count move to a new optimizer on the GPU (adapters whose tensor set changes)', () => {
+  test('two tensors stepped, then a new optimizer over one of them and a new one: as the CPU with that state', async () => {
+    const a = await pair();
+    for (let t = 1; t <= 3; t++) {
+      device.queue.writeBuffer(a.grad, 0, gradsAt(t));
+      void a.opt.step();
+      a.cpu.stepWith(gradsAt(t));
+    }
+    // A new optimizer over [a new tensor, the old one]; the old tensor's state and the count come along.
+    const fresh = buffer(params0(), 'fresh-param');
+    const freshGrad = buffer(gradsAt(9), 'fresh-grad');
+    const b = await AdaBelief.create(
+      device,
+      [
+        { param: fresh, grad: freshGrad, size: N },
+        { param: a.param, grad: a.grad, size: N },
+      ],
+      { lr: 1e-2 },
+    );
+    const encoder = device.createCommandEncoder();
+    b.copyStateFrom(encoder, a.opt, [[0, 1]]);
+    b.encode(encoder);
+    device.queue.writeBuffer(a.grad, 0, gradsAt(4));
+    device.queue.submit([encoder.finish()]);
+    a.cpu.stepWith(gradsAt(4));
+    const state = await b.exportState();
+    expect(state.step).toBe(4);
+    const want = a.cpu.exportState().tensors[0]!;
+    within('moved exp_avg', state.tensors[1]!.exp_avg, want.exp_avg, stateTolerance(want.exp_avg, 4));
+    within(
+      'moved exp_avg_var',
+      state.tensors[1]!.exp_avg_var,
+      want.exp_avg_var,
+      stateTolerance(want.exp_avg_var, 4),
+    );
+    const param = a.cpu.params[0]!;
+    within(
+      'moved param',
+      await readFloat32Buffer(device, a.param),
+      param,
+      paramTolerance(param, a.cpu.travel, 4),
+    );
+    expect(() => b.copyStateFrom(device.createCommandEncoder(), a.opt, [[0, 5]])).toThrow(
+      /AdaBelief\.copyStateFrom: cannot map source tensor 0 to tensor 5/,
+    );
+    b.destroy();
+  });
+});
