@@ -5,7 +5,7 @@
  * replays by itself. A case draws every option (both semantics, every switch, lr / betas / eps / weight
  * decay over wide ranges), per-parameter overrides, 1–12 tensors of 1 … ~70000 elements placed in their
  * own buffers or sharing buffers at 256-byte-aligned offsets with gaps, 1–8 steps through `step()` or
- * `encode()`, option changes between steps, a dispatch shape, gradients of small to huge magnitude, and
+ * `encode()` (its CPU mirror steps at the submit: a step runs with the options in force then), option changes between steps, a dispatch shape, gradients of small to huge magnitude, and
  * sometimes an injected NaN / ±inf. `runCases` runs a range of cases and returns, per case, the largest
  * error of params and of every state buffer against the reference (test/helpers/tolerance.ts), the elements whose
  * finiteness differs (NaN / +inf / -inf / finite), and the values written outside the tensors. Node
@@ -379,6 +379,19 @@ async function runCase(gpu: Gpu, c: FuzzCase): Promise<Omit<CaseResult, 'case'>>
   const travel = c.tensors.map((t) => new Float64Array(t.size));
 
   let encoder: GPUCommandEncoder | undefined;
+  const cpuStep = (grads: Float32Array[]) => {
+    const before = cpu.params.map((p) => p.slice());
+    cpu.step(grads, c.guard);
+    cpu.params.forEach((p, k) => {
+      for (let i = 0; i < p.length; i++) {
+        const moved = Math.abs(p[i]! - before[k]![i]!);
+        if (Number.isFinite(moved)) travel[k]![i]! += moved;
+      }
+    });
+  };
+  // Encoded steps run when their encoder is submitted, with the options in force then (docs/errors.md#encode):
+  // the CPU takes them at the submit.
+  let encoded: Float32Array[][] = [];
   for (let step = 1; step <= c.steps; step++) {
     for (const change of c.changes.filter((x) => x.step === step)) {
       opt.set(change.set);
@@ -398,22 +411,18 @@ async function runCase(gpu: Gpu, c: FuzzCase): Promise<Omit<CaseResult, 'case'>>
         encoder!.copyBufferToBuffer(staged, 0, gradOf(k).buffer, gradOf(k).offset, g.byteLength);
       });
       opt.encode(encoder);
+      encoded.push(grads);
       if (step % c.stepsPerEncoder === 0 || step === c.steps) {
         gpu.device.queue.submit([encoder.finish()]);
         encoder = undefined;
+        encoded.forEach(cpuStep);
+        encoded = [];
       }
     } else {
       grads.forEach((g, k) => gpu.device.queue.writeBuffer(gradOf(k).buffer, gradOf(k).offset, g));
       await opt.step();
+      cpuStep(grads);
     }
-    const before = cpu.params.map((p) => p.slice());
-    cpu.step(grads, c.guard);
-    cpu.params.forEach((p, k) => {
-      for (let i = 0; i < p.length; i++) {
-        const moved = Math.abs(p[i]! - before[k]![i]!);
-        if (Number.isFinite(moved)) travel[k]![i]! += moved;
-      }
-    });
   }
 
   const results: CaseResult['results'] = {};
