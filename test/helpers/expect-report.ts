@@ -23,6 +23,10 @@ export function expectWithin(label: string, report: Report, quantities: number |
         `worst ${(s.worst * 100).toFixed(1)}% of tolerance (${ULP_PER_STEP} ulp/step)`,
     );
     expect(s.nanMismatch, `${label} ${q}: NaN mismatches`).toBe(0);
+    expect(
+      s.invalid ?? 0,
+      `${label} ${q}: elements no tolerance may pass (a non-finite reference not expected, a NaN tolerance)`,
+    ).toBe(0);
     expect(s.worst, `${label} ${q}: worst element ${s.worstIndex}`).toBeLessThanOrEqual(1);
   }
 }

@@ -50,8 +50,13 @@ function within(report: Report, quantities: number | string[]): { lines: string[
       `${q}: max |Δ| ${s.maxAbs.toExponential(2)}, max ${s.maxUlp.toFixed(1)} ulp, worst ${(s.worst * 100).toFixed(1)}% of tolerance (${ULP_PER_STEP} ulp/step)`,
     );
     if (s.nanMismatch !== 0) failures.push(`${q}: ${s.nanMismatch} NaN mismatches`);
-    if (!(s.worst <= 1))
-      failures.push(`${q}: element ${s.worstIndex} at ${s.worst.toFixed(3)} x its tolerance`);
+    if ((s.invalid ?? 0) !== 0)
+      failures.push(
+        `${q}: ${s.invalid} elements no tolerance may pass (a non-finite value, a NaN tolerance)`,
+      );
+    // (Infinity arrives from the page as null, and null <= 1 holds: a number is required.)
+    if (!(typeof s.worst === 'number' && s.worst <= 1))
+      failures.push(`${q}: element ${s.worstIndex} at ${s.worst} x its tolerance`);
   }
   return { lines, failures };
 }

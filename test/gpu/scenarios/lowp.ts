@@ -55,6 +55,8 @@ export interface LowpStats {
   /** Largest |gpu − cpu| / tolerance (passes when ≤ 1). */
   worst: number;
   nanMismatch: number;
+  /** Elements no tolerance may pass (compare.ts ErrorStats.invalid; `worst` is then Infinity, null past JSON). */
+  invalid: number;
 }
 
 export interface LowpConfig {
@@ -81,6 +83,11 @@ export interface LowpConfig {
   /** Export at this step, import into a fresh optimizer (and, with `viaCheckpoint`, through a safetensors file). */
   splitAt?: number;
   viaCheckpoint?: boolean;
+  /**
+   * The run is expected to end with ±inf / NaN values (f16 overflow): compared with `nonFinite: 'expected'`, so a
+   * non-finite reference value passes where the GPU holds the same one (without it, any fails: compare.ts).
+   */
+  expectNonFinite?: boolean;
 }
 
 export interface LowpResult {
@@ -109,6 +116,7 @@ function merge(into: Record<string, LowpStats>, q: string, s: LowpStats): void {
     cur.maxUlp = Math.max(cur.maxUlp, s.maxUlp);
     cur.worst = Math.max(cur.worst, s.worst);
     cur.nanMismatch += s.nanMismatch;
+    cur.invalid += s.invalid;
   }
 }
 
@@ -119,9 +127,13 @@ function compare(
   want: ArrayLike<number>,
   ulp: (x: number) => number,
   tol: (i: number) => number,
+  expectNonFinite = false,
 ): LowpStats {
-  const { maxAbs, maxUlp, worst, nanMismatch } = compareArrays(got, want, tol, ulp);
-  return { stored, maxAbs, maxUlp, worst, nanMismatch };
+  const { maxAbs, maxUlp, worst, nanMismatch, invalid } = compareArrays(got, want, tol, {
+    ulp,
+    ...(expectNonFinite ? { nonFinite: 'expected' as const } : {}),
+  });
+  return { stored, maxAbs, maxUlp, worst, nanMismatch, invalid };
 }
 
 /**
@@ -278,6 +290,13 @@ export async function lowpParity(cfg: LowpConfig): Promise<LowpResult> {
     }
 
     const report: Record<string, LowpStats> = {};
+    const cmp = (
+      stored: string,
+      got: ArrayLike<number>,
+      wanted: ArrayLike<number>,
+      ulp: (x: number) => number,
+      tol: (i: number) => number,
+    ) => compare(stored, got, wanted, ulp, tol, !!cfg.expectNonFinite);
     const steps = cfg.steps;
     const bf16 = cfg.stateDtype === 'bf16';
     const state = await opt.exportState();
@@ -292,14 +311,14 @@ export async function lowpParity(cfg: LowpConfig): Promise<LowpResult> {
       const f32Tol = (i: number) => base(i) + stateTerm(i);
       const param =
         p.dtype === 'f16'
-          ? compare(
+          ? cmp(
               'f16',
               decode(after[p.buffer]!, p),
               w,
               ulpF16,
               storedTolerance(w, steps, ulpF16, 2 ** -10, f32Tol),
             )
-          : compare('f32', decode(after[p.buffer]!, p), w, ulpF32, f32Tol);
+          : cmp('f32', decode(after[p.buffer]!, p), w, ulpF32, f32Tol);
       merge(report, `param (${p.dtype})`, param);
       for (const [name, wv] of Object.entries(want.tensors[k]!)) {
         const gv = state.tensors[k]![name];
@@ -309,14 +328,14 @@ export async function lowpParity(cfg: LowpConfig): Promise<LowpResult> {
           report,
           name,
           bf16
-            ? compare('bf16', gv, wv, ulpBf16, storedTolerance(wv, steps, ulpBf16, 2 ** -7, tol))
-            : compare('f32', gv, wv, ulpF32, tol),
+            ? cmp('bf16', gv, wv, ulpBf16, storedTolerance(wv, steps, ulpBf16, 2 ** -7, tol))
+            : cmp('f32', gv, wv, ulpF32, tol),
         );
       }
       const wm = want.masterParams?.[k];
       const gm = state.masterParams?.[k];
       if (!!wm !== !!gm) throw new Error(`masterParams[${k}]: present on one side only`);
-      if (wm && gm) merge(report, 'master', compare('f32', gm, wm, ulpF32, f32Tol));
+      if (wm && gm) merge(report, 'master', cmp('f32', gm, wm, ulpF32, f32Tol));
     });
     let moved = 0;
     let nonFinite = 0;

@@ -58,6 +58,7 @@ function merge(into: Report, q: Quantity, s: ErrorStats): void {
   cur.maxAbs = Math.max(cur.maxAbs, s.maxAbs);
   cur.maxUlp = Math.max(cur.maxUlp, s.maxUlp);
   cur.nanMismatch += s.nanMismatch;
+  cur.invalid += s.invalid;
   if (s.worst > cur.worst) {
     cur.worst = s.worst;
     cur.worstIndex = s.worstIndex;
