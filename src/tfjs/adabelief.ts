@@ -8,16 +8,15 @@
  * tfjs-optimizer.ts for the step and docs/tfjs.md for the semantics.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { AdaBelief, AdaBeliefCPU, DEFAULTS, resolveOptions } from '../internal.js';
-import type { AdaBeliefOptions, DispatchOptions } from '../internal.js';
-import { FusedLrOptimizer, type FamilyParts } from './base.js';
+import { AdaBelief, AdaBeliefCPU, DEFAULTS, adabeliefRule, resolveOptions } from '../internal.js';
+import type { AdaBeliefOptions } from '../internal.js';
+import { FusedLrOptimizer, type AdapterOptions, type FamilyParts } from './base.js';
 
-export interface AdaBeliefOptimizerOptions extends Partial<AdaBeliefOptions> {
-  /** Grid shape of the GPU kernel (see `AdaBelief`); not part of getConfig(). */
-  dispatch?: DispatchOptions;
-  /** Prefix of the GPU objects' labels. Default 'adabelief-tfjs'. Not part of getConfig(). */
-  label?: string;
-}
+/**
+ * `AdaBelief`'s options, the guard options (`gradScale`, `skipNonFinite`, `maxGradNorm`), `groups` (overriding
+ * lr, betas, eps, weightDecay), and `dispatch` / `label` (default 'adabelief-tfjs') for the GPU kernel.
+ */
+export interface AdaBeliefOptimizerOptions extends Partial<AdaBeliefOptions>, AdapterOptions {}
 
 /** AdaBelief's GPU optimizer, CPU reference and state names, for FusedTfjsOptimizer. */
 function adabeliefParts(): FamilyParts<AdaBeliefOptions> {
@@ -25,6 +24,7 @@ function adabeliefParts(): FamilyParts<AdaBeliefOptions> {
     name: 'AdaBeliefOptimizer',
     resolve: resolveOptions,
     fixed: ['amsgrad'],
+    validateOverrides: (o, where) => adabeliefRule.validateOverrides(o, where),
     Gpu: AdaBelief,
     Cpu: AdaBeliefCPU,
     stateTensors: (options) => [

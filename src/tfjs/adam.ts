@@ -20,15 +20,14 @@ import {
   adamRuleTorch,
   adamwRuleTorch,
 } from '../internal.js';
-import type { AdamOptions, DispatchOptions } from '../internal.js';
-import { FusedLrOptimizer, type FamilyParts } from './base.js';
+import type { AdamOptions } from '../internal.js';
+import { FusedLrOptimizer, type AdapterOptions, type FamilyParts } from './base.js';
 
-export interface AdamOptimizerOptions extends Partial<AdamOptions> {
-  /** Grid shape of the GPU kernel (see `Adam`); not part of getConfig(). */
-  dispatch?: DispatchOptions;
-  /** Prefix of the GPU objects' labels. Default 'adam-tfjs' / 'adamw-tfjs'. Not part of getConfig(). */
-  label?: string;
-}
+/**
+ * `Adam`'s / `AdamW`'s options, the guard options (`gradScale`, `skipNonFinite`, `maxGradNorm`), `groups`
+ * (overriding lr, betas, eps, weightDecay), and `dispatch` / `label` (default 'adam-tfjs' / 'adamw-tfjs').
+ */
+export interface AdamOptimizerOptions extends Partial<AdamOptions>, AdapterOptions {}
 
 /** Adam's or AdamW's GPU optimizer, CPU mirror and state names, for FusedTfjsOptimizer. */
 function adamParts(decoupled: boolean): FamilyParts<AdamOptions> {
@@ -37,6 +36,7 @@ function adamParts(decoupled: boolean): FamilyParts<AdamOptions> {
     name: decoupled ? 'AdamWOptimizer' : 'AdamOptimizer',
     resolve: (options) => rule.resolve(options),
     fixed: rule.fixed,
+    validateOverrides: (o, where) => rule.validateOverrides(o, where),
     Gpu: decoupled ? AdamW : Adam,
     Cpu: decoupled ? AdamWCPU : AdamCPU,
     // TF.js' own Adam names its moments `${variable}/m` and `${variable}/v`.

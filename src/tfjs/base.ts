@@ -6,24 +6,30 @@
  * config keys.
  */
 import type * as tf from '@tensorflow/tfjs-core';
-import type { DispatchOptions } from '../index.js';
+import type { DispatchOptions, Overrides } from '../internal.js';
 import { optionsFromConfig, show, TFJS_KEY_HINTS } from './config.js';
-import type { FusedCpuOptimizer, FusedFamily, FusedGpuOptimizer } from './family.js';
+import type {
+  FusedCpuOptimizer,
+  FusedFamily,
+  FusedGpuOptimizer,
+  GpuVariableEntry,
+  ResolvedGuard,
+} from './family.js';
+import { groupsFromConfig, type ParamGroup } from './groups.js';
+import type { TfjsGuardOptions } from './guard.js';
 import { FusedTfjsOptimizer } from './tfjs-optimizer.js';
-
-type GpuEntry = Parameters<FusedFamily<object>['gpu']>[1];
 
 /** A family's parts: its `FusedFamily` with the GPU optimizer and CPU mirror given as their classes. */
 export interface FamilyParts<O extends object> extends Omit<FusedFamily<O>, 'gpu' | 'cpu'> {
   Gpu: new (
     device: GPUDevice,
-    params: GpuEntry[],
-    options: O & { label: string; dispatch?: DispatchOptions },
+    params: GpuVariableEntry[],
+    options: O & Partial<ResolvedGuard> & { label: string; dispatch?: DispatchOptions },
   ) => FusedGpuOptimizer;
-  Cpu: new (params: Float32Array[], options: O) => FusedCpuOptimizer;
+  Cpu: new (params: ({ param: Float32Array } & Overrides)[], options: O) => FusedCpuOptimizer;
 }
 
-/** The `FusedFamily` of `parts`: one GPU optimizer (with `dispatch` when given) or CPU mirror per variable. */
+/** The `FusedFamily` of `parts`: one GPU optimizer (with `dispatch` when given) or CPU mirror over a step's variables. */
 function fusedFamily<O extends object>(
   parts: FamilyParts<O>,
   dispatch: DispatchOptions | undefined,
@@ -31,17 +37,28 @@ function fusedFamily<O extends object>(
   const { Gpu, Cpu, ...rest } = parts;
   return {
     ...rest,
-    gpu: (device, entry, options, label) =>
-      new Gpu(device, [entry], { ...options, label, ...(dispatch ? { dispatch } : {}) }),
-    cpu: (param, options) => new Cpu([param], options),
+    gpu: (device, entries, options, guard, label) =>
+      new Gpu(device, entries, { ...options, ...guard, label, ...(dispatch ? { dispatch } : {}) }),
+    cpu: (params, options) => new Cpu(params, options),
   };
 }
 
-/** The adapter-only constructor options: not part of getConfig(). */
-interface AdapterOptions {
+/**
+ * What every TF.js optimizer of this package takes besides its hyperparameters: the guard options
+ * (guard.ts), parameter groups (groups.ts; `K`: the options a group may override), and the adapter-only
+ * `dispatch` and `label` (not part of getConfig()).
+ */
+export interface AdapterOptions<K extends keyof Overrides = keyof Overrides> extends TfjsGuardOptions {
+  /** `[{ match, ...overrides }]`: `match` a RegExp on the variable's name or `(variable) => boolean`; first match wins. */
+  groups?: ParamGroup<K>[];
+  /** Grid shape of the GPU kernel; not part of getConfig(). */
   dispatch?: DispatchOptions;
+  /** Prefix of the GPU objects' labels. Not part of getConfig(). */
   label?: string;
 }
+
+/** Config keys fromConfig() reads besides the family's options (written by getConfig() when set). */
+const EXTRA_CONFIG_DEFAULTS = { gradScale: 1, skipNonFinite: false, maxGradNorm: Infinity, groups: [] };
 
 /** A `FusedTfjsOptimizer` with an `lr` option, built from constructor options with `dispatch` and `label`. */
 export abstract class FusedLrOptimizer<O extends { lr: number }> extends FusedTfjsOptimizer<O> {
@@ -63,8 +80,21 @@ export abstract class FusedLrOptimizer<O extends { lr: number }> extends FusedTf
         );
       }
     }
-    const { dispatch, label = defaultLabel, ...hyper } = options;
-    super(fusedFamily(parts, dispatch), hyper as Partial<O>, label);
+    const {
+      dispatch,
+      label = defaultLabel,
+      gradScale,
+      skipNonFinite,
+      maxGradNorm,
+      groups,
+      ...hyper
+    } = options;
+    super(fusedFamily(parts, dispatch), hyper as Partial<O>, label, {
+      gradScale,
+      skipNonFinite,
+      maxGradNorm,
+      groups,
+    });
   }
 
   /** The learning rate; may change between steps (schedules). The same as `learningRate`. */
@@ -121,7 +151,8 @@ export abstract class FusedLrOptimizer<O extends { lr: number }> extends FusedTf
   ): T {
     const { configDefaults, displayName } = cls as unknown as { configDefaults: object; displayName: string };
     const who = `${displayName}.fromConfig`;
-    const options = optionsFromConfig(who, configDefaults, config);
+    const options = optionsFromConfig(who, { ...configDefaults, ...EXTRA_CONFIG_DEFAULTS }, config);
+    if (options.groups !== undefined) options.groups = groupsFromConfig(who, options.groups);
     try {
       return new cls(options);
     } catch (e) {

@@ -12,11 +12,16 @@ export type { AdamOptimizerOptions } from './adam.js';
 export { SGDOptimizer } from './sgd.js';
 export type { SGDOptimizerOptions } from './sgd.js';
 export { FusedTfjsOptimizer } from './tfjs-optimizer.js';
+export type { AdapterOptions } from './base.js';
+export type { ParamGroup, VariableMatch } from './groups.js';
+export type { TfjsGuardOptions } from './guard.js';
 export type {
   FusedFamily,
   FusedGpuOptimizer,
   FusedCpuOptimizer,
   FusedState,
+  GpuVariableEntry,
+  ResolvedGuard,
   StateTensorName,
 } from './family.js';
 export { TESTED_TFJS_RANGE } from './versions.js';

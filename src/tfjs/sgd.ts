@@ -11,15 +11,14 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { SGD, SGDCPU, SGD_DEFAULTS, sgdRule } from '../internal.js';
-import type { DispatchOptions, SGDOptions } from '../internal.js';
-import { FusedLrOptimizer, type FamilyParts } from './base.js';
+import type { SGDOptions } from '../internal.js';
+import { FusedLrOptimizer, type AdapterOptions, type FamilyParts } from './base.js';
 
-export interface SGDOptimizerOptions extends Partial<SGDOptions> {
-  /** Grid shape of the GPU kernel (see `SGD`); not part of getConfig(). */
-  dispatch?: DispatchOptions;
-  /** Prefix of the GPU objects' labels. Default 'sgd-tfjs'. Not part of getConfig(). */
-  label?: string;
-}
+/**
+ * `SGD`'s options, the guard options (`gradScale`, `skipNonFinite`, `maxGradNorm`), `groups` (overriding lr and
+ * weightDecay), and `dispatch` / `label` (default 'sgd-tfjs') for the GPU kernel.
+ */
+export interface SGDOptimizerOptions extends Partial<SGDOptions>, AdapterOptions<'lr' | 'weightDecay'> {}
 
 /** SGD's GPU optimizer, CPU mirror and state name, for FusedTfjsOptimizer. */
 function sgdParts(): FamilyParts<SGDOptions> {
@@ -27,6 +26,7 @@ function sgdParts(): FamilyParts<SGDOptions> {
     name: 'SGDOptimizer',
     resolve: (options) => sgdRule.resolve(options),
     fixed: sgdRule.fixed,
+    validateOverrides: (o, where) => sgdRule.validateOverrides(o, where),
     Gpu: SGD,
     Cpu: SGDCPU,
     // TF.js' own momentum optimizer names its buffer `${variable}/momentum`.
