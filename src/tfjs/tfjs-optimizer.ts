@@ -453,9 +453,9 @@ export abstract class FusedTfjsOptimizer<O extends object> extends tf.Optimizer 
         }),
       );
     }
-    plan.forEach((p, i) => {
-      (p.known ?? this.remember(p)).home = { holder: holder, index: i };
-    });
+    // Each variable's tensor in the optimizer of this step (its members' order: a rebound one keeps its own).
+    const index = new Map(holder.members.map((n, i) => [n, i]));
+    for (const p of plan) (p.known ?? this.remember(p)).home = { holder, index: index.get(p.u.name)! };
     this.engine = { kind: 'gpu', holder };
     this.releaseHolders();
     for (const u of updates) dropCpuCopy(backend, u.variable);

@@ -12,6 +12,7 @@ import {
   AdaBeliefCPU,
   AdamCPU,
   AdamWCPU,
+  GradScaler,
   SGDCPU,
   type AdaBeliefOptions,
   type AdamOptions,
@@ -466,49 +467,98 @@ export async function readsAfterStep(steps: number): Promise<ReadResult> {
   return out;
 }
 
-export interface MissingResult {
-  /** b after the step without its gradient equals b before it, bit for bit (params and state). */
+export interface JoinLeaveResult {
+  /** b after the call without its gradient equals b before it, bit for bit (weights and state). */
   bUnchanged: boolean;
+  stepCount: number;
   stepCounts: Record<string, number>;
   iterations: number;
-  /** Against per-variable CPU references stepped only when their gradient is present. */
-  maxUlp: Record<string, number>;
+  /** getWeights() names after the last step (a was disposed: it left). */
+  weightNames: string[];
+  /** Weights and state of b and c against CPU references stepped at the optimizer's count. */
+  report: Report;
+  /** webgpu: GPU buffers of the optimizer alive after step 1 (one optimizer) and at the end (one again). */
+  aliveAfterFirst: number;
+  aliveAtEnd: number;
+  aliveMax: number;
 }
 
-/** Two variables; step 2 has no gradient for b (array form, undefined), step 3 none for a (map form). */
-export async function missingGradient(backend: BackendName): Promise<MissingResult> {
+/**
+ * Variables joining, missing and leaving, on one optimizer with one step count: step 1 {a, b}; step 2 {a} (b's
+ * gradient undefined: b untouched); step 3 {b, c} (b back after its absence, c new, both at count 3); a
+ * disposed (it leaves); steps 4 and 5 {b, c}. Against AdaBeliefCPU references stepped at the optimizer's count.
+ */
+export async function joinLeave(backend: BackendName): Promise<JoinLeaveResult> {
   await useBackend(backend);
+  const label = `join-leave-${backend}`;
+  const alive = new Set<GPUBuffer>();
+  let aliveMax = 0;
+  let restore = () => {};
+  if (backend === 'webgpu') {
+    const device = webgpuDevice();
+    const create = device.createBuffer;
+    device.createBuffer = function (desc: GPUBufferDescriptor) {
+      const b = create.call(this, desc);
+      if (desc.label?.startsWith(label)) {
+        alive.add(b);
+        aliveMax = Math.max(aliveMax, alive.size);
+        const destroy = b.destroy.bind(b);
+        b.destroy = () => {
+          alive.delete(b);
+          destroy();
+        };
+      }
+      return b;
+    };
+    restore = () => (device.createBuffer = create);
+  }
   const r = rng(33);
   const a0 = randomArray(r, 10, 1);
   const b0 = randomArray(r, 6, 1);
-  const a = tf.variable(tf.tensor1d(a0), true, `missing-a-${backend}`);
-  const b = tf.variable(tf.tensor1d(b0), true, `missing-b-${backend}`);
-  const opts = { lr: 0.01, rectify: false };
-  const opt = new AdaBeliefOptimizer(opts);
-  const refA = new AdaBeliefCPU([a0.slice()], opts);
-  const refB = new AdaBeliefCPU([b0.slice()], opts);
-  const ga = [randomArray(r, 10, 0.1), randomArray(r, 10, 0.1)];
-  const gb = [randomArray(r, 6, 0.1), randomArray(r, 6, 0.1)];
-  const t = (arr: Float32Array) => tf.tensor1d(arr);
+  const c0 = randomArray(r, 8, 1);
+  const a = tf.variable(tf.tensor1d(a0), true, `jl-a-${backend}`);
+  const b = tf.variable(tf.tensor1d(b0), true, `jl-b-${backend}`);
+  const opts = { lr: 0.01, rectify: false, weightDecay: 0.1 };
+  const opt = new AdaBeliefOptimizer({ ...opts, label });
+  const refs = { a: new AdaBeliefCPU([a0.slice()], opts), b: new AdaBeliefCPU([b0.slice()], opts) } as Record<
+    string,
+    AdaBeliefCPU
+  >;
+  const travel: Record<string, Float64Array> = { b: new Float64Array(6), c: new Float64Array(8) };
+  const refStep = (k: string, g: Float32Array, t: number) => {
+    const ref = refs[k]!;
+    ref.importState({ ...ref.exportState(), step: t - 1 }); // the optimizer's count, not the variable's own
+    const before = ref.params[0]!.slice();
+    ref.step([g]);
+    if (travel[k])
+      for (let i = 0; i < g.length; i++) travel[k]![i]! += Math.abs(ref.params[0]![i]! - before[i]!);
+  };
+  const grad = (n: number) => randomArray(r, n, 0.1);
+  const call = (entries: [tf.Variable, Float32Array | undefined][]) => {
+    const tensors = entries.map(([, g]) => (g ? tf.tensor1d(g) : undefined));
+    opt.applyGradients(entries.map(([v], i) => ({ name: v.name, tensor: tensors[i] as tf.Tensor })));
+    tf.dispose(tensors.filter((t): t is tf.Tensor1D => !!t));
+  };
 
-  let grads: tf.Tensor[] = [t(ga[0]!), t(gb[0]!)];
-  opt.applyGradients([
-    { name: a.name, tensor: grads[0]! },
-    { name: b.name, tensor: grads[1]! },
+  let ga = grad(10);
+  let gb = grad(6);
+  call([
+    [a, ga],
+    [b, gb],
   ]);
-  refA.step([ga[0]!]);
-  refB.step([gb[0]!]);
-  tf.dispose(grads);
+  refStep('a', ga, 1);
+  refStep('b', gb, 1);
+  await a.data();
+  const aliveAfterFirst = alive.size;
   const bBefore = await b.data();
   const stateBefore = await weightsByName(opt);
 
-  grads = [t(ga[1]!)];
-  opt.applyGradients([
-    { name: a.name, tensor: grads[0]! },
-    { name: b.name, tensor: undefined as unknown as tf.Tensor },
+  ga = grad(10);
+  call([
+    [a, ga],
+    [b, undefined],
   ]);
-  refA.step([ga[1]!]);
-  tf.dispose(grads);
+  refStep('a', ga, 2);
   const bAfter = await b.data();
   const stateAfter = await weightsByName(opt);
   const same = (x: ArrayLike<number>, y: ArrayLike<number>) =>
@@ -517,22 +567,293 @@ export async function missingGradient(backend: BackendName): Promise<MissingResu
     same(bBefore, bAfter) &&
     ['m', 's'].every((k) => same(stateBefore.get(`${b.name}/${k}`)!, stateAfter.get(`${b.name}/${k}`)!));
 
-  grads = [t(gb[1]!)];
-  opt.applyGradients({ [b.name]: grads[0]! });
-  refB.step([gb[1]!]);
-  tf.dispose(grads);
-
-  const result = {
+  const c = tf.variable(tf.tensor1d(c0), true, `jl-c-${backend}`);
+  refs.c = new AdaBeliefCPU([c0.slice()], opts);
+  for (let t = 3; t <= 5; t++) {
+    if (t === 4) a.dispose();
+    gb = grad(6);
+    const gc = grad(8);
+    if (t === 3) {
+      const tb = tf.tensor1d(gb);
+      const tc = tf.tensor1d(gc);
+      opt.applyGradients({ [b.name]: tb, [c.name]: tc }); // the map form
+      tf.dispose([tb, tc]);
+    } else {
+      call([
+        [c, gc],
+        [b, gb],
+      ]);
+    }
+    refStep('b', gb, t);
+    refStep('c', gc, t);
+  }
+  const state = await weightsByName(opt);
+  const exact = backend !== 'webgpu';
+  const report: Report = {};
+  for (const [k, v] of [
+    ['b', b],
+    ['c', c],
+  ] as const) {
+    const ref = refs[k]!;
+    const want = ref.params[0]!;
+    report[`${k} param`] = compareArrays(
+      await v.data(),
+      want,
+      exact ? () => 0 : paramTolerance(want, travel[k]!, 5),
+    );
+    const st = ref.exportState().tensors[0]!;
+    for (const [suffix, key] of [
+      ['m', 'exp_avg'],
+      ['s', 'exp_avg_var'],
+    ] as const) {
+      const w = st[key]!;
+      report[`${k} ${suffix}`] = compareArrays(
+        state.get(`${v.name}/${suffix}`)!,
+        w,
+        exact ? () => 0 : stateTolerance(w, 5),
+      );
+    }
+  }
+  const result: JoinLeaveResult = {
     bUnchanged,
+    stepCount: opt.stepCount,
     stepCounts: opt.stepCounts,
     iterations: opt.iterations,
-    maxUlp: {
-      a: maxUlp(await a.data(), refA.params[0]!),
-      b: maxUlp(await b.data(), refB.params[0]!),
-    },
+    weightNames: [...state.keys()],
+    report,
+    aliveAfterFirst,
+    aliveAtEnd: alive.size,
+    aliveMax,
   };
   opt.dispose();
-  tf.dispose([a, b]);
+  restore();
+  tf.dispose([b, c]);
+  return result;
+}
+
+/** lr of step t (1-based): linear warm-up over `warm` steps to `peak`, then cosine down to `floor` at step `total`. */
+export function warmupCosine(t: number, warm: number, total: number, peak: number, floor: number): number {
+  if (t <= warm) return (peak * t) / warm;
+  return floor + 0.5 * (peak - floor) * (1 + Math.cos((Math.PI * (t - warm)) / (total - warm)));
+}
+
+/**
+ * torch's recipe written out in f64, independently of this library: GradScaler's unscale (g / scale) and skip
+ * on a non-finite value, `clip_grad_norm_` over all parameters (coef = max / (total + 1e-6), clamped to 1), then
+ * torch.optim.AdamW (p *= 1 - lr·wd; m, v; p -= lr/bc1 · m / (sqrt(v)/sqrt(bc2) + eps)).
+ */
+class AdamWf64 {
+  readonly p: Float64Array[];
+  private readonly m: Float64Array[];
+  private readonly v: Float64Array[];
+  readonly travel: Float64Array[];
+  private t = 0;
+  constructor(
+    params: Float32Array[],
+    private readonly wd: number[],
+    private readonly betas: [number, number],
+    private readonly eps: number,
+  ) {
+    this.p = params.map((x) => Float64Array.from(x));
+    this.m = params.map((x) => new Float64Array(x.length));
+    this.v = params.map((x) => new Float64Array(x.length));
+    this.travel = params.map((x) => new Float64Array(x.length));
+  }
+  step(
+    grads: Float32Array[],
+    scale: number,
+    maxNorm: number,
+    lr: number,
+  ): { skipped: boolean; norm: number } {
+    const u = grads.map((g) => Float64Array.from(g, (x) => x / scale));
+    if (u.some((x) => x.some((y) => !Number.isFinite(y)))) return { skipped: true, norm: NaN };
+    let sq = 0;
+    for (const x of u) for (const y of x) sq += y * y;
+    const norm = Math.sqrt(sq);
+    const coef = Math.min(1, maxNorm / (norm + 1e-6));
+    const [b1, b2] = this.betas;
+    this.t++;
+    const bc1 = 1 - b1 ** this.t;
+    const bc2 = 1 - b2 ** this.t;
+    this.p.forEach((p, i) => {
+      for (let k = 0; k < p.length; k++) {
+        const g = u[i]![k]! * coef;
+        const before = p[k]!;
+        p[k] = before * (1 - lr * this.wd[i]!);
+        this.m[i]![k] = b1 * this.m[i]![k]! + (1 - b1) * g;
+        this.v[i]![k] = b2 * this.v[i]![k]! + (1 - b2) * g * g;
+        p[k] =
+          p[k]! - (lr / bc1) * (this.m[i]![k]! / (Math.sqrt(this.v[i]![k]!) / Math.sqrt(bc2) + this.eps));
+        this.travel[i]![k]! += Math.abs(p[k]! - before);
+      }
+    });
+    return { skipped: false, norm };
+  }
+}
+
+export interface AmpConfig {
+  backend: BackendName;
+  steps: number;
+  /** The step whose gradient gets an inf. */
+  inject: number;
+}
+
+export interface AmpResult {
+  variables: { name: string; shape: number[]; noDecay: boolean }[];
+  elements: number;
+  /** Per step: the loss scale used, the lr, what the optimizer reported, the CPU reference and the f64 recipe. */
+  steps: {
+    scale: number;
+    lr: number;
+    skipped: boolean;
+    gradNorm: number;
+    clipCoef: number;
+    applied: number;
+    cpuSkipped: boolean;
+    cpuNorm: number;
+    f64Skipped: boolean;
+    f64Norm: number;
+  }[];
+  /** Against AdamWCPU (the same guard per step, groups as per-entry overrides). */
+  cpuReport: Report;
+  /** Against the f64 recipe: paramTolerance plus n·2^-24·travel for the f32 norm's summation order. */
+  f64Report: Report;
+  stepCount: number;
+  leakedTensors: number;
+}
+
+/**
+ * The loop of issue 23: a small transformer-style block (dense → layerNormalization → dense), AdamWOptimizer with
+ * the loss scaled by a GradScaler (init 128; `gradScale` set each step, `record(await lastStepSkipped())` after),
+ * an inf in one gradient at step `inject`, `maxGradNorm: 1` over all variables, a no-decay group for rank-1
+ * variables (biases, the norm's gamma and beta), and a warm-up + cosine schedule through `learningRate`, written
+ * as `variableGrads` + `applyGradients`. Compared with AdamWCPU (same gradients, guard per step: exactly on the cpu
+ * backend) and with torch's recipe in f64.
+ */
+export async function ampLoop(cfg: AmpConfig): Promise<AmpResult> {
+  await useBackend(cfg.backend);
+  const r = rng(71);
+  const model = tfl.sequential({
+    layers: [
+      tfl.layers.dense({ units: 16, inputShape: [8], activation: 'relu' }),
+      tfl.layers.layerNormalization(),
+      tfl.layers.dense({ units: 4 }),
+    ],
+  });
+  const init = model.getWeights().map((w) => tf.tensor(randomArray(r, w.size, 0.5), w.shape));
+  model.setWeights(init);
+  tf.dispose(init);
+  const x = tf.tensor2d(randomArray(r, 16 * 8, 1), [16, 8]);
+  const y = tf.tensor2d(randomArray(r, 16 * 4, 3), [16, 4]);
+  const vars = variablesOf(model);
+  const noDecay = (v: tf.Variable) => v.shape.length === 1;
+  const wd = 0.1;
+  const betas: [number, number] = [0.9, 0.95];
+  const eps = 1e-8;
+  const scaler = new GradScaler({ initScale: 128, growthInterval: 1000 });
+  const opt = new AdamWOptimizer({
+    lr: 0,
+    betas,
+    eps,
+    weightDecay: wd,
+    gradScale: scaler.scale,
+    maxGradNorm: 1,
+    groups: [{ match: noDecay, weightDecay: 0 }],
+  });
+  const p0 = await Promise.all(vars.map(async (v) => Float32Array.from(await v.data())));
+  const cpu = new AdamWCPU(
+    p0.map((p, i) => (noDecay(vars[i]!) ? { param: p.slice(), weightDecay: 0 } : p.slice())),
+    { lr: 0, betas, eps, weightDecay: wd },
+  );
+  const f64 = new AdamWf64(
+    p0,
+    vars.map((v) => (noDecay(v) ? 0 : wd)),
+    betas,
+    eps,
+  );
+  const loss = () => tf.losses.meanSquaredError(y, model.apply(x) as tf.Tensor) as tf.Scalar;
+  const steps: AmpResult['steps'] = [];
+  const before = tf.memory().numTensors;
+  for (let t = 1; t <= cfg.steps; t++) {
+    const lr = warmupCosine(t, 3, cfg.steps, 1e-2, 1e-3);
+    opt.learningRate = lr;
+    cpu.set({ lr });
+    const scale = scaler.scale;
+    opt.gradScale = scale;
+    const { value, grads } = tf.variableGrads(() => tf.mul(loss(), scale) as tf.Scalar, vars);
+    value.dispose();
+    if (t === cfg.inject) {
+      const target = vars[3]!.name; // the layer norm's beta
+      const vals = Float32Array.from(await grads[target]!.data());
+      vals[1] = Infinity;
+      grads[target]!.dispose();
+      grads[target] = tf.tensor(vals, vars[3]!.shape);
+    }
+    const gs = await Promise.all(vars.map(async (v) => Float32Array.from(await grads[v.name]!.data())));
+    opt.applyGradients(grads);
+    tf.dispose(Object.values(grads));
+    const rep = await opt.lastStepReport();
+    scaler.record(await opt.lastStepSkipped());
+    const c = cpu.step(gs, { gradScale: scale, maxGradNorm: 1, skipNonFinite: true })!;
+    const f = f64.step(gs, scale, 1, lr);
+    steps.push({
+      scale,
+      lr,
+      skipped: rep.skipped,
+      gradNorm: rep.gradNorm,
+      clipCoef: rep.clipCoef,
+      applied: rep.applied,
+      cpuSkipped: c.skipped,
+      cpuNorm: c.gradNorm,
+      f64Skipped: f.skipped,
+      f64Norm: f.norm,
+    });
+  }
+  const leakedTensors = tf.memory().numTensors - before;
+  const exact = cfg.backend !== 'webgpu';
+  const applied = steps.filter((s) => !s.skipped).length;
+  const elements = vars.reduce((n, v) => n + v.size, 0);
+  const state = await weightsByName(opt);
+  const cpuState = cpu.exportState().tensors;
+  const cpuReport: Report = {};
+  const f64Report: Report = {};
+  for (const [i, v] of vars.entries()) {
+    const got = await v.data();
+    const want = cpu.params[i]!;
+    const travel = f64.travel[i]!;
+    cpuReport[`${v.name} param`] = compareArrays(
+      got,
+      want,
+      exact ? () => 0 : paramTolerance(want, travel, applied),
+    );
+    for (const [suffix, key] of [
+      ['m', 'exp_avg'],
+      ['v', 'exp_avg_sq'],
+    ] as const) {
+      const w = cpuState[i]![key]!;
+      cpuReport[`${v.name} ${suffix}`] = compareArrays(
+        state.get(`${v.name}/${suffix}`)!,
+        w,
+        exact ? () => 0 : stateTolerance(w, applied),
+      );
+    }
+    const want64 = f64.p[i]!;
+    const base = paramTolerance(want64, travel, applied);
+    const norm = elements * 2 ** -24;
+    f64Report[`${v.name} param`] = compareArrays(got, want64, (k) => base(k) + norm * travel[k]!);
+  }
+  const result: AmpResult = {
+    variables: vars.map((v) => ({ name: v.name, shape: [...v.shape], noDecay: noDecay(v) })),
+    elements,
+    steps,
+    cpuReport,
+    f64Report,
+    stepCount: await opt.readStepCount(),
+    leakedTensors,
+  };
+  opt.dispose();
+  model.dispose();
+  tf.dispose([x, y]);
   return result;
 }
 
