@@ -379,7 +379,7 @@ async function runCase(gpu: Gpu, c: FuzzCase): Promise<Omit<CaseResult, 'case'>>
   const travel = c.tensors.map((t) => new Float64Array(t.size));
 
   let encoder: GPUCommandEncoder | undefined;
-  const cpuStep = (grads: Float32Array[]) => {
+  const cpuStep = (grads: Float32Array<ArrayBuffer>[]) => {
     const before = cpu.params.map((p) => p.slice());
     cpu.step(grads, c.guard);
     cpu.params.forEach((p, k) => {
@@ -391,7 +391,7 @@ async function runCase(gpu: Gpu, c: FuzzCase): Promise<Omit<CaseResult, 'case'>>
   };
   // Encoded steps run when their encoder is submitted, with the options in force then (docs/errors.md#encode):
   // the CPU takes them at the submit.
-  let encoded: Float32Array[][] = [];
+  let encoded: Float32Array<ArrayBuffer>[][] = [];
   for (let step = 1; step <= c.steps; step++) {
     for (const change of c.changes.filter((x) => x.step === step)) {
       opt.set(change.set);
