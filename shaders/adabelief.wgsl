@@ -39,6 +39,7 @@
 override WORKGROUP_SIZE: u32 = 256u;
 override AMSGRAD: bool = false;
 override VARIANCE: bool = true;
+override GUARDED: bool = false;  // the optimizer has guard options: the gradients take the guard's factors
 
 // Hyper.update: how the parameter moves (UPDATE_SGD is the default of the select in adabelief()).
 const UPDATE_NONE: u32 = 0u;
@@ -88,9 +89,13 @@ struct StepInputs {
   clip_coef: f32,
 }
 
-// The step's decision: its gradient factors (read by entry points that found `steps.skip` unset).
+// The step's decision: its gradient factors (read by entry points that found `steps.skip` unset). Without the
+// guard (GUARDED off) they are the constants 1 and 1, which the compiler folds away.
 fn step_inputs() -> StepInputs {
-  return StepInputs(steps.inv_scale, steps.clip_coef);
+  if (GUARDED) {
+    return StepInputs(steps.inv_scale, steps.clip_coef);
+  }
+  return StepInputs(1.0, 1.0);
 }
 
 // The `Hyper` record of `tensor` for this step: its group's record in the step's entry (common.wgsl `Steps`).

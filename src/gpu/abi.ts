@@ -253,6 +253,7 @@ export const OVERRIDES = {
     WORKGROUP_SIZE: 'u32',
     AMSGRAD: 'bool',
     VARIANCE: 'bool',
+    GUARDED: 'bool',
     PARAM_F16: 'bool',
     STATE_BF16: 'bool',
     MASTER: 'bool',

@@ -103,7 +103,10 @@ export class FusedOptimizer<O extends object> {
       try {
         return inErrorScopes(device, `${label}: allocating optimizer state`, () => {
           const amsgrad = rule.amsgrad(this.opts);
-          const kernel = packed ? undefined : kernelPipelines(device, workgroupSize, amsgrad, rule.variance);
+          const guarded = c.guard.enabled;
+          const kernel = packed
+            ? undefined
+            : kernelPipelines(device, workgroupSize, amsgrad, rule.variance, guarded);
           this.store.allocate(this.layout, label, (d) => this.own(d));
           const packedKernels: Partial<Record<2 | 4, PackedPipelines>> = {};
           if (packed) {
@@ -116,6 +119,7 @@ export class FusedOptimizer<O extends object> {
                 paramF16: f16,
                 stateBf16: precision.stateDtype === 'bf16',
                 master: f16 && precision.masterWeights,
+                guarded,
               });
             }
           }

@@ -49,6 +49,8 @@ export interface PackedKernelConfig {
   stateBf16: boolean;
   /** The update runs on an f32 master copy kept in the state region (f16 params only). */
   master: boolean;
+  /** The optimizer has guard options: the update multiplies the gradients by the guard's factors. */
+  guarded: boolean;
 }
 
 /**
@@ -153,17 +155,19 @@ const fusedCache = new WeakMap<GPUDevice, Map<string, KernelPipelines>>();
 
 /**
  * The f32 pipelines for `device`, `workgroupSize`, the state kept (`amsgrad`: the running max; `variance`:
- * the second moment, off for SGD).
+ * the second moment, off for SGD) and whether the optimizer is guarded (GUARDED: the gradients take the
+ * guard's factors; without it they are the constant 1, folded away).
  */
 export function kernelPipelines(
   device: GPUDevice,
   workgroupSize: number,
   amsgrad: boolean,
   variance = true,
+  guarded = false,
 ): KernelPipelines {
-  return perDevice(fusedCache, device, `${workgroupSize}/${amsgrad}/${variance}`, () => {
-    const name = `adabelief/wg${workgroupSize}${amsgrad ? '-amsgrad' : ''}${variance ? '' : '-novariance'}`;
-    const constants = { AMSGRAD: amsgrad, VARIANCE: variance };
+  return perDevice(fusedCache, device, `${workgroupSize}/${amsgrad}/${variance}/${guarded}`, () => {
+    const name = `adabelief/wg${workgroupSize}${amsgrad ? '-amsgrad' : ''}${variance ? '' : '-novariance'}${guarded ? '-guarded' : ''}`;
+    const constants = { AMSGRAD: amsgrad, VARIANCE: variance, GUARDED: guarded };
     return {
       body: kernel(device, `${name}/main`, 'adabelief', 'main', {
         ...constants,
@@ -178,14 +182,15 @@ const packedCache = new WeakMap<GPUDevice, Map<string, PackedPipelines>>();
 
 /** The packed pipelines of shaders/adabelief.wgsl for `device` and `config`: one per mode. */
 export function packedPipelines(device: GPUDevice, config: PackedKernelConfig): PackedPipelines {
-  const { workgroupSize, amsgrad, variance, paramF16, stateBf16, master } = config;
-  const key = JSON.stringify([workgroupSize, amsgrad, variance, paramF16, stateBf16, master]);
+  const { workgroupSize, amsgrad, variance, paramF16, stateBf16, master, guarded } = config;
+  const key = JSON.stringify([workgroupSize, amsgrad, variance, paramF16, stateBf16, master, guarded]);
   return perDevice(packedCache, device, key, () => {
-    const name = `adabelief/packed-wg${workgroupSize}${paramF16 ? '-f16' : '-f32'}${stateBf16 ? '-bf16state' : ''}${master ? '-master' : ''}${amsgrad ? '-amsgrad' : ''}${variance ? '' : '-novariance'}`;
+    const name = `adabelief/packed-wg${workgroupSize}${paramF16 ? '-f16' : '-f32'}${stateBf16 ? '-bf16state' : ''}${master ? '-master' : ''}${amsgrad ? '-amsgrad' : ''}${variance ? '' : '-novariance'}${guarded ? '-guarded' : ''}`;
     const constants = {
       WORKGROUP_SIZE: workgroupSize,
       AMSGRAD: amsgrad,
       VARIANCE: variance,
+      GUARDED: guarded,
       PARAM_F16: paramF16,
       STATE_BF16: stateBf16,
       MASTER: master,

@@ -212,6 +212,9 @@ export async function guarded(cfg: GuardConfig): Promise<GuardResult> {
     const want = cpu.exportState();
     const params = await readParams();
     const stepsTaken = Math.max(cpu.stepCount, 1);
+    // Non-finite values are expected (and must match exactly) only where one was injected and not skipped.
+    const propagates = !cfg.skipNonFinite && Object.values(cfg.inject ?? {}).some((l) => l.length > 0);
+    const options = propagates ? { nonFinite: 'expected' as const } : {};
     const merge = (q: string, s: Report[string]) => {
       const cur = report[q];
       if (!cur || s.worst > cur.worst) report[q] = { ...s, maxUlp: Math.max(s.maxUlp, cur?.maxUlp ?? 0) };
@@ -219,7 +222,7 @@ export async function guarded(cfg: GuardConfig): Promise<GuardResult> {
     params.forEach((p, k) => {
       merge(
         'param',
-        compareArrays(p, cpu.params[k]!, paramTolerance(cpu.params[k]!, travel[k]!, stepsTaken)),
+        compareArrays(p, cpu.params[k]!, paramTolerance(cpu.params[k]!, travel[k]!, stepsTaken), options),
       );
       for (const q of ['exp_avg', 'exp_avg_var'] as const) {
         merge(
@@ -228,6 +231,7 @@ export async function guarded(cfg: GuardConfig): Promise<GuardResult> {
             state.tensors[k]![q],
             want.tensors[k]![q],
             stateTolerance(want.tensors[k]![q], stepsTaken),
+            options,
           ),
         );
       }
