@@ -82,7 +82,7 @@ ${runtime}  --quick                 sizes 2^12, 2^16, 2^20, 2^22, default varian
   --reps N                timed repetitions per figure (median over them; default 5, --quick 3; at most 3
                           once a step takes over a second, unless --steps is given; whole model: 5 unless given)
   --steps N               steps per repetition (default: as many as fill --min-rep-ms, at most 200; modes: at
-                          most 16, as a guarded optimizer takes at most 32 unconfirmed steps in flight)
+                          most 16, as in the figures of docs/benchmark.md)
   --min-rep-ms MS         target duration of one repetition when --steps is not given (default 200, --quick 100)
   --max-workgroups N      workgroup cap for the fused and copy kernels (default: the optimizer's own)
   --no-tfjs | --no-cpu    skip TF.js / the CPU implementations

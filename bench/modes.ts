@@ -126,8 +126,8 @@ export function trafficKey(t: Traffic): string {
 }
 
 /**
- * Steps per repetition of the modes are capped for every mode alike: a guarded optimizer accepts at most
- * 31 steps in flight that it has not confirmed (src/gpu/step-guard.ts), and `encode()` confirms none.
+ * Steps per repetition of the modes, capped for every mode alike (the cap the figures in docs/ were measured
+ * with; a guarded optimizer once took at most 31 unconfirmed steps in flight).
  */
 export const MODE_MAX_STEPS_PER_REP = 16;
 

@@ -158,8 +158,8 @@ interface Runner {
   /** Rejects if a step reported a WebGPU error. */
   check(): Promise<void>;
   /**
-   * Called after each timed run, outside the timed interval: a guarded optimizer confirms its steps here
-   * (it accepts at most 32 unconfirmed steps in flight, and `encode()` confirms none).
+   * Called after each timed run, outside the timed interval: a guarded optimizer reads its step count here,
+   * so the steps it holds scalars for never run out however long the run (docs/errors.md#encode).
    */
   settle?(): Promise<void>;
   destroy(): void;
@@ -514,36 +514,6 @@ function optimizerRunner(opt: AdaBelief): OptimizerRunner {
   return runner;
 }
 
-/*
- * WORKAROUND (issue 24), the one place bench/ or demo/ touches a library object's private state: the optimizer's
- * compute dispatch list (FusedOptimizer's private `dispatches`), read for its length and, in elideGpuWork, its
- * workgroup counts set to 0 for the host-cost run and restored after it. Both go once the optimizer says
- * publicly how many dispatches a step records and can record a step without GPU work (docs/benchmark.md,
- * "Whole model"); until then a missing or changed field only turns these figures off (null / real work).
- */
-
-/** The optimizer's compute dispatches (private: see WORKAROUND above); null if it is not there. */
-function dispatchesOf(opt: AdaBelief): { workgroups: number }[] | null {
-  const d = (opt as unknown as { dispatches?: unknown }).dispatches;
-  return Array.isArray(d) && d.every((x) => typeof (x as { workgroups?: unknown })?.workgroups === 'number')
-    ? (d as { workgroups: number }[])
-    : null;
-}
-
-/**
- * Makes every dispatch of `opt` a dispatch of 0 workgroups (valid WebGPU, no GPU work) until the returned
- * function restores them: `step()` then runs exactly the same JavaScript (scalars, writeBuffer, encoder,
- * pass, setPipeline / setBindGroup / dispatchWorkgroups, submit, error scopes) while the GPU stays idle.
- * Null when the optimizer's dispatch list cannot be found.
- */
-function elideGpuWork(opt: AdaBelief): (() => void) | null {
-  const ds = dispatchesOf(opt);
-  if (!ds) return null;
-  const saved = ds.map((d) => d.workgroups);
-  ds.forEach((d) => (d.workgroups = 0));
-  return () => ds.forEach((d, i) => (d.workgroups = saved[i]!));
-}
-
 /**
  * `calls` calls of `call` (e.g. `opt.step()`) back to back, then lets the queue drain. Returns each call's JS
  * time (ms) when `perCall`, else one figure: the batch's time / calls (for a coarse timer).
@@ -646,14 +616,11 @@ export async function measureModel(spec: ModelSpec): Promise<ModelSamples> {
     const { K } = await calibrate(device, runners, [spec, spec]);
     const reps = spec.reps;
 
-    // Host cost: batches of back-to-back step() calls, model and flat interleaved, the queue drained after
-    // each batch. The GPU work is elided (dispatches of 0 workgroups) so that the calls neither queue up
-    // seconds of work on a slow adapter nor compete with it for the CPU; without that, one real step a batch.
-    const restores = runners.map((r) => elideGpuWork(r.opt));
-    const elided = restores.every((r) => r !== null);
-    if (!elided) restores.forEach((r) => r?.());
-    const batchSize = elided ? spec.hostBatchSize : 1;
-    const batches = elided ? spec.hostBatches : Math.min(spec.hostBatches, 10);
+    // Host cost: single step() calls with their real GPU work, model and flat interleaved, the queue drained
+    // after each, so that a call neither queues up seconds of work on a slow adapter nor competes with it for
+    // the CPU: the JavaScript a training loop's step() costs.
+    const batchSize = 1;
+    const batches = Math.min(spec.hostBatches, 10);
     // Each call timed alone where performance.now() is fine-grained (5 us in a cross-origin isolated page);
     // with the 100 us timer of other pages, per batch.
     const resolution = timerResolution();
@@ -666,14 +633,10 @@ export async function measureModel(spec: ModelSpec): Promise<ModelSamples> {
     };
     const calls = [...runners.map((r) => () => r.opt.step()), emptyStep];
     const host: number[][] = calls.map(() => []);
-    try {
-      for (const call of calls) await hostBatch(device, call, batchSize, perCall); // untimed: the JIT's first pass
-      for (let b = 0; b < batches; b++)
-        for (const [i, call] of calls.entries())
-          host[i]!.push(...(await hostBatch(device, call, batchSize, perCall)));
-    } finally {
-      if (elided) restores.forEach((r) => r!());
-    }
+    for (const call of calls) await hostBatch(device, call, batchSize, perCall); // untimed: the JIT's first pass
+    for (let b = 0; b < batches; b++)
+      for (const [i, call] of calls.entries())
+        host[i]!.push(...(await hostBatch(device, call, batchSize, perCall)));
     checkErrors(c, `${spec.model} host-cost run`);
 
     const timed: number[][] = [[], []];
@@ -692,17 +655,12 @@ export async function measureModel(spec: ModelSpec): Promise<ModelSamples> {
       tensors: shapes.length,
       elements: n,
       arenaBuffers: { param: arena.paramBuffers.length, grad: arena.gradBuffers.length },
-      dispatches: {
-        model: dispatchesOf(model)?.length ?? null,
-        flat: dispatchesOf(flat)?.length ?? null,
-      },
+      dispatches: { model: model.dispatchCount, flat: flat.dispatchCount },
       modelSamples: modelSamples!,
       flatSamples: flatSamples!,
       host: {
         method:
-          (elided
-            ? `${batches} batches of ${batchSize} back-to-back calls each, model and flat interleaved, queue drained between batches, GPU work elided (dispatches of 0 workgroups: same JavaScript, idle GPU)`
-            : `${batches} single calls each with real GPU work (the optimizer's dispatch list was not found: work not elided), queue drained after each`) +
+          `${batches} single calls each with their real GPU work, model and flat interleaved, queue drained after each` +
           (perCall
             ? `; each call timed alone (timer ${(resolution * 1e3).toFixed(0)} us)`
             : `; per call = batch time / ${batchSize} (timer ${(resolution * 1e3).toFixed(0)} us)`),

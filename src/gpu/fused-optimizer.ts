@@ -398,6 +398,14 @@ export class FusedOptimizer<O extends object> {
   }
 
   /**
+   * Compute dispatches one step records (in one pass): its decision (`advance`, or the guard's passes) and the
+   * update — one per window, one per tail piece (docs/architecture.md), master-weight initialisation aside.
+   */
+  get dispatchCount(): number {
+    return (this.guard?.dispatchCount ?? 1) + this.dispatches.length;
+  }
+
+  /**
    * The step record (abi.ts STEPS, shaders/common.wgsl `Steps`), for callers that want the step count or the
    * latest step's decision on the GPU: the count (`count_lo`, `count_hi`), `skip`, `norm`, `clip_coef`,
    * `found_nonfinite`. Read it, never write it.

@@ -173,6 +173,11 @@ export class Guard {
     }
   }
 
+  /** Dispatches of the guard passes per step (`finalize` included). */
+  get dispatchCount(): number {
+    return this.dispatches.length;
+  }
+
   /** The guard passes, into an open compute pass before the update dispatches (`finalize` decides the step). */
   dispatch(pass: GPUComputePassEncoder): void {
     replay(pass, this.dispatches);
