@@ -616,11 +616,33 @@ export async function measureModel(spec: ModelSpec): Promise<ModelSamples> {
     const { K } = await calibrate(device, runners, [spec, spec]);
     const reps = spec.reps;
 
-    // Host cost: single step() calls with their real GPU work, model and flat interleaved, the queue drained
-    // after each, so that a call neither queues up seconds of work on a slow adapter nor competes with it for
-    // the CPU: the JavaScript a training loop's step() costs.
-    const batchSize = 1;
-    const batches = Math.min(spec.hostBatches, 10);
+    // Host cost: batches of back-to-back step() calls, model and flat interleaved, the queue drained after each
+    // batch — on twins of the two optimizers whose tensors hold 64 elements each (the same 161 tensors in one
+    // ParamArena, one dispatch; one flat tensor): the same JavaScript per call (nothing of it depends on a
+    // tensor's size), with real but tiny GPU work, so the calls neither queue up seconds of work on a slow
+    // adapter nor compete with it for the CPU.
+    const batchSize = spec.hostBatchSize;
+    const batches = spec.hostBatches;
+    const hostArena = new ParamArena(
+      device,
+      shapes.map((sh) => ({ name: sh.name, shape: [64] })),
+      { label: `bench/${spec.model}-host` },
+    );
+    const hostFlatBuffers = ['param', 'grad'].map((name) =>
+      device.createBuffer({ label: `bench/host-flat-${name}`, size: 64 * 4 * shapes.length, usage: STORAGE }),
+    );
+    const hostTwins = [
+      new AdaBelief(device, hostArena.entries, { dispatch, label: `bench/${spec.model}-host` }),
+      new AdaBelief(
+        device,
+        [{ param: hostFlatBuffers[0]!, grad: hostFlatBuffers[1]!, size: 64 * shapes.length }],
+        {
+          dispatch,
+          label: 'bench/flat-host',
+        },
+      ),
+    ];
+    await Promise.all(hostTwins.map((o) => o.ready));
     // Each call timed alone where performance.now() is fine-grained (5 us in a cross-origin isolated page);
     // with the 100 us timer of other pages, per batch.
     const resolution = timerResolution();
@@ -631,12 +653,18 @@ export async function measureModel(spec: ModelSpec): Promise<ModelSamples> {
       encoder.beginComputePass({ label: 'bench/empty-pass' }).end();
       device.queue.submit([encoder.finish()]);
     };
-    const calls = [...runners.map((r) => () => r.opt.step()), emptyStep];
+    const calls = [...hostTwins.map((o) => () => o.step()), emptyStep];
     const host: number[][] = calls.map(() => []);
-    for (const call of calls) await hostBatch(device, call, batchSize, perCall); // untimed: the JIT's first pass
-    for (let b = 0; b < batches; b++)
-      for (const [i, call] of calls.entries())
-        host[i]!.push(...(await hostBatch(device, call, batchSize, perCall)));
+    try {
+      for (const call of calls) await hostBatch(device, call, batchSize, perCall); // untimed: the JIT's first pass
+      for (let b = 0; b < batches; b++)
+        for (const [i, call] of calls.entries())
+          host[i]!.push(...(await hostBatch(device, call, batchSize, perCall)));
+    } finally {
+      hostTwins.forEach((o) => o.destroy());
+      hostArena.destroy();
+      hostFlatBuffers.forEach((b) => b.destroy());
+    }
     checkErrors(c, `${spec.model} host-cost run`);
 
     const timed: number[][] = [[], []];
@@ -660,7 +688,7 @@ export async function measureModel(spec: ModelSpec): Promise<ModelSamples> {
       flatSamples: flatSamples!,
       host: {
         method:
-          `${batches} single calls each with their real GPU work, model and flat interleaved, queue drained after each` +
+          `${batches} batches of ${batchSize} back-to-back calls each, model and flat interleaved, queue drained between batches, on twins whose tensors hold 64 elements each (same tensors, dispatches and JavaScript; real, tiny GPU work)` +
           (perCall
             ? `; each call timed alone (timer ${(resolution * 1e3).toFixed(0)} us)`
             : `; per call = batch time / ${batchSize} (timer ${(resolution * 1e3).toFixed(0)} us)`),
