@@ -283,7 +283,7 @@ describe('installed in a fresh project', () => {
         const imports = sf.statements.filter(ts.isImportDeclaration).map((s) => s.getText());
         // A block with no imports continues the doc's earlier blocks: it gets their imports.
         const head = imports.length ? [] : earlierImports;
-        earlierImports.push(...imports);
+        earlierImports.push(...imports.filter((i) => !earlierImports.includes(i)));
         const declared = topLevelNames(sf);
         const free = Object.entries(FREE[doc] ?? {})
           .filter(([name]) => !declared.has(name) && new RegExp(`\\b${name}\\b`).test(code))
