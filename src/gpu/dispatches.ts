@@ -138,9 +138,8 @@ export function recordDispatches(ctx: DispatchContext): {
   checks: Promise<void>[];
 } {
   const { device, label, layout, tensors, kernel, tables } = ctx;
-  const dispatches: Dispatch[] = [];
+  const { dispatches, checks, bind } = dispatchList(device, label);
   const inits: Dispatch[] = [];
-  const checks: Promise<void>[] = [];
 
   /** The state bindings of a window (its slot of each kept state buffer; a placeholder for the others). */
   const stateBindings = (w: Window): Record<Slot, GPUBufferBinding> => {
@@ -154,11 +153,6 @@ export function recordDispatches(ctx: DispatchContext): {
       exp_avg_var: state('exp_avg_var'),
       max_exp_avg_var: state('max_exp_avg_var'),
     };
-  };
-  const bind = (what: string, make: () => Dispatch) => {
-    const { value, errors } = inErrorScopes(device, `${label}: ${what}`, make);
-    dispatches.push(value);
-    checks.push(errors.catch((e: Error) => Promise.reject(explainBindError(e))));
   };
   // The master-weight entry points use a subset of their update entry point's variables and share its bind group.
   const steps = { buffer: ctx.steps };
@@ -248,6 +242,28 @@ export function recordDispatches(ctx: DispatchContext): {
     }));
   });
   return { dispatches, inits, checks };
+}
+
+/**
+ * A list of dispatches being recorded: `bind(what, make)` makes one in its own error scope and adds it; its
+ * bind-group errors reject a promise of `checks`, naming `what` and the likely cause.
+ */
+export function dispatchList(
+  device: GPUDevice,
+  label: string,
+): {
+  dispatches: Dispatch[];
+  checks: Promise<void>[];
+  bind: (what: string, make: () => Dispatch) => void;
+} {
+  const dispatches: Dispatch[] = [];
+  const checks: Promise<void>[] = [];
+  const bind = (what: string, make: () => Dispatch) => {
+    const { value, errors } = inErrorScopes(device, `${label}: ${what}`, make);
+    dispatches.push(value);
+    checks.push(errors.catch((e: Error) => Promise.reject(explainBindError(e))));
+  };
+  return { dispatches, checks, bind };
 }
 
 /** "params[0] ('w'), params[1] ('b') and 3 more": the tensors of a window, for error messages. */

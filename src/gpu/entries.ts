@@ -5,6 +5,7 @@
 import { BINDING_ALIGNMENT } from './layout.js';
 import type { Overrides } from '../core/rules.js';
 import { Usage, toRef, type BufferLike } from './device.js';
+import { describeValue, isPlainObject } from '../core/options.js';
 import { checkDtype, dtypeBytes, type ParamDtype } from '../core/precision.js';
 
 /** One parameter tensor: `param` updated in place from `grad`, both `size` elements of `dtype`. */
@@ -130,4 +131,59 @@ export function checkOverlaps(tensors: Tensor[]): void {
       }
     }
   }
+}
+
+/**
+ * `rebind(buffers)`'s entries checked against `tensors` (same count; each { param, grad }, a region checked like
+ * the constructor's; no overlaps): the new tensors, or undefined when every buffer and offset is the same.
+ * Throws naming `name` and the entry.
+ */
+export function checkRebind(
+  name: string,
+  tensors: readonly Tensor[],
+  buffers: unknown,
+  validateOverrides: (overrides: Overrides, where: string) => void,
+): Tensor[] | undefined {
+  if (!Array.isArray(buffers) || buffers.length !== tensors.length) {
+    throw new RangeError(
+      `${name}.rebind: expected ${tensors.length} { param, grad } entries, got ${Array.isArray(buffers) ? buffers.length : describeValue(buffers)}`,
+    );
+  }
+  const given = buffers.map((b: unknown, i) => {
+    const e = b as { param?: unknown; grad?: unknown };
+    if (
+      !isPlainObject(b) ||
+      !e.param ||
+      !e.grad ||
+      typeof e.param !== 'object' ||
+      typeof e.grad !== 'object'
+    ) {
+      throw new TypeError(
+        `${name}.rebind: entry ${i} must be { param, grad } (GPUBuffers or { buffer, offset }), got ${describeValue(b)}`,
+      );
+    }
+    return e as { param: BufferLike; grad: BufferLike };
+  });
+  const same = given.every((b, i) => {
+    const t = tensors[i]!;
+    const p = toRef(b.param);
+    const g = toRef(b.grad);
+    return (
+      p.buffer === t.param.buffer &&
+      p.offset === t.param.offset &&
+      g.buffer === t.grad.buffer &&
+      g.offset === t.grad.offset
+    );
+  });
+  if (same) return undefined;
+  const next = given.map((b, i) => {
+    const t = tensors[i]!;
+    return checkEntry(
+      { ...t.overrides, name: t.name, size: t.size, dtype: t.dtype, param: b.param, grad: b.grad },
+      i,
+      validateOverrides,
+    );
+  });
+  checkOverlaps(next);
+  return next;
 }

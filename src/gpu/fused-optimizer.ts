@@ -30,12 +30,12 @@ import {
 import { layoutMismatch, planLayout, workgroupsFor, type Layout } from './layout.js';
 import { definedOverrides, mergeFixed, type Overrides, type Rule } from '../core/rules.js';
 import type { GuardReport } from '../core/guard.js';
-import { describeValue, isPlainObject } from '../core/options.js';
+import { describeValue } from '../core/options.js';
 import { Guard } from './guard.js';
 import { StateStore } from './state-store.js';
 import type { FloatArray, OptimizerState } from '../core/state.js';
-import { checkEntry, checkOverlaps, type ParamEntry, type Tensor } from './entries.js';
-import { Usage, toRef, inErrorScopes, type BufferLike } from './device.js';
+import { checkRebind, type ParamEntry, type Tensor } from './entries.js';
+import { Usage, inErrorScopes, type BufferLike } from './device.js';
 import { kernelPipelines, packedPipelines, type KernelPipelines, type PackedPipelines } from './pipelines.js';
 import type { MasterWeightsState, StateDtype } from '../core/precision.js';
 import { checkConstruction, type GPUExtras } from './construction.js';
@@ -43,7 +43,7 @@ import { advanceDispatch, recordStep } from './step-recorder.js';
 import { MissingScalarsError, StepRecord } from './step-record.js';
 import type { StepsReadback } from './records.js';
 import { Health, settle } from './failure.js';
-import { checkState, readState, type StateHolder } from './state-transfer.js';
+import { checkState, copyState, readState, type StateHolder } from './state-transfer.js';
 
 export type { DispatchOptions, GPUExtras } from './construction.js';
 
@@ -223,52 +223,14 @@ export class FusedOptimizer<O extends object> {
    * returned promise and make the optimizer refuse further steps.
    */
   rebind(buffers: readonly { param: BufferLike; grad: BufferLike }[]): Promise<void> {
-    const name = this.rule.name;
     this.health.check('rebind');
-    if (!Array.isArray(buffers) || buffers.length !== this.tensors.length) {
-      throw new RangeError(
-        `${name}.rebind: expected ${this.tensors.length} { param, grad } entries, got ${Array.isArray(buffers) ? buffers.length : describeValue(buffers)}`,
-      );
-    }
-    buffers.forEach((b, i) => {
-      if (
-        !isPlainObject(b) ||
-        !b.param ||
-        !b.grad ||
-        typeof b.param !== 'object' ||
-        typeof b.grad !== 'object'
-      ) {
-        throw new TypeError(
-          `${name}.rebind: entry ${i} must be { param, grad } (GPUBuffers or { buffer, offset }), got ${describeValue(b)}`,
-        );
-      }
-    });
-    const same = buffers.every((b, i) => {
-      const t = this.tensors[i]!;
-      const p = toRef(b.param);
-      const g = toRef(b.grad);
-      return (
-        p.buffer === t.param.buffer &&
-        p.offset === t.param.offset &&
-        g.buffer === t.grad.buffer &&
-        g.offset === t.grad.offset
-      );
-    });
-    if (same) return Promise.resolve();
-    const tensors = buffers.map((b, i) => {
-      const t = this.tensors[i]!;
-      return checkEntry(
-        { ...t.overrides, name: t.name, size: t.size, dtype: t.dtype, param: b.param, grad: b.grad },
-        i,
-        this.rule.validateOverrides,
-      );
-    });
-    checkOverlaps(tensors);
+    const tensors = checkRebind(this.rule.name, this.tensors, buffers, this.rule.validateOverrides);
+    if (!tensors) return Promise.resolve();
     const layout = this.plan(tensors);
     const mismatch = layoutMismatch(this.layout, layout);
     if (mismatch) {
       throw new RangeError(
-        `${name}.rebind: the new buffers group the tensors differently (${mismatch}); create a new optimizer and importState() this one's exported state`,
+        `${this.rule.name}.rebind: the new buffers group the tensors differently (${mismatch}); create a new optimizer and importState() this one's exported state`,
       );
     }
     const bound = this.record(tensors, layout);
@@ -650,35 +612,14 @@ export class FusedOptimizer<O extends object> {
     source: FusedOptimizer<O>,
     map: readonly (readonly [number, number])[],
   ): void {
-    const name = `${this.rule.name}.copyStateFrom`;
     this.health.check('copyStateFrom');
     if (!(source instanceof FusedOptimizer) || source.rule !== this.rule || source.device !== this.device) {
       throw new TypeError(
-        `${name}: the source must be a ${this.rule.name} on the same device, got ${describeValue(source)}`,
+        `${this.rule.name}.copyStateFrom: the source must be a ${this.rule.name} on the same device, got ${describeValue(source)}`,
       );
     }
     source.health.checkReadable('copyStateFrom');
-    if (this.store.packed || source.store.packed || source.store.slots.length !== this.store.slots.length) {
-      throw new Error(`${name}: both optimizers need f32 state and the same state buffers (amsgrad alike)`);
-    }
-    for (const [from, to] of map) {
-      const a = source.tensors[from];
-      const b = this.tensors[to];
-      if (!a || !b || a.size !== b.size) {
-        throw new RangeError(
-          `${name}: cannot map source tensor ${describeValue(from)} to tensor ${describeValue(to)} (sizes ${a?.size} and ${b?.size})`,
-        );
-      }
-    }
-    for (const [from, to] of map) {
-      this.store.copyTensorState(
-        encoder,
-        { store: source.store, layout: source.layout, tensor: from },
-        { layout: this.layout, tensor: to },
-      );
-    }
-    this.steps.copyCount(encoder, source.steps);
-    this.masterPending = false;
+    copyState(encoder, source.holder, this.holder, map);
   }
 
   /** Releases the GPU buffers this optimizer owns (never the caller's param / grad buffers). */

@@ -10,9 +10,9 @@
  * GPU's memory stays busy: 64 workgroups of 256 invocations left an H200 at half its bandwidth), capped at
  * STATS_MAX_GROUPS so that `finalize`, one workgroup reading every partial, stays cheap.
  */
-import { describeWindow, explainBindError, replay, type Dispatch, type Tables } from './dispatches.js';
+import { describeWindow, dispatchList, replay, type Dispatch, type Tables } from './dispatches.js';
 import type { Tensor } from './entries.js';
-import { Usage, inErrorScopes } from './device.js';
+import { Usage } from './device.js';
 import { decisionPipelines, type DecisionPipelines } from './pipelines.js';
 import { checkGradScale, checkMaxGradNorm } from '../core/guard.js';
 import type { GuardSettings } from './construction.js';
@@ -201,13 +201,7 @@ function recordGuardDispatches(ctx: {
   plan: ReturnType<typeof statsPlan>;
 }): { dispatches: Dispatch[]; checks: Promise<void>[] } {
   const { device, label, layout, tensors, tables, pipelines, partials, plan } = ctx;
-  const dispatches: Dispatch[] = [];
-  const checks: Promise<void>[] = [];
-  const bind = (what: string, make: () => Dispatch) => {
-    const { value, errors } = inErrorScopes(device, `${label}: ${what}`, make);
-    dispatches.push(value);
-    checks.push(errors.catch((e: Error) => Promise.reject(explainBindError(e))));
-  };
+  const { dispatches, checks, bind } = dispatchList(device, label);
   const steps = { buffer: ctx.steps };
   layout.windows.forEach((w, k) => {
     if (w.totalVec4 === 0) return;

@@ -8,6 +8,7 @@ import { checkImportedState, type FloatArray, type OptimizerState } from '../cor
 import type { MasterWeightsState } from '../core/precision.js';
 import type { Rule } from '../core/rules.js';
 import { inErrorScopes } from './device.js';
+import { describeValue } from '../core/options.js';
 import type { Layout } from './layout.js';
 import type { StateStore } from './state-store.js';
 import type { Tensor } from './entries.js';
@@ -61,4 +62,37 @@ export function checkState<O extends object>(
       h.steps.setCount(state.step);
     }).errors;
   return { options, masters, write };
+}
+
+/**
+ * Records into `encoder` the copy of `from`'s step count and of its tensors `map[k][0]`'s state into `to`'s tensors
+ * `map[k][1]` (FusedOptimizer.copyStateFrom; both checked to be of one rule and device). f32 state only.
+ */
+export function copyState<O extends object>(
+  encoder: GPUCommandEncoder,
+  from: StateHolder<O>,
+  to: StateHolder<O>,
+  map: readonly (readonly [number, number])[],
+): void {
+  const name = `${to.rule.name}.copyStateFrom`;
+  if (to.store.packed || from.store.packed || from.store.slots.length !== to.store.slots.length) {
+    throw new Error(`${name}: both optimizers need f32 state and the same state buffers (amsgrad alike)`);
+  }
+  for (const [a, b] of map) {
+    const x = from.tensors[a];
+    const y = to.tensors[b];
+    if (!x || !y || x.size !== y.size) {
+      throw new RangeError(
+        `${name}: cannot map source tensor ${describeValue(a)} to tensor ${describeValue(b)} (sizes ${x?.size} and ${y?.size})`,
+      );
+    }
+  }
+  for (const [a, b] of map) {
+    to.store.copyTensorState(
+      encoder,
+      { store: from.store, layout: from.layout, tensor: a },
+      { layout: to.layout, tensor: b },
+    );
+  }
+  to.steps.copyCount(encoder, from.steps);
 }
