@@ -12,34 +12,12 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { AdamWCPU, GradScaler } from '../../src/index.js';
 import { AdaBeliefOptimizer, AdamWOptimizer, SGDOptimizer } from '../../src/tfjs/index.js';
+import { caught, values } from '../helpers/tfjs-cpu.js';
 
 beforeAll(async () => {
   if (!(await tf.setBackend('cpu'))) throw new Error("TF.js could not initialise its 'cpu' backend");
   await tf.ready();
 });
-
-function values(seed: number, n: number, scale: number): Float32Array<ArrayBuffer> {
-  let s = seed >>> 0 || 1;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    out[i] = ((s / 2 ** 32) * 2 - 1) * scale;
-  }
-  return out;
-}
-
-function caught(f: () => unknown): string {
-  try {
-    f();
-    return 'no error';
-  } catch (e) {
-    return `${(e as Error).name}: ${(e as Error).message}`;
-  }
-}
 
 describe('refusals name the option and the value; nothing is changed', () => {
   test('guard options at construction and through the setters', () => {

@@ -13,35 +13,12 @@ import { AdaBeliefCPU, AdamCPU } from '../../src/index.js';
 import { AdaBeliefOptimizer, AdamOptimizer, AdamWOptimizer, SGDOptimizer } from '../../src/tfjs/index.js';
 import { compareArrays } from '../helpers/compare.js';
 import { paramTolerance, ULP_PER_STEP } from '../helpers/tolerance.js';
+import { caught, values } from '../helpers/tfjs-cpu.js';
 
 beforeAll(async () => {
   if (!(await tf.setBackend('cpu'))) throw new Error("TF.js could not initialise its 'cpu' backend");
   await tf.ready();
 });
-
-/** Deterministic values in [-scale, scale) (xorshift32). */
-function values(seed: number, n: number, scale: number): Float32Array<ArrayBuffer> {
-  let s = seed >>> 0 || 1;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    out[i] = ((s / 2 ** 32) * 2 - 1) * scale;
-  }
-  return out;
-}
-
-function caught(f: () => unknown): string {
-  try {
-    f();
-    return 'no error';
-  } catch (e) {
-    return `${(e as Error).name}: ${(e as Error).message}`;
-  }
-}
 
 /** A dense 4→3 model with fixed weights and a fixed batch. */
 function model(seed: number): { m: tfl.Sequential; x: tf.Tensor; y: tf.Tensor } {
