@@ -10,6 +10,7 @@
 import * as Plot from '@observablehq/plot';
 import { IMPL_LABELS, implLabel, type Impl, type Variant } from './common.js';
 import { MODES, type Mode } from './modes.js';
+import { el } from './dom.js';
 import {
   LEGEND,
   MODE_HEAD,
@@ -58,25 +59,12 @@ export interface Series {
   points: [number, number][];
 }
 
-type Child = Node | string;
-
-function h<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  attrs: Record<string, string> = {},
-  ...children: Child[]
-): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
-  node.append(...children);
-  return node;
-}
-
 function table(head: string[], body: string[][], rowAttrs?: (i: number) => Record<string, string>) {
-  return h(
+  return el(
     'table',
     {},
-    h('tr', {}, ...head.map((c) => h('th', {}, c))),
-    ...body.map((cells, i) => h('tr', rowAttrs?.(i) ?? {}, ...cells.map((c) => h('td', {}, c)))),
+    el('tr', {}, ...head.map((c) => el('th', {}, c))),
+    ...body.map((cells, i) => el('tr', rowAttrs?.(i) ?? {}, ...cells.map((c) => el('td', {}, c)))),
   );
 }
 
@@ -236,14 +224,14 @@ function modesSection(report: Report): Element[] {
   charts.forEach((c) => c.classList.add('chart'));
   const lines = modeTable(rows);
   return [
-    h('h2', {}, 'Every mode'),
-    h('div', { class: 'charts' }, ...charts),
+    el('h2', {}, 'Every mode'),
+    el('div', { class: 'charts' }, ...charts),
     table(
       MODE_HEAD,
       lines.map((l) => l.cells),
       (i) => ({ 'data-mode': lines[i]!.row.mode }),
     ),
-    h('p', { class: 'note' }, MODE_LEGEND.join(' ')),
+    el('p', { class: 'note' }, MODE_LEGEND.join(' ')),
   ];
 }
 
@@ -252,9 +240,9 @@ function modelSection(report: Report): HTMLElement[] {
   if (!s) return [];
   const host = modelHostTable(s);
   return [
-    h('h2', {}, 'Whole model'),
-    ...modelLines(s).map((l) => h('p', {}, l)),
-    h('p', {}, 'Host ms per step() call:'),
+    el('h2', {}, 'Whole model'),
+    ...modelLines(s).map((l) => el('p', {}, l)),
+    el('p', {}, 'Host ms per step() call:'),
     table(host.head, host.body),
   ];
 }
@@ -276,17 +264,17 @@ function factsSection(report: Report & { runtimeDetail?: string }): HTMLElement[
       : []),
   ];
   return [
-    h('p', { id: 'facts' }, facts.join(' · ')),
+    el('p', { id: 'facts' }, facts.join(' · ')),
     ...(a.fallback
       ? [
-          h(
+          el(
             'p',
             { class: 'warn' },
             'This adapter is a CPU fallback (SwiftShader or similar): every "GPU" figure here is a CPU emulating a GPU.',
           ),
         ]
       : []),
-    h(
+    el(
       'ul',
       { class: 'note' },
       ...[
@@ -294,7 +282,7 @@ function factsSection(report: Report & { runtimeDetail?: string }): HTMLElement[
         `GPU timing: ${report.timing.gpu}`,
         `TF.js: ${report.timing.tfjs}`,
         `CPU timing: ${report.timing.cpu}`,
-      ].map((t) => h('li', {}, t)),
+      ].map((t) => el('li', {}, t)),
     ),
   ];
 }
@@ -320,12 +308,12 @@ export function renderReport(root: HTMLElement, report: Report & { runtimeDetail
         1,
       ),
     ].filter((c): c is Element => c !== null);
-    return [h('h2', {}, `Variant: ${v}`), h('div', { class: 'charts' }, ...charts)];
+    return [el('h2', {}, `Variant: ${v}`), el('div', { class: 'charts' }, ...charts)];
   });
   const targets = report.targets.map(targetCells);
   root.replaceChildren(
     ...factsSection(report),
-    h('h2', {}, 'Targets'),
+    el('h2', {}, 'Targets'),
     table(TARGET_HEAD, targets, (i) => {
       const met = report.targets[i]!.met;
       return { class: met === null ? '' : met ? 'met' : 'not-met' };
@@ -335,12 +323,12 @@ export function renderReport(root: HTMLElement, report: Report & { runtimeDetail
     ...modesSection(report),
     ...(report.rows.length
       ? [
-          h('h2', {}, 'All figures'),
+          el('h2', {}, 'All figures'),
           table(TABLE_HEAD, report.rows.map(tableCells), (i) => ({
             'data-impl': report.rows[i]!.impl,
             'data-size': String(report.rows[i]!.size),
           })),
-          h('p', { class: 'note' }, LEGEND.join(' ')),
+          el('p', { class: 'note' }, LEGEND.join(' ')),
         ]
       : []),
   );

@@ -2,6 +2,7 @@
  * What every demo page shares: its run state on <body data-demo-state> (the tests and the screenshot script
  * wait for it), the figures it computed on `window.demoResult`, an error box, and a small DOM helper.
  */
+import { el } from '../../bench/dom.js';
 
 /** running → done | error | no-webgpu. */
 export type DemoState = 'running' | 'done' | 'error' | 'no-webgpu';
@@ -37,19 +38,8 @@ export function clearError(): void {
   document.getElementById('error')?.replaceChildren();
 }
 
-type Child = Node | string;
-
-/** `el('p', { class: 'note' }, 'text', child)`: an element with attributes and children. */
-export function el<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  attrs: Record<string, string> = {},
-  ...children: Child[]
-): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
-  node.append(...children);
-  return node;
-}
+/** `el('p', { class: 'note' }, 'text', child)`: bench/dom.ts's, shared with the benchmark's renderer. */
+export { el };
 
 /** The element with `id`, or a clear error naming it. */
 export function byId<T extends HTMLElement = HTMLElement>(id: string): T {
