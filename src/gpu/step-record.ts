@@ -87,6 +87,8 @@ export class StepRecord {
   private slotCount = new Float64Array(0);
   private slotVersion = new Uint32Array(0);
   private version = 1;
+  /** Where entries are packed before their write. */
+  private scratch = new ArrayBuffer(0);
   /** `Steps.missing` as last read (a change means steps ran without their scalars). */
   private missingSeen = 0;
 
@@ -232,8 +234,10 @@ export class StepRecord {
     counts: number[],
     scalars: (member: number, t: number) => StepScalars,
   ): void {
-    const bytes = new ArrayBuffer(4 * this.words * counts.length);
-    const view = new DataView(bytes);
+    const size = 4 * this.words * counts.length;
+    // One scratch buffer, grown when needed: a step's usual write (one entry) allocates nothing.
+    if (this.scratch.byteLength < size) this.scratch = new ArrayBuffer(size);
+    const view = new DataView(this.scratch);
     const groups = this.members.length;
     counts.forEach((t, k) => {
       const at = 4 * this.words * k;
@@ -245,7 +249,7 @@ export class StepRecord {
       this.slotVersion[slot + k] = this.version;
     });
     const offset = STEPS_HEADER_BYTES + 4 * (this.ringAt + slot * this.words);
-    this.device.queue.writeBuffer(this.buffer, offset, bytes);
+    this.device.queue.writeBuffer(this.buffer, offset, this.scratch, 0, size);
   }
 
   /** importState(): the count becomes `count` in queue order. */
