@@ -39,7 +39,7 @@ export interface GuardConfig {
   maxGradNorm?: number;
   /** inf/NaN put into the uploaded gradients of step t (1-based). */
   inject?: Record<number, Injection[]>;
-  /** Issue every step without awaiting (steps in flight: the record rows), read everything at the end. */
+  /** Issue every step without awaiting (steps in flight, each finding its count's scalars), read everything at the end. */
   inFlight?: boolean;
   /** Gradient magnitude (default: random 1e-3..1). */
   gradMagnitude?: number;
