@@ -447,12 +447,14 @@ export class FusedOptimizer<O extends object> {
 
   /** Writes the scalars of every step count a step issued from now on may run at (those not yet current). */
   private writeScalars(): void {
-    const { rule, opts, tensors } = this;
-    this.steps.sync((member, t) => {
-      const tensor = tensors[member]!;
-      return rule.scalars(tensor.hasOverrides ? { ...opts, ...tensor.overrides } : opts, t);
-    });
+    this.steps.sync(this.scalarsOf);
   }
+
+  /** The scalars of step `t` for tensor `member`'s options (one function, made once: no closure per step). */
+  private readonly scalarsOf = (member: number, t: number) => {
+    const tensor = this.tensors[member]!;
+    return this.rule.scalars(tensor.hasOverrides ? { ...this.opts, ...tensor.overrides } : this.opts, t);
+  };
 
   /**
    * One step for every parameter: one compute pass, one submit. Returns a promise that rejects if WebGPU

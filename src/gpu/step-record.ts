@@ -89,6 +89,7 @@ export class StepRecord {
   private version = 1;
   /** Where entries are packed before their write. */
   private scratch = new ArrayBuffer(0);
+  private scratchView = new DataView(this.scratch);
   /** `Steps.missing` as last read (a change means steps ran without their scalars). */
   private missingSeen = 0;
 
@@ -207,39 +208,38 @@ export class StepRecord {
    */
   sync(scalars: (member: number, t: number) => StepScalars): void {
     const w = this.window;
-    const first = w.lo + 1;
     // checkRoom keeps hi - lo below the ring's size: these counts take distinct slots.
     const last = Math.min(w.hi + 1, w.lo + this.entries, MAX_STEP);
-    let run: { slot: number; counts: number[] } | undefined;
-    const flush = () => {
-      if (run) this.writeEntries(run.slot, run.counts, scalars);
-      run = undefined;
-    };
-    for (let t = first; t <= last; t++) {
+    // Runs of consecutive counts in consecutive slots to write: from count `from`, `n` of them.
+    let from = 0;
+    let n = 0;
+    for (let t = w.lo + 1; t <= last; t++) {
       const slot = t % this.entries;
-      if (this.slotCount[slot] === t && this.slotVersion[slot] === this.version) {
-        flush();
-        continue;
+      const current = this.slotCount[slot] === t && this.slotVersion[slot] === this.version;
+      if (n > 0 && (current || slot === 0)) {
+        this.writeEntries(from, n, scalars);
+        n = 0;
       }
-      if (run && slot !== run.slot + run.counts.length) flush();
-      run ??= { slot, counts: [] };
-      run.counts.push(t);
+      if (current) continue;
+      if (n === 0) from = t;
+      n++;
     }
-    flush();
+    if (n > 0) this.writeEntries(from, n, scalars);
   }
 
-  /** Writes the entries of step counts `counts` into consecutive slots from `slot`. */
-  private writeEntries(
-    slot: number,
-    counts: number[],
-    scalars: (member: number, t: number) => StepScalars,
-  ): void {
-    const size = 4 * this.words * counts.length;
+  /** Writes the entries of step counts `from` .. `from + n - 1` (consecutive slots: the ring does not wrap). */
+  private writeEntries(from: number, n: number, scalars: (member: number, t: number) => StepScalars): void {
+    const size = 4 * this.words * n;
     // One scratch buffer, grown when needed: a step's usual write (one entry) allocates nothing.
-    if (this.scratch.byteLength < size) this.scratch = new ArrayBuffer(size);
-    const view = new DataView(this.scratch);
+    if (this.scratch.byteLength < size) {
+      this.scratch = new ArrayBuffer(size);
+      this.scratchView = new DataView(this.scratch);
+    }
+    const view = this.scratchView;
     const groups = this.members.length;
-    counts.forEach((t, k) => {
+    const slot = from % this.entries;
+    for (let k = 0; k < n; k++) {
+      const t = from + k;
       const at = 4 * this.words * k;
       writeCount(view, at, t);
       for (let g = 0; g < groups; g++) {
@@ -247,7 +247,7 @@ export class StepRecord {
       }
       this.slotCount[slot + k] = t;
       this.slotVersion[slot + k] = this.version;
-    });
+    }
     const offset = STEPS_HEADER_BYTES + 4 * (this.ringAt + slot * this.words);
     this.device.queue.writeBuffer(this.buffer, offset, this.scratch, 0, size);
   }

@@ -1,4 +1,5 @@
 /** What the TF.js unit tests (TF.js' cpu backend in Node) share: deterministic values and a caught message. */
+import { thrown } from './thrown.js';
 
 /** Deterministic values in [-scale, scale) (xorshift32). */
 export function values(seed: number, n: number, scale: number): Float32Array<ArrayBuffer> {
@@ -17,10 +18,6 @@ export function values(seed: number, n: number, scale: number): Float32Array<Arr
 
 /** What `f` throws, as 'Name: message', or 'no error'. */
 export function caught(f: () => unknown): string {
-  try {
-    f();
-    return 'no error';
-  } catch (e) {
-    return `${(e as Error).name}: ${(e as Error).message}`;
-  }
+  const e = thrown(f);
+  return e ? `${e.name}: ${e.message}` : 'no error';
 }

@@ -9,6 +9,7 @@ import { describe, expect, test } from 'vitest';
 import { AdaBeliefCPU, AdamCPU, AdamWCPU, SGDCPU } from '../../src/cpu/reference.js';
 import { AdaBeliefFastCPU } from '../../src/cpu/fast.js';
 import { AdaBeliefWasmCPU, AdamWasmCPU, AdamWWasmCPU, SGDWasmCPU } from '../../src/cpu/wasm-optimizer.js';
+import { thrown as caught } from '../helpers/thrown.js';
 
 interface Stepper {
   readonly params: Float32Array[] | Float64Array[];
@@ -35,15 +36,6 @@ const CLASSES: [string, Make, 'f32' | 'f64'][] = [
   ['AdamWWasmCPU', (p) => new AdamWWasmCPU(p as Float32Array[], { threads: 1 }) as unknown as Stepper, 'f32'],
   ['SGDWasmCPU', (p) => new SGDWasmCPU(p as Float32Array[], { threads: 1 }) as unknown as Stepper, 'f32'],
 ];
-
-function caught(f: () => unknown): Error | undefined {
-  try {
-    f();
-    return undefined;
-  } catch (e) {
-    return e as Error;
-  }
-}
 
 describe.each(CLASSES)('%s (%s): aliased parameters are refused, naming both', (name, make, kind) => {
   const Arr = kind === 'f32' ? Float32Array : Float64Array;

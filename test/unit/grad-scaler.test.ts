@@ -7,15 +7,7 @@
 import { describe, expect, test } from 'vitest';
 import { GradScaler } from '../../src/gpu/grad-scaler.js';
 import { describeValue } from '../../src/core/options.js';
-
-function caught(f: () => unknown): Error | undefined {
-  try {
-    f();
-    return undefined;
-  } catch (e) {
-    return e as Error;
-  }
-}
+import { thrown as caught } from '../helpers/thrown.js';
 
 describe('GradScaler.record(skipped)', () => {
   test('booleans: torch.amp schedule (backoff on a skip, growth after growthInterval clean steps)', () => {
