@@ -110,7 +110,7 @@ export const HYPER = struct('Hyper', [
 /**
  * The step record (shaders/common.wgsl `Steps`): the step count, the latest step's decision, the guard's inputs,
  * then `words`: the group of each tensor and the ring of step-count-tagged entries (src/gpu/step-record.ts).
- * The host writes `scale` .. `ring_at` (STEPS_HOST_FIELDS), the count on importState(); step-decision.wgsl the
+ * The host writes `scale` .. `ring_at` (STEPS_HOST_BYTES), the count on importState(); step-decision.wgsl the
  * rest.
  */
 export const STEPS = struct('Steps', [

@@ -88,7 +88,7 @@ export class Guard {
   }
 
   /** What the step record's header holds of the guard (a buffer's scale is copied in at each step). */
-  static inputs(settings: GuardSettings): GuardInputs {
+  static inputs(settings: Pick<GuardSettings, 'scale' | 'maxGradNorm' | 'skipNonFinite'>): GuardInputs {
     return {
       scale: typeof settings.scale === 'number' ? settings.scale : 1,
       maxNorm: settings.maxGradNorm,
@@ -98,12 +98,7 @@ export class Guard {
 
   private writeInputs(): void {
     this.steps.setGuard(
-      Guard.inputs({
-        enabled: true,
-        scale: this.scale,
-        maxGradNorm: this.maxNorm,
-        skipNonFinite: this.skipNonFinite,
-      }),
+      Guard.inputs({ scale: this.scale, maxGradNorm: this.maxNorm, skipNonFinite: this.skipNonFinite }),
     );
   }
 
